@@ -1,0 +1,1 @@
+"""Omnichannel member platform (全渠道会员一体化): the server and the domain."""

@@ -1,0 +1,104 @@
+"""``create_app(settings) -> Sanic``: wires blueprints, listeners, middleware and error handling."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+import uuid
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+from sanic_ext import Extend
+from sanic_ext.extensions.openapi.builders import SpecificationBuilder
+
+from backend import db
+from backend.http import errors as http_errors
+from backend.http import system
+from backend.http.docs import error_catalogue_schema
+from backend.kv import create_kv
+from backend.logs import configure_logging, request_id_var
+from backend.ratelimit import Limiter
+from backend.security.pii import PiiCipher
+from backend.settings import Settings
+
+log = logging.getLogger("backend.app")
+access_log = logging.getLogger("backend.access")
+_app_numbers = itertools.count(1)
+
+API_DESCRIPTION = (
+    "全渠道会员一体化 API. Money is integer cents (`*_cents`), points are integers, times are ISO 8601 "
+    "with offset. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`; every code is listed in "
+    "the `ErrorCode` schema and per operation under `x-error-codes`."
+)
+
+
+def _register_blueprints(app: Sanic) -> None:
+    # Imported here so each domain's HTTP layer registers its routes (and error codes) once.
+    from backend.http import console, integrations, staff, store
+    from miniprogram_api import routes as mp
+
+    system.install(app)
+    for blueprint in (staff.bp, mp.bp, store.bp, console.bp, integrations.bp):
+        app.blueprint(blueprint)
+
+
+def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:
+    if configure_logs:
+        configure_logging(settings.log_level, json_format=settings.log_json)
+    app = Sanic(name or f"member_platform_{next(_app_numbers)}", configure_logging=False)
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.ACCESS_LOG = False
+    app.config.MOTD = False
+    # /api/v1/openapi.json is the contract; /api/v1/docs its rendered form.
+    app.config.OAS_URL_PREFIX = "/api/v1"
+    app.config.OAS_URI_TO_JSON = "/openapi.json"
+    app.config.OAS_UI_DEFAULT = "redoc"
+    app.config.CORS = False
+    app.config.HEALTH = False
+    app.ctx.settings = settings
+    app.ctx.pii = PiiCipher(settings.pii_key)
+    app.ctx.metrics = system.Metrics()
+    app.ctx.access_log = settings.log_level == "DEBUG" or settings.app_env != "test"
+    Extend(app)
+    app.ext.openapi.describe("Member platform API", version="1.0.0", description=API_DESCRIPTION)
+    app.ext.openapi.add_security_scheme("member_token", "http", scheme="bearer", bearer_format="JWT")
+    app.ext.openapi.add_security_scheme("staff_token", "http", scheme="bearer", bearer_format="JWT")
+    app.ext.openapi.add_security_scheme("app_signature", "apiKey", location="header", name="X-Signature")
+
+    http_errors.install(app)
+    _register_blueprints(app)
+    SpecificationBuilder().add_component("schemas", "ErrorCode", error_catalogue_schema())
+
+    @app.before_server_start
+    async def start(app: Sanic) -> None:
+        app.ctx.kv = create_kv(settings.redis_url, settings.redis_prefix)
+        app.ctx.limiter = Limiter(app.ctx.kv)
+        await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
+        log.info("started", extra={"database": "sqlite" if settings.uses_sqlite else "postgres",
+                                   "kv": "redis" if settings.uses_redis else "memory"})
+
+    @app.after_server_stop
+    async def stop(app: Sanic) -> None:
+        await app.ctx.kv.close()
+        await db.close_db()
+
+    @app.on_request(priority=100)
+    async def begin(request: Request) -> None:
+        request.ctx.started = time.perf_counter()
+        incoming = request.headers.get("x-request-id", "")
+        request.ctx.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request_id_var.set(request.ctx.request_id)
+
+    @app.on_response(priority=100)
+    async def finish(request: Request, response: HTTPResponse) -> None:
+        response.headers["X-Request-ID"] = getattr(request.ctx, "request_id", "")
+        request.app.ctx.metrics.observe(request, response.status)
+        if request.app.ctx.access_log:
+            started = getattr(request.ctx, "started", None)
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+            access_log.info("%s %s %s", request.method, request.path, response.status,
+                            extra={"status": response.status, "ms": elapsed_ms})
+
+    return app

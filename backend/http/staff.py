@@ -1,0 +1,47 @@
+"""Staff session: every staff role logs in here."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from backend.http.auth import STAFF_AUDIENCE
+from backend.http.docs import endpoint
+from backend.http.validation import Body, parse_body
+from backend.security import tokens
+from backend.stores import service
+from backend.stores.models import Store
+
+bp = Blueprint("staff_session", url_prefix="/api/v1/staff")
+
+
+class StaffLogin(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class StaffSession(BaseModel):
+    token: str
+    expires_in: int
+    staff: dict
+
+
+@bp.post("/session")
+@endpoint(summary="Staff login (admin, marketer, clerk)", tag="staff", body=StaffLogin, response=StaffSession,
+          errors=["INVALID_CREDENTIALS", "UNAUTHENTICATED", "RATE_LIMITED"])
+async def create_session(request: Request) -> HTTPResponse:
+    body = parse_body(request, StaffLogin)
+    await request.app.ctx.limiter.hit(f"staff-login:{body.username.lower()}", limit=10, window_s=300)
+    staff = await service.authenticate_staff(username=body.username, password=body.password)
+    settings = request.app.ctx.settings
+    token = tokens.issue(settings.secret_key, audience=STAFF_AUDIENCE, subject=str(staff.id),
+                         ttl_s=settings.staff_token_ttl_s,
+                         claims={"role": staff.role, "store_id": staff.store_id, "ver": staff.token_version})
+    store = await Store.get_or_none(id=staff.store_id) if staff.store_id else None
+    return json({
+        "token": token,
+        "expires_in": settings.staff_token_ttl_s,
+        "staff": {"id": staff.id, "username": staff.username, "role": staff.role,
+                  "store": {"id": store.id, "code": store.code, "name": store.name} if store else None},
+    }, ensure_ascii=False)

@@ -1,0 +1,7 @@
+"""Store HTTP API."""
+
+from __future__ import annotations
+
+from sanic import Blueprint
+
+bp = Blueprint("store")

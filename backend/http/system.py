@@ -1,0 +1,74 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sanic import Blueprint, Request, Sanic
+from sanic.response import HTTPResponse, json, raw
+from sanic_ext import openapi
+
+from backend.db import ping_db
+from backend.errors import DependencyUnavailable
+from backend.http.errors import is_dependency_outage
+
+bp = Blueprint("system")
+
+
+class Metrics:
+    """Request counts and latency by route and status, in the app's own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+                                 buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+                                 registry=self.registry)
+
+    def observe(self, request: Request, status: int) -> None:
+        started = getattr(request.ctx, "started", None)
+        route = request.route.path if request.route else "unmatched"
+        route = "/" + route.lstrip("/")
+        self.requests.labels(request.method, route, str(status)).inc()
+        if started is not None:
+            self.latency.labels(request.method, route).observe(time.perf_counter() - started)
+
+
+@bp.get("/healthz")
+@openapi.definition(summary="Process is up", tag="system")
+async def healthz(request: Request) -> HTTPResponse:
+    return json({"status": "ok"})
+
+
+@bp.get("/readyz")
+@openapi.definition(summary="Database and Redis reachable (503 otherwise)", tag="system")
+async def readyz(request: Request) -> HTTPResponse:
+    checks: dict[str, str] = {}
+    for name, probe in (("database", ping_db), ("redis", request.app.ctx.kv.ping)):
+        try:
+            await probe()
+            checks[name] = "ok"
+        except DependencyUnavailable:
+            checks[name] = "unavailable"
+        except Exception as exc:
+            if not is_dependency_outage(exc):
+                raise
+            checks[name] = "unavailable"
+    ready = all(value == "ok" for value in checks.values())
+    if not ready:
+        body = {"error": {"code": "DEPENDENCY_UNAVAILABLE", "message": "服务暂时不可用，请稍后重试",
+                          "details": {"checks": checks}}}
+        return json(body, status=503, ensure_ascii=False, headers={"Retry-After": "5"})
+    return json({"status": "ready", "checks": checks})
+
+
+@bp.get("/metrics")
+@openapi.exclude()
+async def metrics(request: Request) -> HTTPResponse:
+    return raw(generate_latest(request.app.ctx.metrics.registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def install(app: Sanic) -> None:
+    app.blueprint(bp)

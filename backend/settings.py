@@ -1,0 +1,270 @@
+"""All configuration, read once from the environment and validated at start.
+
+Every variable is listed in README.md's configuration table. A bad value stops the start with a
+message that names the variable; secrets are never logged or shown in ``repr``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import zoneinfo
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+log = logging.getLogger("backend.settings")
+
+APP_ENVS = ("dev", "test", "production")
+DEFAULT_WECHAT_API_BASE = "https://api.weixin.qq.com"
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or wrong; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "dev"
+    data_dir: str = "./data"
+    database_url: str = ""
+    redis_url: str = ""
+    redis_prefix: str = "mp:"
+    secret_key: str = field(default="", repr=False)
+    pii_key: bytes = field(default=b"", repr=False)
+    timezone: str = "Asia/Shanghai"
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+    log_json: bool = True
+    member_token_ttl_s: int = 900
+    member_refresh_ttl_s: int = 30 * 86400
+    staff_token_ttl_s: int = 12 * 3600
+    signature_max_skew_s: int = 300
+    wechat_app_id: str = ""
+    wechat_app_secret: str = field(default="", repr=False)
+    wechat_api_base: str = DEFAULT_WECHAT_API_BASE
+    wechat_timeout_s: float = 5.0
+    wechat_pool_size: int = 8
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_tls: str = "starttls"
+    smtp_from: str = ""
+    sms_provider: str = ""
+    sms_api_base: str = "https://sms.tencentcloudapi.com"
+    sms_secret_id: str = ""
+    sms_secret_key: str = field(default="", repr=False)
+    sms_sdk_app_id: str = ""
+    sms_sign_name: str = ""
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url)
+
+    @property
+    def wechat_sandbox(self) -> bool:
+        """Sandbox login answers code2session locally: only without an app id, never in production."""
+        return not self.wechat_app_id and not self.is_production
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def public_view(self) -> dict[str, object]:
+        """Settings safe to print: secrets replaced by whether they are set."""
+        hidden = {"secret_key", "pii_key", "wechat_app_secret", "smtp_password", "sms_secret_key"}
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = ("set" if value else "unset") if f.name in hidden else value
+        out["database_url"] = _redact_url(self.database_url)
+        out["redis_url"] = _redact_url(self.redis_url)
+        return out
+
+
+def _redact_url(url: str) -> str:
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw}")
+    return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _decode_pii_key(raw: str) -> bytes:
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (ValueError, TypeError):
+        raise SettingsError("PII_KEY must be base64 (32 random bytes: `openssl rand -base64 32`)") from None
+    if len(key) != 32:
+        raise SettingsError(f"PII_KEY must decode to 32 bytes, got {len(key)}")
+    return key
+
+
+def _dev_secrets(data_dir: Path) -> dict[str, str]:
+    """Generated secrets for dev/test, kept in ./data so restarts keep tokens and PII readable."""
+    path = data_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    path.write_text(json.dumps(generated))
+    path.chmod(0o600)
+    log.warning("generated development secrets in %s; set SECRET_KEY and PII_KEY for real use", path)
+    return generated
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate settings from ``environ`` (default: the process environment)."""
+    env = dict(os.environ if environ is None else environ)
+    app_env = env.get("APP_ENV", "dev") or "dev"
+    if app_env not in APP_ENVS:
+        raise SettingsError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {app_env!r}")
+    production = app_env == "production"
+    data_dir = Path(env.get("DATA_DIR") or "./data")
+
+    database_url = env.get("DATABASE_URL", "")
+    if not database_url:
+        if production:
+            raise SettingsError("DATABASE_URL is required in production (postgres://user:pass@host/db)")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite://{data_dir / 'member.sqlite3'}"
+    scheme = urlsplit(database_url).scheme
+    if scheme == "postgresql":
+        database_url = "postgres" + database_url[len("postgresql") :]
+        scheme = "postgres"
+    if scheme not in ("postgres", "sqlite"):
+        raise SettingsError(f"DATABASE_URL must start with postgres:// or sqlite://, got scheme {scheme!r}")
+
+    redis_url = env.get("REDIS_URL", "")
+    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
+
+    secret_key = env.get("SECRET_KEY", "")
+    pii_raw = env.get("PII_KEY", "")
+    missing = [name for name, value in (("SECRET_KEY", secret_key), ("PII_KEY", pii_raw)) if not value]
+    if missing:
+        if production:
+            raise SettingsError(f"{' and '.join(missing)} must be set in production")
+        generated = _dev_secrets(data_dir)
+        secret_key = secret_key or generated["SECRET_KEY"]
+        pii_raw = pii_raw or generated["PII_KEY"]
+    if len(secret_key) < 32:
+        raise SettingsError("SECRET_KEY must be at least 32 characters")
+    pii_key = _decode_pii_key(pii_raw)
+
+    timezone = env.get("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai"
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"TIMEZONE {timezone!r} is not a known IANA time zone") from None
+
+    wechat_app_id = env.get("WECHAT_APP_ID", "")
+    wechat_app_secret = env.get("WECHAT_APP_SECRET", "")
+    if wechat_app_id and not wechat_app_secret:
+        raise SettingsError("WECHAT_APP_SECRET is required when WECHAT_APP_ID is set")
+    if production and not wechat_app_id:
+        log.warning("WECHAT_APP_ID is unset: mini-program login is disabled in production")
+    wechat_api_base = (env.get("WECHAT_API_BASE") or DEFAULT_WECHAT_API_BASE).rstrip("/")
+    if urlsplit(wechat_api_base).scheme not in ("http", "https"):
+        raise SettingsError("WECHAT_API_BASE must be an http(s) URL")
+
+    smtp_tls = env.get("SMTP_TLS", "starttls") or "starttls"
+    if smtp_tls not in ("starttls", "tls", "none"):
+        raise SettingsError("SMTP_TLS must be starttls, tls or none")
+    sms_provider = env.get("SMS_PROVIDER", "")
+    if sms_provider not in ("", "tencent", "log"):
+        raise SettingsError("SMS_PROVIDER must be tencent or log (unset means log)")
+
+    log_level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+    return Settings(
+        app_env=app_env,
+        data_dir=str(data_dir),
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=env.get("REDIS_PREFIX", "mp:") or "mp:",
+        secret_key=secret_key,
+        pii_key=pii_key,
+        timezone=timezone,
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_048_576, minimum=1024),
+        log_level=log_level,
+        log_json=_bool(env, "LOG_JSON", True),
+        member_token_ttl_s=_int(env, "MEMBER_TOKEN_TTL_S", 900, minimum=60),
+        member_refresh_ttl_s=_int(env, "MEMBER_REFRESH_TTL_S", 30 * 86400, minimum=3600),
+        staff_token_ttl_s=_int(env, "STAFF_TOKEN_TTL_S", 12 * 3600, minimum=300),
+        signature_max_skew_s=_int(env, "SIGNATURE_MAX_SKEW_S", 300, minimum=30),
+        wechat_app_id=wechat_app_id,
+        wechat_app_secret=wechat_app_secret,
+        wechat_api_base=wechat_api_base,
+        wechat_timeout_s=_float(env, "WECHAT_TIMEOUT_S", 5.0),
+        wechat_pool_size=_int(env, "WECHAT_POOL_SIZE", 8, minimum=1),
+        smtp_host=env.get("SMTP_HOST", ""),
+        smtp_port=_int(env, "SMTP_PORT", 587, minimum=1),
+        smtp_username=env.get("SMTP_USERNAME", ""),
+        smtp_password=env.get("SMTP_PASSWORD", ""),
+        smtp_tls=smtp_tls,
+        smtp_from=env.get("SMTP_FROM", ""),
+        sms_provider=sms_provider,
+        sms_api_base=(env.get("SMS_API_BASE") or "https://sms.tencentcloudapi.com").rstrip("/"),
+        sms_secret_id=env.get("SMS_SECRET_ID", ""),
+        sms_secret_key=env.get("SMS_SECRET_KEY", ""),
+        sms_sdk_app_id=env.get("SMS_SDK_APP_ID", ""),
+        sms_sign_name=env.get("SMS_SIGN_NAME", ""),
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+    )
