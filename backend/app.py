@@ -18,6 +18,7 @@ from backend.http import system
 from backend.http.docs import error_catalogue_schema
 from backend.kv import create_kv
 from backend.logs import configure_logging, request_id_var
+from backend.members.wechat import WeChatGateway
 from backend.ratelimit import Limiter
 from backend.security.pii import PiiCipher
 from backend.settings import Settings
@@ -75,12 +76,14 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
     async def start(app: Sanic) -> None:
         app.ctx.kv = create_kv(settings.redis_url, settings.redis_prefix)
         app.ctx.limiter = Limiter(app.ctx.kv)
+        app.ctx.wechat = WeChatGateway(settings, app.ctx.kv)
         await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
         log.info("started", extra={"database": "sqlite" if settings.uses_sqlite else "postgres",
                                    "kv": "redis" if settings.uses_redis else "memory"})
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
+        await app.ctx.wechat.close()
         await app.ctx.kv.close()
         await db.close_db()
 

@@ -122,6 +122,8 @@ def idempotent(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[...,
             caller = f"staff:{ctx.staff.id}"
         elif getattr(ctx, "member_id", None) is not None:
             caller = f"member:{ctx.member_id}"
+        elif getattr(ctx, "wechat_account_id", None) is not None:
+            caller = f"wechat:{ctx.wechat_account_id}"
         elif getattr(ctx, "app_key", None) is not None:
             caller = f"app:{ctx.app_key.id}"
         else:

@@ -30,8 +30,8 @@ class SettingsError(ValueError):
 class Settings:
     app_env: str = "dev"
     data_dir: str = "./data"
-    database_url: str = ""
-    redis_url: str = ""
+    database_url: str = field(default="", repr=False)  # may carry a password
+    redis_url: str = field(default="", repr=False)
     redis_prefix: str = "mp:"
     secret_key: str = field(default="", repr=False)
     pii_key: bytes = field(default=b"", repr=False)

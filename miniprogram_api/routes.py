@@ -1,7 +1,242 @@
-"""Mini-program routes under /api/v1/mp."""
+"""Mini-program routes under /api/v1/mp: session, registration, profile, consents, member code, PIPL."""
 
 from __future__ import annotations
 
-from sanic import Blueprint
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from backend import audit
+from backend.errors import Unauthenticated
+from backend.http.auth import member_required, shopper_required
+from backend.http.docs import endpoint
+from backend.http.validation import Body, parse_body
+from backend.idempotency import idempotent
+from backend.members import privacy, service, sessions
+from backend.members.errors import AlreadyRegistered
+from backend.members.models import Member, WeChatAccount
+from backend.security.codes import CodeSigner
 
 bp = Blueprint("miniprogram", url_prefix="/api/v1/mp")
+TAG = "shopper"
+
+
+def ok(body: Any, status: int = 200) -> HTTPResponse:
+    return json(body, status=status, ensure_ascii=False)
+
+
+async def current_member(request: Request) -> Member:
+    """The caller's member; a token of a deleted or merged member no longer works."""
+    member = await Member.get_or_none(id=request.ctx.member_id)
+    if member is None or member.status != "active":
+        raise Unauthenticated("会员已注销或已合并，请重新登录", details={"reason": "member_inactive"})
+    return member
+
+
+class SessionRequest(Body):
+    code: str = Field(min_length=1, max_length=128, description="wx.login() code")
+
+
+class SessionResponse(BaseModel):
+    token: str
+    refresh_token: str
+    expires_in: int
+    registered: bool
+    member_id: int | None = None
+
+
+class RefreshRequest(Body):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class Consents(Body):
+    sms_marketing: bool | None = None
+    email_marketing: bool | None = None
+    wechat_marketing: bool | None = None
+    sms_service: bool | None = None
+    email_service: bool | None = None
+    wechat_service: bool | None = None
+
+    def flags(self) -> dict[str, bool]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class RegisterRequest(Body):
+    phone_code: str | None = Field(None, max_length=256, description="getPhoneNumber code (current API)")
+    encrypted_data: str | None = Field(None, max_length=4096, description="legacy getPhoneNumber encryptedData")
+    iv: str | None = Field(None, max_length=64)
+    nickname: str | None = Field(None, max_length=64)
+    birthday: date | None = None
+    gender: Literal["male", "female", "unknown"] | None = None
+    referrer_code: str | None = Field(None, max_length=16)
+    store_id: int | None = None
+    consents: Consents = Consents()
+    consent_text_version: str | None = Field(None, max_length=32)
+    custom_fields: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def one_phone_source(self) -> RegisterRequest:
+        if bool(self.phone_code) == bool(self.encrypted_data and self.iv):
+            raise ValueError("请提供 phone_code，或 encrypted_data 与 iv 之一")
+        return self
+
+
+class ProfilePatch(Body):
+    nickname: str | None = Field(None, max_length=64)
+    gender: Literal["male", "female", "unknown"] | None = None
+    birthday: date | None = None
+    email: str | None = Field(None, max_length=254)
+    custom_fields: dict[str, Any] | None = None
+
+
+class ConsentsUpdate(Body):
+    consents: Consents
+    text_version: str | None = Field(None, max_length=32)
+
+
+@bp.post("/session")
+@endpoint(summary="wx.login code → session (session_key stays on the server)", tag=TAG, body=SessionRequest,
+          response=SessionResponse, errors=["WECHAT_CODE_INVALID", "RATE_LIMITED"],
+          description="Sandbox mode (no WECHAT_APP_ID, outside production) answers code2session locally: "
+                      "any code logs in as a stable test user; the code `invalid` fails.")
+async def create_session(request: Request) -> HTTPResponse:
+    body = parse_body(request, SessionRequest)
+    await request.app.ctx.limiter.hit(f"mp-session:{request.remote_addr or request.ip}", limit=60, window_s=60)
+    gateway = request.app.ctx.wechat
+    result = await gateway.code_to_session(body.code)
+    tokens = await sessions.wechat_login(settings=request.app.ctx.settings, pii=request.app.ctx.pii,
+                                         app_id=gateway.app_id, openid=result.openid, unionid=result.unionid,
+                                         session_key=result.session_key)
+    return ok(tokens.as_json())
+
+
+@bp.post("/session/refresh")
+@endpoint(summary="Rotate a refresh token (single use) for a new token pair", tag=TAG, body=RefreshRequest,
+          response=SessionResponse, errors=["UNAUTHENTICATED"])
+async def refresh_session(request: Request) -> HTTPResponse:
+    body = parse_body(request, RefreshRequest)
+    tokens = await sessions.refresh(settings=request.app.ctx.settings, refresh_token=body.refresh_token)
+    return ok(tokens.as_json())
+
+
+@bp.post("/register")
+@endpoint(summary="Bind the phone and become a member (joins an existing member with that phone)", tag=TAG,
+          body=RegisterRequest, response=SessionResponse, idempotent=True,
+          errors=["UNAUTHENTICATED", "ALREADY_REGISTERED", "PHONE_BOUND_ELSEWHERE", "WECHAT_BOUND_ELSEWHERE",
+                  "WECHAT_PHONE_CODE_INVALID", "WECHAT_DECRYPT_FAILED", "REFERRAL_CODE_INVALID",
+                  "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED", "CONFLICT"])
+@shopper_required
+@idempotent
+async def register(request: Request) -> HTTPResponse:
+    body = parse_body(request, RegisterRequest)
+    if request.ctx.member_id is not None:
+        raise AlreadyRegistered(details={"member_id": request.ctx.member_id})
+    account = await WeChatAccount.get_or_none(id=request.ctx.wechat_account_id)
+    if account is None:
+        raise Unauthenticated(details={"reason": "wechat_account_unknown"})
+    gateway, pii = request.app.ctx.wechat, request.app.ctx.pii
+    if body.phone_code:
+        phone = await gateway.get_phone_number(body.phone_code)
+    else:
+        session_key = pii.decrypt(account.session_key_enc) if account.session_key_enc else ""
+        phone = gateway.decrypt_phone(session_key=session_key, encrypted_data=body.encrypted_data, iv=body.iv)
+    result = await service.register(reg=service.Registration(
+        phone=phone, channel="miniprogram", store_id=body.store_id, nickname=body.nickname, gender=body.gender,
+        birthday=body.birthday, consents=body.consents.flags(), consent_text_version=body.consent_text_version,
+        custom_fields=body.custom_fields, referrer_code=body.referrer_code, wechat_account_id=account.id,
+    ), pii=pii, actor=audit.Actor("member", f"wechat:{account.id}"))
+    tokens = await sessions.issue_tokens(settings=request.app.ctx.settings, member_id=result.member.id,
+                                         account_id=account.id)
+    return ok({**tokens.as_json(), "created": result.created, "member": service.profile(result.member)},
+              status=201 if result.created else 200)
+
+
+@bp.get("/me")
+@endpoint(summary="The member's profile (phone masked) and custom fields", tag=TAG, errors=["UNAUTHENTICATED"])
+@member_required
+async def get_me(request: Request) -> HTTPResponse:
+    return ok(service.profile(await current_member(request)))
+
+
+@bp.patch("/me")
+@endpoint(summary="Edit nickname, gender, email, custom fields; a birthday once set is staff-only", tag=TAG,
+          body=ProfilePatch, errors=["UNAUTHENTICATED", "BIRTHDAY_LOCKED", "EMAIL_BOUND_ELSEWHERE"])
+@member_required
+async def patch_me(request: Request) -> HTTPResponse:
+    body = parse_body(request, ProfilePatch)
+    member = await current_member(request)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("gender") is None:
+        changes.pop("gender", None)
+    updated = await service.update_profile(member_id=member.id, changes=changes,
+                                           actor=audit.Actor.member(member.id))
+    return ok(service.profile(updated))
+
+
+@bp.get("/me/consents")
+@endpoint(summary="Consents per channel and purpose, with when and where each was given", tag=TAG,
+          errors=["UNAUTHENTICATED"])
+@member_required
+async def get_consents(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    return ok({"items": await service.consent_view(member_id=member.id)})
+
+
+@bp.put("/me/consents")
+@endpoint(summary="Grant or withdraw consents (withdrawal takes effect at once)", tag=TAG, body=ConsentsUpdate,
+          errors=["UNAUTHENTICATED"])
+@member_required
+async def put_consents(request: Request) -> HTTPResponse:
+    body = parse_body(request, ConsentsUpdate)
+    member = await current_member(request)
+    changed = await service.update_consents(member_id=member.id, flags=body.consents.flags(), source="miniprogram",
+                                            text_version=body.text_version)
+    return ok({"changed": changed, "items": await service.consent_view(member_id=member.id)})
+
+
+@bp.get("/me/code")
+@endpoint(summary="Dynamic member code for the store scanner: rotates every 30 s, single use", tag=TAG,
+          errors=["UNAUTHENTICATED"])
+@member_required
+async def member_code(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    issued = CodeSigner(request.app.ctx.settings.secret_key).issue("member", member.id)
+    return ok({"code": issued.code, "expires_at": issued.expires_at.isoformat(),
+               "refresh_after_s": issued.refresh_after_s})
+
+
+@bp.get("/me/referral")
+@endpoint(summary="Own referral code and the members it brought", tag=TAG, errors=["UNAUTHENTICATED"])
+@member_required
+async def referral(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    invitees = await Member.filter(referrer_id=member.id).order_by("-id").limit(100)
+    return ok({
+        "referral_code": member.referral_code,
+        "invited_count": await Member.filter(referrer_id=member.id).count(),
+        "invitees": [{"nickname": m.nickname, "registered_at": m.registered_at.isoformat(),
+                      "status": m.status} for m in invitees],
+    })
+
+
+@bp.get("/me/export")
+@endpoint(summary="Personal data export (PIPL): everything held about the member", tag=TAG,
+          errors=["UNAUTHENTICATED"])
+@member_required
+async def export(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    return ok(await privacy.export_member(member_id=member.id, pii=request.app.ctx.pii))
+
+
+@bp.delete("/me")
+@endpoint(summary="Delete the account (PIPL): personal data erased, identities released", tag=TAG,
+          errors=["UNAUTHENTICATED"])
+@member_required
+async def delete_me(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    await privacy.delete_member(member_id=member.id, actor=audit.Actor.member(member.id))
+    return ok({"deleted": True})
+

@@ -23,6 +23,7 @@ from backend.stores.models import AppKey, StaffAccount
 Handler = Callable[..., Awaitable[Any]]
 
 MEMBER_AUDIENCE = "member"
+VISITOR_AUDIENCE = "mp_visitor"
 STAFF_AUDIENCE = "staff"
 
 
@@ -47,6 +48,25 @@ def member_required(handler: Handler) -> Handler:
     async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Any:
         claims = tokens.verify(request.app.ctx.settings.secret_key, bearer(request), audience=MEMBER_AUDIENCE)
         request.ctx.member_id = int(claims["sub"])
+        return await handler(request, *args, **kwargs)
+
+    return openapi.secured("member_token")(wrapper)
+
+
+def shopper_required(handler: Handler) -> Handler:
+    """A member token or a visitor token (WeChat user without a member yet): for registration."""
+
+    @wraps(handler)
+    async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Any:
+        token, secret = bearer(request), request.app.ctx.settings.secret_key
+        try:
+            claims = tokens.verify(secret, token, audience=VISITOR_AUDIENCE)
+            request.ctx.member_id, request.ctx.wechat_account_id = None, int(claims["sub"])
+        except Unauthenticated as visitor_error:
+            if visitor_error.details.get("reason") == "expired":
+                raise
+            claims = tokens.verify(secret, token, audience=MEMBER_AUDIENCE)
+            request.ctx.member_id, request.ctx.wechat_account_id = int(claims["sub"]), claims.get("wa")
         return await handler(request, *args, **kwargs)
 
     return openapi.secured("member_token")(wrapper)

@@ -1,7 +1,104 @@
-"""Store HTTP API."""
+"""Store clerk API: scan member codes, register walk-in members, look a scanned member up again."""
 
 from __future__ import annotations
 
-from sanic import Blueprint
+from datetime import date
 
-bp = Blueprint("store")
+from pydantic import Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from backend import audit
+from backend.errors import Forbidden
+from backend.http.auth import staff_required
+from backend.http.docs import endpoint
+from backend.http.validation import Body, parse_body
+from backend.idempotency import idempotent
+from backend.members import scan, service
+
+from backend.security.codes import CodeInvalid, CodeSigner
+from miniprogram_api.routes import Consents
+
+bp = Blueprint("store", url_prefix="/api/v1/store")
+TAG = "store"
+CLERK = ("clerk", "admin")
+
+
+def _store_of(request: Request) -> int:
+    store_id = request.ctx.staff.store_id
+    if store_id is None:
+        raise Forbidden("该账号未绑定门店，不能在柜台操作", details={"reason": "no_store"})
+    return store_id
+
+
+class ScanRequest(Body):
+    code: str = Field(min_length=1, max_length=64)
+
+
+class ScanTokenRequest(Body):
+    scan_token: str = Field(min_length=1, max_length=1024)
+
+
+class CounterRegistration(Body):
+    phone: str = Field(min_length=1, max_length=20)
+    name: str | None = Field(None, max_length=64, description="nickname or name as the member gives it")
+    birthday: date | None = None
+    gender: str | None = Field(None, pattern="^(male|female|unknown)$")
+    consents: Consents = Consents()
+    consent_text_version: str | None = Field(None, max_length=32)
+
+
+@bp.post("/scan")
+@endpoint(summary="Resolve a scanned member code: member summary and a 10-minute scan_token for this store",
+          tag=TAG, body=ScanRequest,
+          errors=["UNAUTHENTICATED", "FORBIDDEN", "CODE_INVALID", "CODE_EXPIRED", "CODE_ALREADY_USED",
+                  "MEMBER_NOT_FOUND", "RATE_LIMITED"])
+@staff_required(*CLERK)
+async def scan_code(request: Request) -> HTTPResponse:
+    body = parse_body(request, ScanRequest)
+    store_id = _store_of(request)
+    # Bounds guessing: a clerk scans a few codes a minute, not thousands.
+    await request.app.ctx.limiter.hit(f"scan:{request.ctx.staff.id}", limit=120, window_s=60)
+    signer = CodeSigner(request.app.ctx.settings.secret_key)
+    scanned = signer.parse(body.code)
+    if scanned.kind != "member":
+        raise CodeInvalid()  # coupon codes are resolved once coupons exist
+    member = await service.get_member(member_id=scanned.subject_id)
+    await signer.consume(request.app.ctx.kv, scanned)
+    token = scan.issue_scan_token(request.app.ctx.settings.secret_key, member_id=member.id, store_id=store_id,
+                                  staff_id=request.ctx.staff.id)
+    summary = await scan.member_summary(member, store_id=store_id)
+    return json({"kind": "member", **summary, "scan_token": token, "scan_token_expires_in": scan.SCAN_TTL_S},
+                ensure_ascii=False)
+
+
+@bp.post("/members/current")
+@endpoint(summary="The member a scan_token names (refresh the member card after an action)", tag=TAG,
+          body=ScanTokenRequest, errors=["UNAUTHENTICATED", "FORBIDDEN", "MEMBER_NOT_FOUND"])
+@staff_required(*CLERK)
+async def current_member(request: Request) -> HTTPResponse:
+    body = parse_body(request, ScanTokenRequest)
+    store_id = _store_of(request)
+    member_id = scan.member_from_scan_token(request.app.ctx.settings.secret_key, body.scan_token, store_id=store_id)
+    member = await service.get_member(member_id=member_id)
+    return json(await scan.member_summary(member, store_id=store_id), ensure_ascii=False)
+
+
+@bp.post("/members")
+@endpoint(summary="Counter registration: a walk-in member by phone (joins the member if the phone exists)",
+          tag=TAG, body=CounterRegistration, idempotent=True,
+          errors=["UNAUTHENTICATED", "FORBIDDEN", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED", "CONFLICT"])
+@staff_required(*CLERK)
+@idempotent
+async def register_member(request: Request) -> HTTPResponse:
+    body = parse_body(request, CounterRegistration)
+    store_id = _store_of(request)
+    result = await service.register(reg=service.Registration(
+        phone=body.phone, channel="pos", store_id=store_id, nickname=body.name, birthday=body.birthday,
+        gender=body.gender, consents=body.consents.flags(), consent_text_version=body.consent_text_version,
+    ), pii=request.app.ctx.pii, actor=audit.Actor.staff(request.ctx.staff.id))
+    summary = await scan.member_summary(result.member, store_id=store_id)
+    return json({"created": result.created, **summary}, status=201 if result.created else 200, ensure_ascii=False)
+
+
+

@@ -1,0 +1,185 @@
+"""``python -m backend COMMAND``: serve, migrate, create-store, create-staff, create-app-key, seed-demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from backend.settings import Settings, SettingsError, load_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class CliError(Exception):
+    pass
+
+
+def app_factory() -> Any:
+    """Picklable factory for Sanic's worker processes: each builds the app from the environment."""
+    from backend.app import create_app
+
+    return create_app(load_settings(), name="member_platform")
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workers < 1:
+        raise CliError("--workers must be at least 1")
+    if args.workers > 1 and not settings.uses_redis:
+        raise CliError(
+            f"--workers {args.workers} needs a shared store: set REDIS_URL (redis://host:6379/0). "
+            "The in-process store holds single-use codes, nonces and rate limits per process, so several "
+            "workers without Redis would accept a replayed code. Use --workers 1 or configure Redis."
+        )
+    if args.workers > 1 and settings.uses_sqlite:
+        raise CliError(f"--workers {args.workers} needs PostgreSQL: SQLite allows one writer process. "
+                       "Set DATABASE_URL=postgres://... or use --workers 1.")
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    loader = AppLoader(factory=app_factory)
+    app = loader.load()
+    app.prepare(host=args.host, port=args.port, workers=args.workers, access_log=False, motd=False,
+                single_process=args.workers == 1)
+    Sanic.serve(primary=app, app_loader=loader) if args.workers > 1 else Sanic.serve_single(primary=app)
+    return 0
+
+
+async def migrate(settings: Settings) -> list[str]:
+    """Bring the schema up to date: aerich migrations on PostgreSQL, generated schema on SQLite."""
+    from tortoise import Tortoise
+
+    from backend.db import close_db, init_db, tortoise_config
+
+    if settings.uses_sqlite:
+        await init_db(settings.database_url, generate_sqlite_schema=True)
+        await close_db()
+        return ["sqlite schema generated from models"]
+    from aerich import Command
+
+    command = Command(tortoise_config=tortoise_config(settings.database_url, pool_size=2), app="models",
+                      location=str(MIGRATIONS_DIR))
+    await command.init()
+    try:
+        applied = await command.upgrade(run_in_transaction=True)
+    finally:
+        await Tortoise.close_connections()
+    return list(applied or [])
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    applied = asyncio.run(migrate(settings))
+    print("\n".join(f"applied {name}" for name in applied) if applied else "schema is up to date")
+    return 0
+
+
+async def _with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    from backend.db import close_db, init_db
+
+    await init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
+    try:
+        return await work()
+    finally:
+        await close_db()
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise CliError("passwords do not match")
+    else:
+        raise CliError("give the password on standard input with --password-stdin")
+    return password
+
+
+def cmd_create_store(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.stores import service
+
+    store = asyncio.run(_with_db(settings, lambda: service.create_store(code=args.code, name=args.name)))
+    print(json.dumps({"id": store.id, "code": store.code, "name": store.name}, ensure_ascii=False))
+    return 0
+
+
+def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.stores import service
+
+    password = _read_password(args)
+    staff = asyncio.run(_with_db(settings, lambda: service.create_staff(
+        username=args.username, password=password, role=args.role, store_code=args.store)))
+    print(json.dumps({"id": staff.id, "username": staff.username, "role": staff.role, "store": args.store}))
+    return 0
+
+
+def cmd_create_app_key(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.security.pii import PiiCipher
+    from backend.stores import service
+
+    created = asyncio.run(_with_db(settings, lambda: service.create_app_key(
+        name=args.name, pii=PiiCipher(settings.pii_key))))
+    print(json.dumps({"name": created.key.name, "app_key": created.key.key_id, "secret": created.secret}))
+    print("store the secret now: it is not shown again", file=sys.stderr)
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.demo import seed_demo
+
+    summary = asyncio.run(_with_db(settings, lambda: seed_demo(settings)))
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m backend", description="全渠道会员一体化 member platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    store = sub.add_parser("create-store", help="create a store")
+    store.add_argument("--code", required=True)
+    store.add_argument("--name", required=True)
+    store.set_defaults(func=cmd_create_store)
+    staff = sub.add_parser("create-staff", help="create a staff account")
+    staff.add_argument("--username", required=True)
+    staff.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    staff.add_argument("--role", required=True, choices=["admin", "marketer", "clerk"])
+    staff.add_argument("--store", help="store code (required for clerks)")
+    staff.set_defaults(func=cmd_create_staff)
+    key = sub.add_parser("create-app-key", help="create an integration app key and secret")
+    key.add_argument("--name", required=True)
+    key.set_defaults(func=cmd_create_app_key)
+    sub.add_parser("seed-demo", help="a store, staff of each role and members with history").set_defaults(
+        func=cmd_seed_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from backend.errors import DomainError
+    from backend.logs import configure_logging
+
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level, json_format=settings.log_json)
+        return args.func(args, settings)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        detail = f" {json.dumps(exc.details, ensure_ascii=False)}" if exc.details else ""
+        print(f"error: {exc.code}: {exc.message}{detail}", file=sys.stderr)
+        return 1

@@ -1,0 +1,17 @@
+"""Appending to the member timeline, always on the caller's transaction connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from backend import clock
+from backend.members.models import MemberEvent
+
+
+async def append(*, member_id: int, type: str, payload: dict[str, Any] | None = None, channel: str | None = None,
+                 store_id: int | None = None, using_db: BaseDBAsyncClient | None = None) -> MemberEvent:
+    """One timeline row; pass the transaction's connection so it commits with the change."""
+    return await MemberEvent.create(member_id=member_id, type=type, payload=payload or {}, channel=channel,
+                                    store_id=store_id, created_at=clock.now(), using_db=using_db)

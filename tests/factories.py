@@ -1,0 +1,51 @@
+"""Small async factories: unique values per call, real services underneath."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from typing import Any
+
+from backend import clock
+from backend.security import signatures
+from backend.stores import service as stores
+
+_seq = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_seq)}{secrets.token_hex(2)}"
+
+
+async def make_store(code: str | None = None, name: str = "测试门店") -> Any:
+    return await stores.create_store(code=code or unique("S"), name=name)
+
+
+async def make_staff(stack: Any, *, role: str = "clerk", store: Any = None, password: str = "correct-horse-1",
+                     username: str | None = None) -> tuple[Any, str]:
+    """A staff account and a bearer token for it, obtained through the real login endpoint."""
+    if role == "clerk" and store is None:
+        store = await make_store()
+    username = username or unique(role)
+    staff = await stores.create_staff(username=username, password=password, role=role,
+                                      store_code=store.code if store else None)
+    response = await stack.http.post("/api/v1/staff/session", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return staff, response.json()["token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def make_app_key(stack: Any) -> tuple[str, str]:
+    created = await stores.create_app_key(name=unique("mall"), pii=stack.pii)
+    return created.key.key_id, created.secret
+
+
+def signed_headers(key_id: str, secret: str, method: str, path: str, body: bytes, *,
+                   timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
+    ts = str(timestamp if timestamp is not None else int(clock.now().timestamp()))
+    nonce = nonce or secrets.token_hex(12)
+    return {"X-App-Key": key_id, "X-Timestamp": ts, "X-Nonce": nonce, "Content-Type": "application/json",
+            "X-Signature": signatures.sign(secret, method, path, ts, nonce, body)}

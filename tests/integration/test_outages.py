@@ -1,0 +1,94 @@
+"""Outages for real: a server process whose PostgreSQL and Redis connections run through a proxy
+that the test cuts and restores. Every request during the cut is a 503 in the error shape, and
+the server recovers by itself once the dependency is back."""
+
+import asyncio
+import os
+import sys
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_PII_KEY, TEST_SECRET, _free_port
+from tests.fakes.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.postgres_only
+
+
+async def _wait_ready(client: httpx.AsyncClient, url: str, timeout: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            if (await client.get(url)).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    raise AssertionError("server did not become ready")
+
+
+@pytest.fixture
+async def proxied_server(stack, tmp_path):
+    from tortoise import connections
+
+    database = connections.get("default").database
+    pg, redis = TcpProxy("127.0.0.1", 5432), TcpProxy("127.0.0.1", 6379)
+    await pg.start()
+    await redis.start()
+    port = _free_port()
+    env = {**os.environ, "APP_ENV": "test", "DATA_DIR": str(tmp_path), "SECRET_KEY": TEST_SECRET,
+           "PII_KEY": TEST_PII_KEY, "LOG_LEVEL": "ERROR", "DB_POOL_SIZE": "4",
+           "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg.port}/{database}",
+           "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0", "REDIS_PREFIX": stack.settings.redis_prefix}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "backend", "serve", "--port", str(port), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=15) as client:
+        try:
+            await _wait_ready(client, "/readyz")
+            yield client, pg, redis
+        finally:
+            process.terminate()
+            await process.wait()
+            await pg.stop()
+            await redis.stop()
+
+
+async def _login(client):
+    return await client.post("/api/v1/staff/session", json={"username": "nobody", "password": "whatever-1"})
+
+
+async def test_a_database_outage_is_a_503_and_recovers_by_itself(proxied_server):
+    client, pg, _ = proxied_server
+    assert (await _login(client)).status_code == 401
+    pg.cut()
+    during = await _login(client)
+    assert during.status_code == 503
+    assert during.json()["error"]["code"] == "DEPENDENCY_UNAVAILABLE"
+    assert during.headers["Retry-After"] == "5"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["error"]["details"]["checks"] == {"database": "unavailable", "redis": "ok"}
+    pg.restore()
+    for _ in range(20):  # the pool replaces broken connections on the next requests
+        if (await _login(client)).status_code == 401:
+            break
+        await asyncio.sleep(0.25)
+    assert (await _login(client)).status_code == 401
+    assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_a_redis_outage_is_a_503_and_recovers_by_itself(proxied_server):
+    client, _, redis = proxied_server
+    redis.cut()
+    during = await _login(client)  # the login rate limiter lives in Redis
+    assert during.status_code == 503
+    assert during.json()["error"] == {"code": "DEPENDENCY_UNAVAILABLE", "message": "服务暂时不可用，请稍后重试",
+                                      "details": {"dependency": "redis"}}
+    assert (await client.get("/readyz")).json()["error"]["details"]["checks"]["redis"] == "unavailable"
+    redis.restore()
+    for _ in range(20):
+        if (await _login(client)).status_code == 401:
+            break
+        await asyncio.sleep(0.25)
+    assert (await _login(client)).status_code == 401

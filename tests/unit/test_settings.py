@@ -1,0 +1,78 @@
+import base64
+import json
+
+import pytest
+
+from backend.settings import SettingsError, load_settings
+
+KEY = base64.b64encode(b"k" * 32).decode()
+
+
+def env(tmp_path, **overrides):
+    base = {"DATA_DIR": str(tmp_path), "SECRET_KEY": "s" * 40, "PII_KEY": KEY}
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def test_embedded_default_uses_a_sqlite_file_and_the_in_process_store(tmp_path):
+    settings = load_settings(env(tmp_path))
+    assert settings.database_url == f"sqlite://{tmp_path}/member.sqlite3"
+    assert not settings.uses_redis
+    assert settings.timezone == "Asia/Shanghai"
+    assert settings.wechat_sandbox
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("APP_ENV", "staging", "APP_ENV must be one of"),
+    ("DATABASE_URL", "mysql://x/y", "DATABASE_URL must start with postgres:// or sqlite://"),
+    ("REDIS_URL", "http://localhost", "REDIS_URL must start with redis://"),
+    ("PII_KEY", "not base64!", "PII_KEY must be base64"),
+    ("PII_KEY", base64.b64encode(b"short").decode(), "PII_KEY must decode to 32 bytes, got 5"),
+    ("TIMEZONE", "Mars/Olympus", "TIMEZONE 'Mars/Olympus' is not a known IANA time zone"),
+    ("MAX_BODY_BYTES", "lots", "MAX_BODY_BYTES must be an integer"),
+    ("SECRET_KEY", "short", "SECRET_KEY must be at least 32 characters"),
+    ("SMTP_TLS", "ssl3", "SMTP_TLS must be starttls, tls or none"),
+    ("LOG_JSON", "maybe", "LOG_JSON must be true or false"),
+])
+def test_a_bad_value_stops_the_start_with_a_message_naming_the_variable(tmp_path, name, value, message):
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(env(tmp_path, **{name: value}))
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path):
+    with pytest.raises(SettingsError, match="SECRET_KEY and PII_KEY must be set in production"):
+        load_settings(env(tmp_path, APP_ENV="production", DATABASE_URL="postgres://db/x",
+                          SECRET_KEY=None, PII_KEY=None))
+
+
+def test_production_requires_a_database_url(tmp_path):
+    with pytest.raises(SettingsError, match="DATABASE_URL is required in production"):
+        load_settings(env(tmp_path, APP_ENV="production"))
+
+
+def test_dev_generates_secrets_once_and_keeps_them(tmp_path):
+    first = load_settings(env(tmp_path, SECRET_KEY=None, PII_KEY=None))
+    second = load_settings(env(tmp_path, SECRET_KEY=None, PII_KEY=None))
+    stored = json.loads((tmp_path / "secrets.json").read_text())
+    assert first.secret_key == second.secret_key == stored["SECRET_KEY"]
+    assert len(first.pii_key) == 32
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_secrets_never_appear_in_repr_or_public_view(tmp_path):
+    settings = load_settings(env(tmp_path, WECHAT_APP_ID="wx1", WECHAT_APP_SECRET="wechat-secret",
+                                 DATABASE_URL="postgres://u:dbpass@h/db"))
+    text = repr(settings) + json.dumps(settings.public_view(), default=str)
+    for secret in ("s" * 40, "wechat-secret", "dbpass"):
+        assert secret not in text
+    assert settings.public_view()["secret_key"] == "set"
+
+
+def test_wechat_app_id_without_secret_is_refused(tmp_path):
+    with pytest.raises(SettingsError, match="WECHAT_APP_SECRET is required"):
+        load_settings(env(tmp_path, WECHAT_APP_ID="wx123"))
+
+
+def test_postgresql_scheme_is_accepted_as_postgres(tmp_path):
+    settings = load_settings(env(tmp_path, DATABASE_URL="postgresql://u@h/db"))
+    assert settings.database_url == "postgres://u@h/db"
