@@ -17,6 +17,10 @@ def unique(prefix: str) -> str:
     return f"{prefix}{next(_seq)}{secrets.token_hex(2)}"
 
 
+def unique_phone() -> str:
+    return f"137{next(_seq):08d}"
+
+
 async def make_store(code: str | None = None, name: str = "测试门店") -> Any:
     return await stores.create_store(code=code or unique("S"), name=name)
 
@@ -49,3 +53,31 @@ def signed_headers(key_id: str, secret: str, method: str, path: str, body: bytes
     nonce = nonce or secrets.token_hex(12)
     return {"X-App-Key": key_id, "X-Timestamp": ts, "X-Nonce": nonce, "Content-Type": "application/json",
             "X-Signature": signatures.sign(secret, method, path, ts, nonce, body)}
+
+
+async def wechat_login(stack: Any, *, openid: str | None = None, unionid: str | None = None) -> dict[str, Any]:
+    """A WeChat user logs in through the real gateway and the fake WeChat API; returns the session body."""
+    code = unique("code-")
+    stack.wechat.add_code(code, openid=openid or unique("openid-"), unionid=unionid)
+    response = await stack.http.post("/api/v1/mp/session", json={"code": code})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def register_mp(stack: Any, phone: str, *, token: str | None = None, unionid: str | None = None,
+                      expect: int | None = None, **fields: Any) -> Any:
+    """Log in (unless a token is given) and register ``phone`` through the phone-number API."""
+    if token is None:
+        token = (await wechat_login(stack, unionid=unionid))["token"]
+    phone_code = unique("pc-")
+    stack.wechat.add_phone_code(phone_code, phone)
+    response = await stack.http.post("/api/v1/mp/register", json={"phone_code": phone_code, **fields},
+                                     headers=bearer(token))
+    if expect is not None:
+        assert response.status_code == expect, response.text
+    return response
+
+
+async def counter_register(stack: Any, clerk_token: str, phone: str, **fields: Any) -> Any:
+    return await stack.http.post("/api/v1/store/members", json={"phone": phone, **fields},
+                                 headers=bearer(clerk_token))

@@ -78,7 +78,7 @@ def to_domain_error(request: Request | None, exc: BaseException) -> DomainError:
         log.warning("dependency outage: %s: %s", type(exc).__name__, exc)
         return DependencyUnavailable()
     if isinstance(exc, sanic_errors.SanicException) and exc.status_code < 500:
-        return DomainError(str(exc) or None, code="HTTP_%d" % exc.status_code, status=exc.status_code)
+        return DomainError(str(exc) or None, code=f"HTTP_{exc.status_code}", status=exc.status_code)
     log.exception("unhandled error", exc_info=exc)
     return InternalError(details={"request_id": request_id_var.get()})
 

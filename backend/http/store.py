@@ -15,7 +15,6 @@ from backend.http.docs import endpoint
 from backend.http.validation import Body, parse_body
 from backend.idempotency import idempotent
 from backend.members import scan, service
-
 from backend.security.codes import CodeInvalid, CodeSigner
 from miniprogram_api.routes import Consents
 

@@ -10,7 +10,7 @@ from tests.factories import bearer, make_app_key, make_staff, make_store, signed
 
 async def test_staff_login_returns_a_token_with_role_and_store(stack):
     store = await make_store(name="徐汇店")
-    staff, token = await make_staff(stack, role="clerk", store=store)
+    staff, _token = await make_staff(stack, role="clerk", store=store)
     response = await stack.http.post("/api/v1/staff/session",
                                      json={"username": staff.username, "password": "correct-horse-1"})
     assert response.status_code == 200
@@ -43,7 +43,7 @@ async def test_repeated_failed_logins_are_rate_limited_with_retry_after(stack):
 
 
 async def test_a_role_outside_the_route_is_forbidden_and_a_missing_token_unauthenticated(stack):
-    _, token = await make_staff(stack, role="clerk")
+    _, _token = await make_staff(stack, role="clerk")
     # The test route accepts any staff role; the role check is covered by routes with roles below.
     missing = await stack.http.post("/test/idempotent-note", json={})
     assert missing.status_code == 401

@@ -15,8 +15,8 @@ from tests.fakes.tcp_proxy import TcpProxy
 pytestmark = pytest.mark.postgres_only
 
 
-async def _wait_ready(client: httpx.AsyncClient, url: str, timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _wait_ready(client: httpx.AsyncClient, url: str, within_s: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
     while asyncio.get_running_loop().time() < deadline:
         try:
             if (await client.get(url)).status_code == 200:
