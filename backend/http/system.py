@@ -29,8 +29,7 @@ class Metrics:
 
     def observe(self, request: Request, status: int) -> None:
         started = getattr(request.ctx, "started", None)
-        route = request.route.path if request.route else "unmatched"
-        route = "/" + route.lstrip("/")
+        route = "/" + request.route.path.lstrip("/") if request.route else "unmatched"
         self.requests.labels(request.method, route, str(status)).inc()
         if started is not None:
             self.latency.labels(request.method, route).observe(time.perf_counter() - started)

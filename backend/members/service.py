@@ -179,11 +179,11 @@ async def _create(*, phone: str, index: str, reg: Registration, consents: dict[t
         if reg.email:
             await MemberIdentity.create(member_id=member.id, kind="email", value=reg.email.lower(), created_at=now,
                                         using_db=conn)
-        if account is not None:
-            await _bind_wechat(member=member, account=account, conn=conn)
         await events.append(member_id=member.id, type="registered", channel=reg.channel, store_id=reg.store_id,
                             payload={"member_no": member.member_no, "referrer_id": member.referrer_id},
                             using_db=conn)
+        if account is not None:
+            await _bind_wechat(member=member, account=account, conn=conn)
         if referrer is not None:
             await events.append(member_id=referrer.id, type="referral_joined", channel=reg.channel,
                                 payload={"invitee_id": member.id}, using_db=conn)

@@ -1,0 +1,1 @@
+"""Loopback fakes of outside systems, spoken to over real sockets."""
