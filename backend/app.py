@@ -52,8 +52,10 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.ACCESS_LOG = False
     app.config.MOTD = False
-    # /api/v1/openapi.json is the contract; /api/v1/docs its rendered form.
-    app.config.OAS_URL_PREFIX = "/api/v1"
+    # /api/v1/openapi.json is the contract; /api/docs its rendered form. sanic-ext leaves every route
+    # under its own prefix out of the document, so its blueprint lives outside /api/v1 and the
+    # contract path is served by system.install from the same builder.
+    app.config.OAS_URL_PREFIX = "/api/docs"
     app.config.OAS_URI_TO_JSON = "/openapi.json"
     app.config.OAS_UI_DEFAULT = "redoc"
     app.config.CORS = False

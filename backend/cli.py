@@ -54,7 +54,7 @@ async def migrate(settings: Settings) -> list[str]:
     """Bring the schema up to date: aerich migrations on PostgreSQL, generated schema on SQLite."""
     from tortoise import Tortoise
 
-    from backend.db import close_db, init_db, tortoise_config
+    from backend.db import close_db, init_db, init_tortoise, tortoise_config
 
     if settings.uses_sqlite:
         await init_db(settings.database_url, generate_sqlite_schema=True)
@@ -62,8 +62,10 @@ async def migrate(settings: Settings) -> list[str]:
         return ["sqlite schema generated from models"]
     from aerich import Command
 
-    command = Command(tortoise_config=tortoise_config(settings.database_url, pool_size=2), app="models",
-                      location=str(MIGRATIONS_DIR))
+    config = tortoise_config(settings.database_url, pool_size=2)
+    command = Command(tortoise_config=config, app="models", location=str(MIGRATIONS_DIR))
+    # aerich keeps an earlier Tortoise.init of this process (another database); start from this one.
+    await init_tortoise(config)
     await command.init()
     try:
         applied = await command.upgrade(run_in_transaction=True)

@@ -53,8 +53,21 @@ def _default_url() -> str:
 TORTOISE_ORM = tortoise_config(_default_url())
 
 
+async def init_tortoise(config: dict[str, Any]) -> None:
+    """Tortoise.init that is safe when the process already talked to another database.
+
+    Tortoise caches each model's INSERT statement per connection name, in the dialect of the first
+    database it saw; a process that switches databases (``migrate`` then ``serve``, the test suite's
+    SQLite and PostgreSQL stacks) would reuse SQLite's ``?`` placeholders on PostgreSQL.
+    """
+    from tortoise.backends.base import executor
+
+    executor.EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=config)
+
+
 async def init_db(database_url: str, *, generate_sqlite_schema: bool = True) -> None:
-    await Tortoise.init(config=tortoise_config(database_url))
+    await init_tortoise(tortoise_config(database_url))
     if database_url.startswith("sqlite"):
         conn = connections.get("default")
         await conn.execute_script("PRAGMA busy_timeout = 5000;")

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, json, raw
 from sanic_ext import openapi
+from sanic_ext.extensions.openapi.builders import SpecificationBuilder
 
 from backend.db import ping_db
 from backend.errors import DependencyUnavailable
@@ -67,6 +68,13 @@ async def readyz(request: Request) -> HTTPResponse:
 @openapi.exclude()
 async def metrics(request: Request) -> HTTPResponse:
     return raw(generate_latest(request.app.ctx.metrics.registry), content_type=CONTENT_TYPE_LATEST)
+
+
+@bp.get("/api/v1/openapi.json")
+@openapi.exclude()
+async def openapi_document(request: Request) -> HTTPResponse:
+    """The contract: the document sanic-ext builds at start, served at its versioned path."""
+    return json(SpecificationBuilder().build(request.app).serialize())
 
 
 def install(app: Sanic) -> None:
