@@ -18,6 +18,7 @@ from backend.http import system
 from backend.http.docs import error_catalogue_schema
 from backend.kv import create_kv
 from backend.logs import configure_logging, request_id_var
+from backend.loyalty import views as loyalty
 from backend.members.wechat import WeChatGateway
 from backend.ratelimit import Limiter
 from backend.security.pii import PiiCipher
@@ -36,11 +37,11 @@ API_DESCRIPTION = (
 
 def _register_blueprints(app: Sanic) -> None:
     # Imported here so each domain's HTTP layer registers its routes (and error codes) once.
-    from backend.http import console, integrations, staff, store
+    from backend.http import console, console_loyalty, integrations, staff, store
     from miniprogram_api import routes as mp
 
     system.install(app)
-    for blueprint in (staff.bp, mp.bp, store.bp, console.bp, integrations.bp):
+    for blueprint in (staff.bp, mp.bp, store.bp, console.bp, console_loyalty.bp, integrations.bp):
         app.blueprint(blueprint)
 
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
     app.ext.openapi.add_security_scheme("app_signature", "apiKey", location="header", name="X-Signature")
 
     http_errors.install(app)
+    loyalty.install(settings.timezone)
     _register_blueprints(app)
     SpecificationBuilder().add_component("schemas", "ErrorCode", error_catalogue_schema())
 

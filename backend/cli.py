@@ -139,6 +139,23 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_expire_points(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.loyalty.orders import expire_due_points
+
+    print(json.dumps(asyncio.run(_with_db(settings, expire_due_points))))
+    return 0
+
+
+def cmd_review_tiers(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.loyalty import program, tiers
+
+    async def work() -> dict[str, int]:
+        return await tiers.review(await program.load())
+
+    print(json.dumps(asyncio.run(_with_db(settings, work))))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m backend", description="全渠道会员一体化 member platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     key.set_defaults(func=cmd_create_app_key)
     sub.add_parser("seed-demo", help="a store, staff of each role and members with history").set_defaults(
         func=cmd_seed_demo)
+    sub.add_parser("expire-points", help="expire the points lots that are due (safe to run again)").set_defaults(
+        func=cmd_expire_points)
+    sub.add_parser("review-tiers", help="lower tiers no longer qualified after their retention").set_defaults(
+        func=cmd_review_tiers)
     return parser
 
 

@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "backend.stores.models",
     "backend.idempotency",
     "backend.members.models",
+    "backend.loyalty.models",
 ]
 
 

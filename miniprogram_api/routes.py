@@ -1,4 +1,5 @@
-"""Mini-program routes under /api/v1/mp: session, registration, profile, consents, member code, PIPL."""
+"""Mini-program routes under /api/v1/mp: session, registration, profile, consents, member code, assets,
+ledgers, orders, PIPL."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from backend import audit
 from backend.errors import Unauthenticated
 from backend.http.auth import member_required, shopper_required
 from backend.http.docs import endpoint
+from backend.http.pagination import page
 from backend.http.validation import Body, parse_body
 from backend.idempotency import idempotent
+from backend.loyalty import views as loyalty_views
+from backend.loyalty.models import Order, PointsEntry, WalletEntry
 from backend.members import privacy, service, sessions
 from backend.members.errors import AlreadyRegistered
 from backend.members.models import Member, WeChatAccount
@@ -240,3 +244,37 @@ async def delete_me(request: Request) -> HTTPResponse:
     await privacy.delete_member(member_id=member.id, actor=audit.Actor.member(member.id))
     return ok({"deleted": True})
 
+
+
+@bp.get("/me/assets")
+@endpoint(summary="Home screen: points (with what expires within 30 days), stored value, tier and progress",
+          tag=TAG, errors=["UNAUTHENTICATED"])
+@member_required
+async def assets(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    return ok(await loyalty_views.assets(member.id))
+
+
+@bp.get("/me/points/ledger")
+@endpoint(summary="Points history, newest first (cursor, limit ≤ 100)", tag=TAG, errors=["UNAUTHENTICATED"])
+@member_required
+async def points_ledger(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    return ok(await page(request, PointsEntry.filter(member_id=member.id), loyalty_views.render_points_entry))
+
+
+@bp.get("/me/balance/ledger")
+@endpoint(summary="Stored-value history, newest first (cursor, limit ≤ 100)", tag=TAG, errors=["UNAUTHENTICATED"])
+@member_required
+async def balance_ledger(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    return ok(await page(request, WalletEntry.filter(member_id=member.id), loyalty_views.render_wallet_entry))
+
+
+@bp.get("/me/orders")
+@endpoint(summary="Orders from every channel, newest first (cursor, limit ≤ 100)", tag=TAG,
+          errors=["UNAUTHENTICATED"])
+@member_required
+async def my_orders(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    return ok(await page(request, Order.filter(member_id=member.id), loyalty_views.render_order))

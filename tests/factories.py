@@ -81,3 +81,36 @@ async def register_mp(stack: Any, phone: str, *, token: str | None = None, union
 async def counter_register(stack: Any, clerk_token: str, phone: str, **fields: Any) -> Any:
     return await stack.http.post("/api/v1/store/members", json={"phone": phone, **fields},
                                  headers=bearer(clerk_token))
+
+
+async def member_token(stack: Any, phone: str | None = None, **fields: Any) -> tuple[int, str]:
+    """A member registered in the mini-program: (member id, member token)."""
+    body = (await register_mp(stack, phone or unique_phone(), expect=201, **fields)).json()
+    return body["member_id"], body["token"]
+
+
+async def scan_token(stack: Any, clerk_token: str, token: str) -> str:
+    """The clerk scans the member's dynamic code: the scan_token for this store."""
+    code = (await stack.http.get("/api/v1/mp/me/code", headers=bearer(token))).json()["code"]
+    response = await stack.http.post("/api/v1/store/scan", json={"code": code}, headers=bearer(clerk_token))
+    assert response.status_code == 200, response.text
+    return response.json()["scan_token"]
+
+
+async def assert_ledgers_hold(member_id: int) -> None:
+    """The invariants: balances equal their ledgers and the live lots; nothing negative."""
+    from backend.loyalty.models import LoyaltyAccount, PointsEntry, PointsLot, WalletEntry
+
+    account = await LoyaltyAccount.get_or_none(member_id=member_id)
+    if account is None:
+        assert not await PointsEntry.exists(member_id=member_id)
+        return
+    entries = await PointsEntry.filter(member_id=member_id).values_list("points", "debt_delta")
+    lots = await PointsLot.filter(member_id=member_id).values_list("remaining", flat=True)
+    wallet = await WalletEntry.filter(member_id=member_id).values_list("principal_cents", "bonus_cents")
+    assert account.points_balance == sum(p for p, _ in entries) == sum(lots), (account.points_balance, entries, lots)
+    assert account.points_debt == sum(d for _, d in entries)
+    assert account.principal_cents == sum(p for p, _ in wallet)
+    assert account.bonus_cents == sum(b for _, b in wallet)
+    assert min(account.points_balance, account.points_debt, account.principal_cents, account.bonus_cents) >= 0
+    assert all(remaining >= 0 for remaining in lots)

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import Field, model_validator
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from backend import audit
+from backend.errors import field_errors
 from backend.http.auth import app_signed
 from backend.http.docs import endpoint
+from backend.http.orders import (
+    ORDER_ERRORS,
+    REFUND_ERRORS,
+    OrderBody,
+    OrderReceipt,
+    RefundBody,
+    outcome_response,
+)
 from backend.http.validation import Body, parse_body
 from backend.idempotency import idempotent
+from backend.loyalty import orders
 from backend.members import scan, service
 from backend.members.errors import MemberNotFound
+from backend.members.models import Member
+from backend.stores.models import Store
 from miniprogram_api.routes import Consents
 
 bp = Blueprint("integrations", url_prefix="/api/v1/integrations")
@@ -76,3 +89,68 @@ async def push_member(request: Request) -> HTTPResponse:
     ), pii=request.app.ctx.pii, actor=audit.Actor.app(request.ctx.app_key.key_id))
     summary = await scan.member_summary(result.member, store_id=None)
     return json({"created": result.created, **summary}, status=201 if result.created else 200, ensure_ascii=False)
+
+
+class MemberRef(Body):
+    phone: str | None = Field(None, max_length=20)
+    unionid: str | None = Field(None, max_length=64)
+    member_id: int | None = None
+    member_no: str | None = Field(None, max_length=20)
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> MemberRef:
+        given = (self.phone, self.unionid, self.member_id, self.member_no)
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("请提供 phone、unionid、member_id、member_no 其中之一")
+        return self
+
+
+class IntegrationOrder(OrderBody):
+    channel: Literal["online", "pos", "third_party"]
+    member: MemberRef | None = Field(None, description="the buyer; omit for a guest order")
+    store_id: int | None = None
+
+
+class IntegrationRefund(RefundBody):
+    channel: Literal["online", "pos", "third_party"]
+
+
+async def _resolve(request: Request, ref: MemberRef) -> int:
+    if ref.phone is not None:
+        member = await service.find_by_phone(phone=ref.phone, pii=request.app.ctx.pii)
+    elif ref.unionid is not None:
+        member = await service.find_by_identity(kind="unionid", value=ref.unionid)
+    elif ref.member_no is not None:
+        member = await service.find_by_identity(kind="card", value=ref.member_no)
+    else:
+        member = await Member.get_or_none(id=ref.member_id, status="active")
+    if member is None:
+        raise MemberNotFound()
+    return member.id
+
+
+@bp.post("/orders")
+@endpoint(summary="An online, POS or third-party order: same effect and idempotency as store orders", tag=TAG,
+          body=IntegrationOrder, response=OrderReceipt, errors=[*SIGNED, *ORDER_ERRORS])
+@app_signed
+async def place_order(request: Request) -> HTTPResponse:
+    body = parse_body(request, IntegrationOrder)
+    member_id = await _resolve(request, body.member) if body.member else None
+    if body.store_id is not None and not await Store.exists(id=body.store_id):
+        raise field_errors({"store_id": "门店不存在"})
+    outcome = await orders.place_order(body.to_input(channel=body.channel, member_id=member_id,
+                                                     store_id=body.store_id),
+                                       tz=request.app.ctx.settings.timezone)
+    return outcome_response(outcome)
+
+
+@bp.post("/orders/<order_no:str>/refund")
+@endpoint(summary="Refund part or all of an order pushed through the integrations API", tag=TAG,
+          body=IntegrationRefund, idempotent=True, errors=[*SIGNED, *REFUND_ERRORS])
+@app_signed
+@idempotent
+async def refund_order(request: Request, order_no: str) -> HTTPResponse:
+    body = parse_body(request, IntegrationRefund)
+    outcome = await orders.refund_order(channel=body.channel, order_no=order_no, amount_cents=body.amount_cents,
+                                        reason=body.reason, refund_no=body.refund_no)
+    return outcome_response(outcome)

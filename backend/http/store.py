@@ -1,4 +1,4 @@
-"""Store clerk API: scan member codes, register walk-in members, look a scanned member up again."""
+"""Store clerk API: scan member codes, register walk-in members, record purchases, refunds and top-ups."""
 
 from __future__ import annotations
 
@@ -12,8 +12,17 @@ from backend import audit
 from backend.errors import Forbidden
 from backend.http.auth import staff_required
 from backend.http.docs import endpoint
+from backend.http.orders import (
+    ORDER_ERRORS,
+    REFUND_ERRORS,
+    OrderBody,
+    OrderReceipt,
+    RefundBody,
+    outcome_response,
+)
 from backend.http.validation import Body, parse_body
 from backend.idempotency import idempotent
+from backend.loyalty import orders
 from backend.members import scan, service
 from backend.security.codes import CodeInvalid, CodeSigner
 from miniprogram_api.routes import Consents
@@ -100,4 +109,59 @@ async def register_member(request: Request) -> HTTPResponse:
     return json({"created": result.created, **summary}, status=201 if result.created else 200, ensure_ascii=False)
 
 
+class StoreOrder(OrderBody):
+    scan_token: str | None = Field(None, min_length=1, max_length=1024,
+                                   description="the scanned member; omit for a sale without a member")
 
+
+class TopupRequest(Body):
+    scan_token: str = Field(min_length=1, max_length=1024)
+    amount_cents: int = Field(gt=0, le=100_000_000)
+    payment_ref: str = Field(pattern=r"^[A-Za-z0-9_\-.]{1,64}$", description="the payment's reference: one top-up each")
+
+
+def _scanned_member(request: Request, token: str | None, store_id: int) -> int | None:
+    if token is None:
+        return None
+    return scan.member_from_scan_token(request.app.ctx.settings.secret_key, token, store_id=store_id)
+
+
+@bp.post("/orders")
+@endpoint(summary="In-store purchase: spend points and stored value, earn points; idempotent on order_no",
+          tag=TAG, body=StoreOrder, response=OrderReceipt, errors=["UNAUTHENTICATED", "FORBIDDEN", *ORDER_ERRORS])
+@staff_required(*CLERK)
+async def place_order(request: Request) -> HTTPResponse:
+    body = parse_body(request, StoreOrder)
+    store_id = _store_of(request)
+    member_id = _scanned_member(request, body.scan_token, store_id)
+    outcome = await orders.place_order(body.to_input(channel="pos", member_id=member_id, store_id=store_id),
+                                       tz=request.app.ctx.settings.timezone)
+    return outcome_response(outcome)
+
+
+@bp.post("/orders/<order_no:str>/refund")
+@endpoint(summary="Refund part or all of this store's order: points reversed, spent assets restored, pro rata",
+          tag=TAG, body=RefundBody, idempotent=True, errors=["UNAUTHENTICATED", "FORBIDDEN", *REFUND_ERRORS])
+@staff_required(*CLERK)
+@idempotent
+async def refund_order(request: Request, order_no: str) -> HTTPResponse:
+    body = parse_body(request, RefundBody)
+    outcome = await orders.refund_order(channel="pos", order_no=order_no, amount_cents=body.amount_cents,
+                                        reason=body.reason, refund_no=body.refund_no, store_id=_store_of(request))
+    return outcome_response(outcome)
+
+
+@bp.post("/wallet/topups")
+@endpoint(summary="Stored-value top-up with the matching bonus rule; once per payment_ref", tag=TAG,
+          body=TopupRequest, idempotent=True,
+          errors=["UNAUTHENTICATED", "FORBIDDEN", "PAYMENT_REF_USED", "IDEMPOTENCY_IN_FLIGHT",
+                  "IDEMPOTENCY_KEY_REUSED"])
+@staff_required(*CLERK)
+@idempotent
+async def topup(request: Request) -> HTTPResponse:
+    body = parse_body(request, TopupRequest)
+    store_id = _store_of(request)
+    member_id = scan.member_from_scan_token(request.app.ctx.settings.secret_key, body.scan_token, store_id=store_id)
+    outcome = await orders.topup(member_id=member_id, amount_cents=body.amount_cents, payment_ref=body.payment_ref,
+                                 store_id=store_id, channel="pos", tz=request.app.ctx.settings.timezone)
+    return outcome_response(outcome)

@@ -254,15 +254,20 @@ async def _fill_profile(*, member: Member, reg: Registration, conn: BaseDBAsyncC
             setattr(member, name, value)
 
 
+# Reward owners (loyalty points, coupons) grant what is configured: async (conn, member_id, channel, store_id).
+REGISTRATION_REWARD_HOOKS: list[Any] = []
+
+
 async def grant_registration_reward(*, member_id: int, channel: str, store_id: int | None,
                                     conn: BaseDBAsyncClient) -> bool:
     """Claim the member's one registration reward; True only for the first channel to ask."""
     claimed = await Member.filter(id=member_id, registration_rewarded_at__isnull=True).using_db(conn).update(
         registration_rewarded_at=clock.now())
     if claimed:
-        # The loyalty and coupon services grant the configured points and coupons on this event.
         await events.append(member_id=member_id, type="registration_rewarded", channel=channel, store_id=store_id,
                             using_db=conn)
+        for hook in REGISTRATION_REWARD_HOOKS:
+            await hook(conn, member_id, channel, store_id)
     return bool(claimed)
 
 

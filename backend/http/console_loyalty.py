@@ -1,0 +1,186 @@
+"""Console API for the loyalty program: tiers, earn rules, the whole program, members' assets and
+points adjustments, under /api/v1/admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationError
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+from tortoise.transactions import in_transaction
+
+from backend import audit
+from backend.errors import ValidationFailed
+from backend.http.auth import staff_required
+from backend.http.docs import endpoint
+from backend.http.pagination import page
+from backend.http.validation import Body, parse_body
+from backend.idempotency import idempotent
+from backend.loyalty import orders, views
+from backend.loyalty import program as programs
+from backend.loyalty.models import Order, PointsEntry, WalletEntry
+from backend.members.errors import MemberNotFound
+from backend.members.models import Member
+
+bp = Blueprint("console_loyalty", url_prefix="/api/v1/admin")
+TAG = "console"
+ADMIN = ("admin",)
+CONSOLE = ("admin", "marketer")
+AUTH = ["UNAUTHENTICATED", "FORBIDDEN"]
+
+
+def ok(body: Any, status: int = 200) -> HTTPResponse:
+    return json(body, status=status, ensure_ascii=False)
+
+
+class TiersBody(Body):
+    tiers: list[programs.Tier] = Field(min_length=1, max_length=20)
+
+
+class EarnRulesBody(Body):
+    earn_rules: list[programs.EarnRule] = Field(max_length=4)
+
+
+class Adjustment(Body):
+    points: int = Field(ge=-10_000_000, le=10_000_000, description="positive to add, negative to deduct; not 0")
+    reason: str = Field(min_length=2, max_length=200)
+
+
+def _validated(data: dict[str, Any]) -> programs.Program:
+    try:
+        return programs.Program.model_validate(data)
+    except ValidationError as exc:
+        fields = {".".join(str(p) for p in err["loc"]) or "program": err["msg"].removeprefix("Value error, ")
+                  for err in exc.errors()}
+        raise ValidationFailed(details={"fields": fields}) from None
+
+
+async def _update(request: Request, section: str, change: dict[str, Any]) -> programs.Program:
+    """Replace one part of the program, validated as a whole, audited with before and after."""
+    async with in_transaction() as conn:
+        current = await programs.load(conn)
+        before = current.model_dump(mode="json")
+        updated = _validated({**before, **change})
+        await programs.save(updated, conn)
+        await audit.record(actor=audit.Actor.staff(request.ctx.staff.id), action=f"loyalty.{section}",
+                           target_type="loyalty_program", target_id=programs.PROGRAM_ID,
+                           before={section: before.get(section)} if section != "program" else before,
+                           after={section: updated.model_dump(mode="json").get(section)}
+                           if section != "program" else updated.model_dump(mode="json"), using_db=conn)
+    return updated
+
+
+@bp.get("/tiers")
+@endpoint(summary="Tiers with thresholds and benefits, lowest first", tag=TAG, errors=AUTH)
+@staff_required(*CONSOLE)
+async def get_tiers(request: Request) -> HTTPResponse:
+    program = await programs.load()
+    return ok({"tiers": [t.model_dump() for t in program.tiers], "measure": program.tier_measure,
+               "window_days": program.tier_window_days, "retention_days": program.tier_retention_days})
+
+
+@bp.put("/tiers")
+@endpoint(summary="Replace the tiers (audited); members keep their tier code until the next event or review",
+          tag=TAG, body=TiersBody, errors=AUTH)
+@staff_required(*ADMIN)
+async def put_tiers(request: Request) -> HTTPResponse:
+    body = parse_body(request, TiersBody)
+    program = await _update(request, "tiers", {"tiers": [t.model_dump() for t in body.tiers]})
+    return ok({"tiers": [t.model_dump() for t in program.tiers]})
+
+
+@bp.get("/earn-rules")
+@endpoint(summary="Points earn rules per channel", tag=TAG, errors=AUTH)
+@staff_required(*CONSOLE)
+async def get_earn_rules(request: Request) -> HTTPResponse:
+    program = await programs.load()
+    return ok({"earn_rules": [r.model_dump() for r in program.earn_rules]})
+
+
+@bp.put("/earn-rules")
+@endpoint(summary="Replace the earn rules (a channel without a rule earns nothing; audited)", tag=TAG,
+          body=EarnRulesBody, errors=AUTH)
+@staff_required(*ADMIN)
+async def put_earn_rules(request: Request) -> HTTPResponse:
+    body = parse_body(request, EarnRulesBody)
+    program = await _update(request, "earn_rules", {"earn_rules": [r.model_dump() for r in body.earn_rules]})
+    return ok({"earn_rules": [r.model_dump() for r in program.earn_rules]})
+
+
+@bp.get("/loyalty-program")
+@endpoint(summary="The whole loyalty program: tiers, earn rules, expiry, bonuses, top-up bonuses", tag=TAG,
+          errors=AUTH)
+@staff_required(*CONSOLE)
+async def get_program(request: Request) -> HTTPResponse:
+    return ok((await programs.load()).model_dump(mode="json"))
+
+
+@bp.put("/loyalty-program")
+@endpoint(summary="Replace the whole loyalty program (validated as one document; audited)", tag=TAG,
+          errors=AUTH)
+@staff_required(*ADMIN)
+async def put_program(request: Request) -> HTTPResponse:
+    data = request.json if isinstance(request.json, dict) else None
+    if data is None:
+        raise ValidationFailed(details={"fields": {"body": "应为 JSON 对象"}})
+    program = await _update(request, "program", _validated(data).model_dump(mode="json"))
+    return ok(program.model_dump(mode="json"))
+
+
+async def _member(member_id: int) -> Member:
+    member = await Member.get_or_none(id=member_id)
+    if member is None:
+        raise MemberNotFound()
+    return member
+
+
+@bp.get("/members/<member_id:int>/assets")
+@endpoint(summary="A member's points, stored value and tier", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@staff_required(*CONSOLE)
+async def member_assets(request: Request, member_id: int) -> HTTPResponse:
+    await _member(member_id)
+    return ok(await views.assets(member_id))
+
+
+@bp.get("/members/<member_id:int>/points/ledger")
+@endpoint(summary="A member's points ledger, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@staff_required(*CONSOLE)
+async def member_points_ledger(request: Request, member_id: int) -> HTTPResponse:
+    await _member(member_id)
+    return ok(await page(request, PointsEntry.filter(member_id=member_id), views.render_points_entry))
+
+
+@bp.get("/members/<member_id:int>/balance/ledger")
+@endpoint(summary="A member's stored-value ledger, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@staff_required(*CONSOLE)
+async def member_balance_ledger(request: Request, member_id: int) -> HTTPResponse:
+    await _member(member_id)
+    return ok(await page(request, WalletEntry.filter(member_id=member_id), views.render_wallet_entry))
+
+
+@bp.get("/members/<member_id:int>/orders")
+@endpoint(summary="A member's orders from every channel, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@staff_required(*CONSOLE)
+async def member_orders(request: Request, member_id: int) -> HTTPResponse:
+    await _member(member_id)
+    return ok(await page(request, Order.filter(member_id=member_id), views.render_order))
+
+
+@bp.post("/members/<member_id:int>/points/adjustments")
+@endpoint(summary="Add or deduct points with a mandatory reason (audited)", tag=TAG, body=Adjustment,
+          idempotent=True,
+          errors=[*AUTH, "MEMBER_NOT_FOUND", "INSUFFICIENT_POINTS", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])
+@staff_required(*ADMIN)
+@idempotent
+async def adjust_points(request: Request, member_id: int) -> HTTPResponse:
+    body = parse_body(request, Adjustment)
+    if body.points == 0:
+        raise ValidationFailed(details={"fields": {"points": "调整积分不能为 0"}})
+    member = await _member(member_id)
+    if member.status != "active":
+        raise MemberNotFound()
+    result = await orders.adjust_points(member_id=member_id, points=body.points, reason=body.reason,
+                                        actor=audit.Actor.staff(request.ctx.staff.id),
+                                        tz=request.app.ctx.settings.timezone)
+    return ok(result, status=201)

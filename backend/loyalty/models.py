@@ -1,0 +1,210 @@
+"""Points ledger and lots, stored-value wallet, tier history, orders and refunds.
+
+Every change to a balance is a ledger row written in the same transaction as the balance it changes.
+The account row is the member's lock: every writer updates it first (``accounts.lock``), so on
+PostgreSQL all changes to one member's assets are serialised by its row lock, and on SQLite by the
+database's single writer.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+POINTS_KINDS = ("earn", "spend", "expire", "adjust", "refund_reversal", "refund_restore", "debt_repay",
+                "transfer_in", "transfer_out", "bonus")
+WALLET_KINDS = ("topup", "spend", "refund", "adjust", "transfer_in", "transfer_out")
+POINTS_SOURCES = ("order", "campaign", "staff", "system")
+
+
+class LoyaltyAccount(Model):
+    """One member's balances: always the sums of their ledgers (and of the live lots, for points)."""
+
+    member_id = fields.BigIntField(primary_key=True, generated=False)
+    points_balance = fields.BigIntField(default=0)
+    points_debt = fields.BigIntField(default=0)  # clawed-back points the balance could not cover
+    principal_cents = fields.BigIntField(default=0)
+    bonus_cents = fields.BigIntField(default=0)
+    tier_code = fields.CharField(max_length=20, null=True)  # null: the lowest tier
+    tier_since = fields.DatetimeField(null=True)
+    version = fields.BigIntField(default=0)  # bumped by every writer: the row lock
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "loyalty_accounts"
+
+
+class PointsEntry(Model):
+    id = fields.BigIntField(primary_key=True)
+    member_id = fields.BigIntField()
+    kind = fields.CharField(max_length=16)
+    points = fields.BigIntField()  # signed change of the balance
+    debt_delta = fields.BigIntField(default=0)  # signed change of the points debt
+    balance_after = fields.BigIntField()
+    reason = fields.CharField(max_length=200, default="")
+    source = fields.CharField(max_length=12)
+    channel = fields.CharField(max_length=16, null=True)
+    store_id = fields.IntField(null=True)
+    order_id = fields.BigIntField(null=True, db_index=True)
+    ref = fields.CharField(max_length=120, null=True)  # idempotency: one entry per (member, ref)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "points_entries"
+        unique_together = (("member_id", "ref"),)
+        indexes = (("member_id", "id"),)
+
+
+class PointsLot(Model):
+    """Points earned together, with one expiry; spending takes from the first to expire."""
+
+    id = fields.BigIntField(primary_key=True)
+    member_id = fields.BigIntField()
+    earned = fields.BigIntField()
+    remaining = fields.BigIntField()
+    expires_at = fields.DatetimeField(null=True)  # null: never
+    entry_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "points_lots"
+        indexes = (("member_id", "remaining"), ("expires_at", "remaining"))
+
+
+class PointsLotUse(Model):
+    """Which lots a debit took from, so a refund puts spent points back where they came from."""
+
+    id = fields.BigIntField(primary_key=True)
+    entry_id = fields.BigIntField(db_index=True)
+    lot_id = fields.BigIntField()
+    points = fields.BigIntField()
+
+    class Meta:
+        table = "points_lot_uses"
+
+
+class WalletEntry(Model):
+    id = fields.BigIntField(primary_key=True)
+    member_id = fields.BigIntField()
+    kind = fields.CharField(max_length=16)
+    principal_cents = fields.BigIntField()  # signed
+    bonus_cents = fields.BigIntField()  # signed
+    principal_after = fields.BigIntField()
+    bonus_after = fields.BigIntField()
+    reason = fields.CharField(max_length=200, default="")
+    channel = fields.CharField(max_length=16, null=True)
+    store_id = fields.IntField(null=True)
+    order_id = fields.BigIntField(null=True, db_index=True)
+    payment_ref = fields.CharField(max_length=64, null=True)
+    ref = fields.CharField(max_length=120, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "wallet_entries"
+        unique_together = (("member_id", "ref"),)
+        indexes = (("member_id", "id"),)
+
+
+class Topup(Model):
+    id = fields.BigIntField(primary_key=True)
+    payment_ref = fields.CharField(max_length=64, unique=True)  # one top-up per payment
+    member_id = fields.BigIntField(db_index=True)
+    store_id = fields.IntField(null=True)
+    amount_cents = fields.BigIntField()
+    bonus_cents = fields.BigIntField()
+    receipt = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "wallet_topups"
+
+
+class TierChange(Model):
+    id = fields.BigIntField(primary_key=True)
+    member_id = fields.BigIntField(db_index=True)
+    from_code = fields.CharField(max_length=20, null=True)
+    to_code = fields.CharField(max_length=20)
+    reason = fields.CharField(max_length=16)  # upgrade | downgrade | merge | admin
+    measure = fields.BigIntField(default=0)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "tier_changes"
+
+
+class TierGift(Model):
+    """A tier's gift pack, granted once per member, tier and period (calendar year)."""
+
+    id = fields.BigIntField(primary_key=True)
+    member_id = fields.BigIntField()
+    tier_code = fields.CharField(max_length=20)
+    period = fields.CharField(max_length=8)
+    points = fields.BigIntField(default=0)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "tier_gifts"
+        unique_together = (("member_id", "tier_code", "period"),)
+
+
+class Order(Model):
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.CharField(max_length=16)
+    order_no = fields.CharField(max_length=64)
+    member_id = fields.BigIntField(null=True, db_index=True)
+    store_id = fields.IntField(null=True)
+    request_hash = fields.CharField(max_length=64)
+    amount_cents = fields.BigIntField()
+    discount_cents = fields.BigIntField(default=0)
+    points_spent = fields.BigIntField(default=0)
+    points_value_cents = fields.BigIntField(default=0)
+    principal_spent_cents = fields.BigIntField(default=0)
+    bonus_spent_cents = fields.BigIntField(default=0)
+    earn_base_cents = fields.BigIntField(default=0)
+    points_earned = fields.BigIntField(default=0)
+    refunded_cents = fields.BigIntField(default=0)
+    points_reversed = fields.BigIntField(default=0)
+    points_restored = fields.BigIntField(default=0)
+    principal_restored_cents = fields.BigIntField(default=0)
+    bonus_restored_cents = fields.BigIntField(default=0)
+    status = fields.CharField(max_length=20, default="placed")  # placed | partially_refunded | refunded
+    items = fields.JSONField(default=list)
+    receipt = fields.JSONField(default=dict)
+    placed_at = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "orders"
+        unique_together = (("channel", "order_no"),)
+        indexes = (("member_id", "placed_at"),)
+
+
+class Refund(Model):
+    id = fields.BigIntField(primary_key=True)
+    order_id = fields.BigIntField(db_index=True)
+    refund_no = fields.CharField(max_length=64, null=True)
+    amount_cents = fields.BigIntField()
+    reason = fields.CharField(max_length=200, default="")
+    points_reversed = fields.BigIntField(default=0)
+    points_clawed_back = fields.BigIntField(default=0)
+    debt_added = fields.BigIntField(default=0)
+    points_restored = fields.BigIntField(default=0)
+    principal_restored_cents = fields.BigIntField(default=0)
+    bonus_restored_cents = fields.BigIntField(default=0)
+    receipt = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "order_refunds"
+        unique_together = (("order_id", "refund_no"),)
+
+
+class LoyaltyProgram(Model):
+    """The merchant's loyalty rules (tiers, earn rules, expiry, bonuses) as one validated document."""
+
+    id = fields.IntField(primary_key=True, generated=False)
+    data = fields.JSONField(default=dict)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "loyalty_program"

@@ -1,0 +1,438 @@
+"""Orders from every channel, refunds, top-ups and admin adjustments: one service for all callers.
+
+An order is idempotent on (channel, order_no): the order row is inserted first in the transaction,
+so of ten concurrent posts one inserts and earns, the others wait on the unique index, find the
+committed order and return its receipt (or 409 ``ORDER_CONFLICT`` if their content differs).
+
+Policies (README has the table):
+- points are earned on what was paid after discounts and after the part paid with points:
+  ``amount - discounts - points value``, stored value counting as paid; excluded item categories
+  are taken out in proportion; × channel bonus × store bonus × the tier's multiplier (the tier
+  held when the order is placed) × the birthday multiplier on the member's birthday; rounding per rule.
+- a refund (several per order, never above what was paid) reverses earned points, restores spent
+  points and stored value, each in proportion to the refunded share of the order (exact on the
+  last refund). Points to reverse that were already spent are taken from the balance as far as it
+  goes and the rest becomes a points debt, shown to member and clerk and paid off by the next
+  points credited; the balance never goes negative.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from backend import audit, clock
+from backend.errors import field_errors
+from backend.loyalty import program as programs
+from backend.loyalty import tiers
+from backend.loyalty.accounts import Assets, Context
+from backend.loyalty.errors import (
+    OrderConflict,
+    OrderNotFound,
+    OrderOverpaid,
+    PaymentRefUsed,
+    PointsNotRedeemable,
+    RefundConflict,
+    RefundExceedsPaid,
+)
+from backend.loyalty.models import Order, PointsEntry, PointsLot, PointsLotUse, Refund, Topup
+from backend.members import events
+from backend.members.models import Member
+
+# Coupons plug in here: (conn, order, member_id, coupon_ids) -> discount cents (validated and redeemed).
+COUPON_HOOK: list[Any] = []
+
+
+@dataclass(frozen=True)
+class Item:
+    sku: str
+    amount_cents: int
+    category: str | None = None
+    quantity: int = 1
+
+
+@dataclass
+class OrderInput:
+    channel: str
+    order_no: str
+    amount_cents: int
+    member_id: int | None = None
+    store_id: int | None = None
+    items: list[Item] = field(default_factory=list)
+    coupon_ids: list[int] = field(default_factory=list)
+    points_to_spend: int = 0
+    balance_to_spend_cents: int = 0
+    placed_at: datetime | None = None
+
+    def fingerprint(self) -> str:
+        body = {"channel": self.channel, "order_no": self.order_no, "amount_cents": self.amount_cents,
+                "member_id": self.member_id, "store_id": self.store_id,
+                "items": [item.__dict__ for item in self.items], "coupon_ids": sorted(self.coupon_ids),
+                "points_to_spend": self.points_to_spend, "balance_to_spend_cents": self.balance_to_spend_cents}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Outcome:
+    receipt: dict[str, Any]
+    created: bool
+
+
+def _divide(numerator: int, denominator: int, rounding: str) -> int:
+    quotient, rest = divmod(numerator, denominator)
+    if rounding == "ceil" and rest:
+        return quotient + 1
+    if rounding == "round" and rest * 2 >= denominator:
+        return quotient + 1
+    return quotient
+
+
+def points_for(program: programs.Program, *, channel: str, store_id: int | None, base_cents: int,
+               items: list[Item], tier_code: str | None, birthday: bool) -> int:
+    """Points earned on ``base_cents`` paid: all in integers, rounded once at the end."""
+    rule = program.earn_rule(channel)
+    if rule is None or rule.points == 0 or base_cents <= 0:
+        return 0
+    eligible = base_cents
+    items_total = sum(item.amount_cents for item in items)
+    if items_total > 0 and rule.excluded_categories:
+        excluded = set(rule.excluded_categories)
+        eligible_items = sum(item.amount_cents for item in items if item.category not in excluded)
+        eligible = base_cents * eligible_items // items_total
+    tier = program.tier(tier_code)
+    multipliers = [rule.bonus_pct, rule.store_bonus_pct.get(str(store_id), 100) if store_id else 100,
+                   tier.points_multiplier_pct, tier.birthday_multiplier_pct if birthday else 100]
+    numerator, denominator = eligible * rule.points, rule.per_yuan * 100
+    for pct in multipliers:
+        numerator, denominator = numerator * pct, denominator * 100
+    return _divide(numerator, denominator, rule.rounding)
+
+
+def _is_birthday(birthday: date | None, when: datetime, tz: str) -> bool:
+    if birthday is None:
+        return False
+    local = when.astimezone(ZoneInfo(tz)).date()
+    if (birthday.month, birthday.day) == (2, 29) and not _leap(local.year):
+        return (local.month, local.day) == (2, 28)
+    return (local.month, local.day) == (birthday.month, birthday.day)
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _balances(assets: Assets | None) -> dict[str, Any]:
+    if assets is None:
+        return {}
+    a = assets.account
+    return {"points_balance": a.points_balance, "points_debt": a.points_debt,
+            "balance_cents": a.principal_cents + a.bonus_cents, "principal_cents": a.principal_cents,
+            "bonus_cents": a.bonus_cents, "tier": a.tier_code}
+
+
+async def place_order(order: OrderInput, *, tz: str) -> Outcome:
+    if order.points_to_spend or order.balance_to_spend_cents or order.coupon_ids:
+        if order.member_id is None:
+            raise field_errors({"member": "使用积分、储值或优惠券需要会员"})
+    if order.coupon_ids and not COUPON_HOOK:
+        raise field_errors({"coupon_ids": "优惠券核销尚未启用"})
+    fingerprint = order.fingerprint()
+    try:
+        return Outcome(await _place(order, fingerprint, tz), created=True)
+    except IntegrityError:
+        existing = await Order.get_or_none(channel=order.channel, order_no=order.order_no)
+        if existing is None:
+            raise
+        if existing.request_hash != fingerprint:
+            raise OrderConflict(details={"order_no": order.order_no}) from None
+        return Outcome(existing.receipt, created=False)
+
+
+async def _place(order: OrderInput, fingerprint: str, tz: str) -> dict[str, Any]:
+    now = clock.now()
+    placed_at = order.placed_at or now
+    async with in_transaction() as conn:
+        row = await Order.create(channel=order.channel, order_no=order.order_no, member_id=order.member_id,
+                                 store_id=order.store_id, request_hash=fingerprint, amount_cents=order.amount_cents,
+                                 items=[item.__dict__ for item in order.items], placed_at=placed_at, created_at=now,
+                                 using_db=conn)
+        receipt: dict[str, Any] = {"order_id": row.id, "order_no": order.order_no, "channel": order.channel,
+                                   "store_id": order.store_id, "member_id": order.member_id,
+                                   "amount_cents": order.amount_cents}
+        if order.member_id is None:
+            receipt.update(discount_cents=0, points_spent=0, points_value_cents=0, balance_spent_cents=0,
+                           payable_cents=order.amount_cents, points_earned=0)
+            await Order.filter(id=row.id).using_db(conn).update(receipt=receipt)
+            return receipt
+        program = await programs.load(conn)
+        member = await Member.get(id=order.member_id).using_db(conn)
+        assets = await Assets.open(conn, order.member_id)
+        ctx = Context(source="order", channel=order.channel, store_id=order.store_id, order_id=row.id,
+                      reason=f"订单 {order.order_no}")
+        discount = 0
+        for hook in COUPON_HOOK:
+            discount += await hook(conn, row, order.member_id, order.coupon_ids)
+        points_value = 0
+        if order.points_to_spend:
+            value_numerator = order.points_to_spend * 100
+            if value_numerator % program.redeem_points_per_yuan:
+                raise PointsNotRedeemable(details={"redeem_points_per_yuan": program.redeem_points_per_yuan})
+            points_value = value_numerator // program.redeem_points_per_yuan
+        due = order.amount_cents - discount
+        if points_value + order.balance_to_spend_cents > due:
+            raise OrderOverpaid(details={"due_cents": due, "points_value_cents": points_value,
+                                         "balance_to_spend_cents": order.balance_to_spend_cents})
+        if order.points_to_spend:
+            await assets.debit(order.points_to_spend, kind="spend", ctx=ctx, ref=f"order:{row.id}:spend")
+        principal = bonus = 0
+        if order.balance_to_spend_cents:
+            principal, bonus = await assets.wallet_spend(order.balance_to_spend_cents, ctx=ctx,
+                                                         ref=f"order:{row.id}:spend")
+        base = due - points_value
+        tier_before = assets.account.tier_code
+        earned = points_for(program, channel=order.channel, store_id=order.store_id, base_cents=base,
+                            items=order.items, tier_code=tier_before,
+                            birthday=_is_birthday(member.birthday, placed_at, tz))
+        # The row must carry the earned points before the tier measure reads it.
+        await Order.filter(id=row.id).using_db(conn).update(
+            discount_cents=discount, points_spent=order.points_to_spend, points_value_cents=points_value,
+            principal_spent_cents=principal, bonus_spent_cents=bonus, earn_base_cents=base, points_earned=earned)
+        if earned:
+            await assets.credit(earned, kind="earn", ctx=ctx, ref=f"order:{row.id}:earn",
+                                expires_at=program.lot_expiry(now, tz))
+        tier_change = await tiers.upgrade_if_qualified(assets, program, tz=tz, ctx=ctx)
+        await _referral_reward(conn, member, program, order, tz)
+        await assets.save()
+        receipt.update(discount_cents=discount, points_spent=order.points_to_spend, points_value_cents=points_value,
+                       balance_spent_cents=principal + bonus, payable_cents=due - points_value - principal - bonus,
+                       points_earned=earned, tier_change=tier_change, **_balances(assets))
+        await Order.filter(id=row.id).using_db(conn).update(receipt=receipt)
+        await events.append(member_id=order.member_id, type="order_placed", channel=order.channel,
+                            store_id=order.store_id, using_db=conn,
+                            payload={"order_id": row.id, "order_no": order.order_no,
+                                     "amount_cents": order.amount_cents, "paid_cents": base,
+                                     "points_earned": earned, "points_spent": order.points_to_spend,
+                                     "balance_spent_cents": principal + bonus,
+                                     "items": [item.__dict__ for item in order.items]})
+    return receipt
+
+
+async def _referral_reward(conn: Any, member: Member, program: programs.Program, order: OrderInput,
+                           tz: str) -> None:
+    """The referrer's reward, on the invitee's first order (one ledger ref per invitee)."""
+    if not program.referrer_points or member.referrer_id is None:
+        return
+    if await Order.filter(member_id=member.id).using_db(conn).count() != 1:
+        return
+    referrer = await Assets.open(conn, member.referrer_id)
+    ref = f"referral:{member.id}"
+    if await PointsEntry.filter(member_id=referrer.member_id, ref=ref).using_db(conn).exists():
+        return
+    await referrer.credit(program.referrer_points, kind="bonus", ref=ref,
+                          ctx=Context(source="campaign", reason="推荐好友首单奖励", channel=order.channel,
+                                      store_id=order.store_id),
+                          expires_at=program.lot_expiry(clock.now(), tz))
+    await referrer.save()
+    await events.append(member_id=referrer.member_id, type="referral_rewarded", channel=order.channel,
+                        payload={"invitee_id": member.id, "points": program.referrer_points}, using_db=conn)
+
+
+def _share(total: int, refunded: int, amount: int) -> int:
+    """The part of ``total`` that ``refunded`` of ``amount`` stands for; exact when all is refunded."""
+    return total if refunded >= amount else total * refunded // amount
+
+
+async def refund_order(*, channel: str, order_no: str, amount_cents: int, reason: str, refund_no: str | None,
+                       store_id: int | None = None) -> Outcome:
+    """Refund part or all of an order. ``store_id`` limits a clerk to their store's orders."""
+    order = await Order.get_or_none(channel=channel, order_no=order_no)
+    if order is None or (store_id is not None and order.store_id != store_id):
+        raise OrderNotFound(details={"order_no": order_no})
+    if refund_no is not None:
+        previous = await Refund.get_or_none(order_id=order.id, refund_no=refund_no)
+        if previous is not None:
+            return _replay_refund(previous, amount_cents)
+    try:
+        return Outcome(await _refund(order, amount_cents, reason, refund_no), created=True)
+    except IntegrityError:
+        previous = await Refund.get_or_none(order_id=order.id, refund_no=refund_no) if refund_no else None
+        if previous is None:
+            raise
+        return _replay_refund(previous, amount_cents)
+
+
+def _replay_refund(previous: Refund, amount_cents: int) -> Outcome:
+    if previous.amount_cents != amount_cents:
+        raise RefundConflict(details={"refund_no": previous.refund_no})
+    return Outcome(previous.receipt, created=False)
+
+
+async def _refund(order: Order, amount_cents: int, reason: str, refund_no: str | None) -> dict[str, Any]:
+    async with in_transaction() as conn:
+        # The conditional UPDATE is the guard and the order's row lock: refunds of one order queue here.
+        claimed = await Order.filter(id=order.id, refunded_cents__lte=order.amount_cents - amount_cents).using_db(
+            conn).update(refunded_cents=F("refunded_cents") + amount_cents)
+        if not claimed:
+            fresh = await Order.get(id=order.id).using_db(conn)
+            raise RefundExceedsPaid(details={"refundable_cents": fresh.amount_cents - fresh.refunded_cents})
+        order = await Order.get(id=order.id).using_db(conn)
+        refunded, amount = order.refunded_cents, order.amount_cents
+        reverse = _share(order.points_earned, refunded, amount) - order.points_reversed
+        restore = _share(order.points_spent, refunded, amount) - order.points_restored
+        principal = _share(order.principal_spent_cents, refunded, amount) - order.principal_restored_cents
+        bonus = _share(order.bonus_spent_cents, refunded, amount) - order.bonus_restored_cents
+        refund = await Refund.create(order_id=order.id, refund_no=refund_no, amount_cents=amount_cents,
+                                     reason=reason[:200], created_at=clock.now(), using_db=conn)
+        receipt: dict[str, Any] = {"refund_id": refund.id, "order_no": order.order_no, "channel": order.channel,
+                                   "amount_cents": amount_cents, "refunded_total_cents": refunded,
+                                   "refundable_cents": amount - refunded}
+        clawed = 0
+        debt = 0
+        assets = None
+        if order.member_id is not None:
+            assets = await Assets.open(conn, order.member_id)
+            ctx = Context(source="order", channel=order.channel, store_id=order.store_id, order_id=order.id,
+                          reason=f"订单 {order.order_no} 退款")
+            if restore:
+                await assets.credit(restore, kind="refund_restore", ctx=ctx, ref=f"refund:{refund.id}:restore",
+                                    expires_at=await _restored_expiry(conn, order.id))
+            if principal or bonus:
+                await assets.wallet_credit(principal=principal, bonus=bonus, kind="refund", ctx=ctx,
+                                           ref=f"refund:{refund.id}:wallet")
+            if reverse:
+                earn = await PointsEntry.get_or_none(member_id=order.member_id, ref=f"order:{order.id}:earn")
+                _, clawed = await assets.debit(reverse, kind="refund_reversal", ctx=ctx, partial=True,
+                                               debt_for_shortfall=True, ref=f"refund:{refund.id}:reverse",
+                                               prefer_entry=earn.id if earn else None)
+                debt = reverse - clawed
+            await assets.save()
+            await events.append(member_id=order.member_id, type="order_refunded", channel=order.channel,
+                                store_id=order.store_id, using_db=conn,
+                                payload={"order_id": order.id, "order_no": order.order_no,
+                                         "amount_cents": amount_cents, "points_reversed": reverse,
+                                         "points_restored": restore, "balance_restored_cents": principal + bonus})
+        receipt.update(points_reversed=reverse, points_clawed_back=clawed, points_debt_added=debt,
+                       points_restored=restore, balance_restored_cents=principal + bonus, **_balances(assets))
+        await Order.filter(id=order.id).using_db(conn).update(
+            points_reversed=F("points_reversed") + reverse, points_restored=F("points_restored") + restore,
+            principal_restored_cents=F("principal_restored_cents") + principal,
+            bonus_restored_cents=F("bonus_restored_cents") + bonus,
+            status="refunded" if refunded >= amount else "partially_refunded")
+        await Refund.filter(id=refund.id).using_db(conn).update(
+            points_reversed=reverse, points_clawed_back=clawed, debt_added=debt, points_restored=restore,
+            principal_restored_cents=principal, bonus_restored_cents=bonus, receipt=receipt)
+    return receipt
+
+
+async def _restored_expiry(conn: Any, order_id: int) -> datetime | None:
+    """Spent points come back with the latest expiry of the lots they were taken from."""
+    spend = await PointsEntry.filter(order_id=order_id, kind="spend").using_db(conn).first()
+    if spend is None:
+        return None
+    lot_ids = await PointsLotUse.filter(entry_id=spend.id).using_db(conn).values_list("lot_id", flat=True)
+    expiries = await PointsLot.filter(id__in=list(lot_ids)).using_db(conn).values_list("expires_at", flat=True)
+    if not expiries or any(expiry is None for expiry in expiries):
+        return None
+    return max(expiries)
+
+
+async def topup(*, member_id: int, amount_cents: int, payment_ref: str, store_id: int | None, channel: str,
+                tz: str) -> Outcome:
+    """Stored value bought at the counter, with the best matching bonus rule; once per payment_ref."""
+    try:
+        async with in_transaction() as conn:
+            program = await programs.load(conn)
+            bonus = program.topup_bonus(amount_cents)
+            row = await Topup.create(payment_ref=payment_ref, member_id=member_id, store_id=store_id,
+                                     amount_cents=amount_cents, bonus_cents=bonus, created_at=clock.now(),
+                                     using_db=conn)
+            assets = await Assets.open(conn, member_id)
+            ctx = Context(source="order", channel=channel, store_id=store_id, reason="储值充值")
+            await assets.wallet_credit(principal=amount_cents, bonus=bonus, kind="topup", ctx=ctx,
+                                       ref=f"topup:{row.id}", payment_ref=payment_ref)
+            await assets.save()
+            receipt = {"topup_id": row.id, "payment_ref": payment_ref, "member_id": member_id,
+                       "amount_cents": amount_cents, "bonus_cents": bonus, **_balances(assets)}
+            await Topup.filter(id=row.id).using_db(conn).update(receipt=receipt)
+            await events.append(member_id=member_id, type="wallet_topped_up", channel=channel, store_id=store_id,
+                                payload={"amount_cents": amount_cents, "bonus_cents": bonus}, using_db=conn)
+        return Outcome(receipt, created=True)
+    except IntegrityError:
+        previous = await Topup.get_or_none(payment_ref=payment_ref)
+        if previous is None:
+            raise
+        if previous.member_id != member_id or previous.amount_cents != amount_cents:
+            raise PaymentRefUsed(details={"payment_ref": payment_ref}) from None
+        return Outcome(previous.receipt, created=False)
+
+
+async def adjust_points(*, member_id: int, points: int, reason: str, actor: audit.Actor, tz: str) -> dict[str, Any]:
+    """Admin adjustment with a mandatory reason, audited in the same transaction."""
+    async with in_transaction() as conn:
+        program = await programs.load(conn)
+        assets = await Assets.open(conn, member_id)
+        before = assets.account.points_balance
+        ctx = Context(source="staff", reason=reason)
+        if points > 0:
+            entry = await assets.credit(points, kind="adjust", ctx=ctx, expires_at=program.lot_expiry(clock.now(), tz))
+        else:
+            entry, _ = await assets.debit(-points, kind="adjust", ctx=ctx)
+        await assets.save()
+        await audit.record(actor=actor, action="points.adjust", member_id=member_id, target_type="points_entry",
+                           target_id=entry.id if entry else None, before={"points_balance": before},
+                           after={"points_balance": assets.account.points_balance, "points": points,
+                                  "reason": reason}, using_db=conn)
+        await events.append(member_id=member_id, type="points_adjusted", payload={"points": points, "reason": reason},
+                            using_db=conn)
+    return {"entry_id": entry.id if entry else None, **_balances(assets)}
+
+
+async def expire_due_points(*, now: datetime | None = None, batch: int = 500) -> dict[str, int]:
+    """Expire every lot that is due, once: members in batches, each under its account lock."""
+    now = now or clock.now()
+    counts = {"members": 0, "points": 0}
+    last = 0
+    while True:
+        member_ids = sorted(set(await PointsLot.filter(expires_at__lte=now, remaining__gt=0, member_id__gt=last)
+                                .order_by("member_id").limit(batch).values_list("member_id", flat=True)))
+        if not member_ids:
+            return counts
+        for member_id in member_ids:
+            async with in_transaction() as conn:
+                assets = await Assets.open(conn, member_id)
+                expired = await assets.expire_due(now)
+                await assets.save()
+                if expired:
+                    await events.append(member_id=member_id, type="points_expired", payload={"points": expired},
+                                        using_db=conn)
+            counts["members"] += 1
+            counts["points"] += expired
+        last = member_ids[-1]
+
+
+async def grant_registration_points(conn: Any, member_id: int, channel: str, store_id: int | None,
+                                    tz: str) -> None:
+    """Registration bonus (and the invitee's referral bonus): called once per member, in the
+    transaction that claims the member's one registration reward."""
+    program = await programs.load(conn)
+    member = await Member.get(id=member_id).using_db(conn)
+    grants = [("registration", program.registration_points, "注册奖励")]
+    if member.referrer_id is not None:
+        grants.append(("invitee", program.invitee_points, "受邀注册奖励"))
+    if not any(points for _, points, _ in grants):
+        return
+    assets = await Assets.open(conn, member_id)
+    for name, points, reason in grants:
+        if points:
+            await assets.credit(points, kind="bonus", ref=f"{name}_bonus",
+                                ctx=Context(source="campaign", reason=reason, channel=channel, store_id=store_id),
+                                expires_at=program.lot_expiry(clock.now(), tz))
+    await assets.save()

@@ -1,0 +1,163 @@
+"""The merchant's loyalty rules: tiers, earn rules per channel, points expiry, bonuses, top-up bonuses.
+
+Kept as one validated document in one row (read with one primary-key query on every order). A
+fresh install has none: the defaults below apply (1 point per yuan on every channel, 普通 / 银卡 /
+金卡 / 钻石 on spend over a rolling year, points that never expire) until an admin saves a change.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from backend import clock
+from backend.loyalty.models import LoyaltyProgram
+
+EARN_CHANNELS = ("online", "pos", "miniprogram", "third_party")
+PROGRAM_ID = 1
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Tier(Rule):
+    code: str = Field(pattern=r"^[a-z0-9_]{1,20}$")
+    name: str = Field(min_length=1, max_length=20)
+    threshold: int = Field(ge=0, description="qualifying measure needed within the window (yuan, points or orders)")
+    points_multiplier_pct: int = Field(100, ge=100, le=1000, description="150 = points ×1.5")
+    discount_pct: int = Field(100, ge=1, le=100, description="member price rate for POS: 95 = 95折, 100 = none")
+    free_shipping: bool = False
+    birthday_multiplier_pct: int = Field(100, ge=100, le=1000, description="points on the birthday, 200 = ×2")
+    gift_points: int = Field(0, ge=0, le=10_000_000, description="granted once per tier per calendar year")
+
+
+class EarnRule(Rule):
+    channel: Literal["online", "pos", "miniprogram", "third_party"]
+    points: int = Field(1, ge=0, le=1000, description="points earned per `per_yuan` yuan paid")
+    per_yuan: int = Field(1, ge=1, le=10_000)
+    rounding: Literal["floor", "round", "ceil"] = "floor"
+    bonus_pct: int = Field(100, ge=100, le=1000, description="channel bonus: 150 = ×1.5")
+    store_bonus_pct: dict[str, int] = Field(default_factory=dict,
+                                            description="per store id, e.g. an experience store {\"3\": 150}")
+    excluded_categories: list[str] = Field(default_factory=list, max_length=200)
+
+    @model_validator(mode="after")
+    def store_bonuses_in_range(self) -> EarnRule:
+        for store, pct in self.store_bonus_pct.items():
+            if not store.isdigit() or not 100 <= pct <= 1000:
+                raise ValueError("store_bonus_pct 的键应为门店 id，值在 100 到 1000 之间")
+        return self
+
+
+class PointsExpiry(Rule):
+    policy: Literal["never", "rolling_months", "year_end"] = "never"
+    months: int = Field(12, ge=1, le=120, description="for rolling_months: lots expire N months after earning")
+
+
+class TopupBonus(Rule):
+    min_amount_cents: int = Field(gt=0)
+    bonus_cents: int = Field(ge=0)
+
+
+class Program(Rule):
+    tiers: list[Tier]
+    tier_measure: Literal["spend", "points", "orders"] = "spend"
+    tier_window_days: int = Field(365, ge=30, le=1095)
+    tier_retention_days: int = Field(365, ge=0, le=1095,
+                                     description="a tier is kept at least this long before a review lowers it")
+    earn_rules: list[EarnRule]
+    points_expiry: PointsExpiry = PointsExpiry()
+    redeem_points_per_yuan: int = Field(100, ge=1, le=100_000, description="points worth one yuan when spent")
+    registration_points: int = Field(0, ge=0, le=1_000_000)
+    invitee_points: int = Field(0, ge=0, le=1_000_000, description="for a referred member, at registration")
+    referrer_points: int = Field(0, ge=0, le=1_000_000, description="for the referrer, on the invitee's first order")
+    topup_bonuses: list[TopupBonus] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def consistent(self) -> Program:
+        codes = [tier.code for tier in self.tiers]
+        if not self.tiers or len(set(codes)) != len(codes):
+            raise ValueError("等级不能为空，代码不能重复")
+        thresholds = [tier.threshold for tier in self.tiers]
+        if thresholds[0] != 0 or any(b <= a for a, b in itertools.pairwise(thresholds)):
+            raise ValueError("第一个等级门槛应为 0，之后逐级递增")
+        channels = [rule.channel for rule in self.earn_rules]
+        if len(set(channels)) != len(channels):
+            raise ValueError("每个渠道只能有一条积分规则")
+        return self
+
+    # --- lookups used by the services ---
+
+    def earn_rule(self, channel: str) -> EarnRule | None:
+        return next((rule for rule in self.earn_rules if rule.channel == channel), None)
+
+    def tier(self, code: str | None) -> Tier:
+        return next((tier for tier in self.tiers if tier.code == code), self.tiers[0])
+
+    def rank(self, code: str | None) -> int:
+        return next((i for i, tier in enumerate(self.tiers) if tier.code == code), 0)
+
+    def tier_for(self, measure: int) -> Tier:
+        return [tier for tier in self.tiers if tier.threshold <= measure][-1]
+
+    def next_tier(self, code: str | None) -> Tier | None:
+        rank = self.rank(code)
+        return self.tiers[rank + 1] if rank + 1 < len(self.tiers) else None
+
+    def topup_bonus(self, amount_cents: int) -> int:
+        return max((b.bonus_cents for b in self.topup_bonuses if b.min_amount_cents <= amount_cents), default=0)
+
+    def lot_expiry(self, earned_at: datetime, tz: str) -> datetime | None:
+        """When points earned at ``earned_at`` expire under the current policy (None: never)."""
+        policy = self.points_expiry
+        if policy.policy == "never":
+            return None
+        local = earned_at.astimezone(ZoneInfo(tz))
+        if policy.policy == "year_end":
+            # Until the end of the year after the one they were earned in, merchant time.
+            end = local.replace(year=local.year + 2, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+            return end.astimezone(earned_at.tzinfo)
+        month = local.month - 1 + policy.months
+        year, month = local.year + month // 12, month % 12 + 1
+        day = min(local.day, _days_in_month(year, month))
+        return local.replace(year=year, month=month, day=day).astimezone(earned_at.tzinfo)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    following = datetime(year + (month == 12), month % 12 + 1, 1)
+    return (following - timedelta(days=1)).day
+
+
+DEFAULT_TIERS = [
+    Tier(code="normal", name="普通", threshold=0),
+    Tier(code="silver", name="银卡", threshold=1000, points_multiplier_pct=120, discount_pct=98, gift_points=100),
+    Tier(code="gold", name="金卡", threshold=5000, points_multiplier_pct=150, discount_pct=95, free_shipping=True,
+         birthday_multiplier_pct=200, gift_points=300),
+    Tier(code="diamond", name="钻石", threshold=20000, points_multiplier_pct=200, discount_pct=90,
+         free_shipping=True, birthday_multiplier_pct=300, gift_points=1000),
+]
+
+
+def default_program() -> Program:
+    return Program(tiers=DEFAULT_TIERS, earn_rules=[EarnRule(channel=channel) for channel in EARN_CHANNELS])
+
+
+async def load(conn: BaseDBAsyncClient | None = None) -> Program:
+    row = await LoyaltyProgram.get_or_none(id=PROGRAM_ID).using_db(conn) if conn else \
+        await LoyaltyProgram.get_or_none(id=PROGRAM_ID)
+    if row is None or not row.data:
+        return default_program()
+    return Program.model_validate(row.data)
+
+
+async def save(program: Program, conn: BaseDBAsyncClient) -> None:
+    data: dict[str, Any] = program.model_dump(mode="json")
+    updated = await LoyaltyProgram.filter(id=PROGRAM_ID).using_db(conn).update(data=data, updated_at=clock.now())
+    if not updated:
+        await LoyaltyProgram.create(id=PROGRAM_ID, data=data, updated_at=clock.now(), using_db=conn)

@@ -1,0 +1,155 @@
+"""Read models of a member's assets (mini-program home, clerk's member card, export) and the hooks
+that plug loyalty into the member services (registration reward, merge, export, summary).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from backend import clock
+from backend.loyalty import orders, tiers
+from backend.loyalty import program as programs
+from backend.loyalty.accounts import Assets, Context
+from backend.loyalty.models import LoyaltyAccount, Order, PointsEntry, PointsLot, TierChange, WalletEntry
+
+EXPIRING_WINDOW = timedelta(days=30)
+# Coupons add their part of the asset view here: async (member_id) -> dict.
+ASSET_SECTIONS: list[Any] = []
+
+
+def _tier_view(program: programs.Program, code: str | None, measure: int) -> dict[str, Any]:
+    tier = program.tier(code)
+    following = program.next_tier(tier.code)
+    view: dict[str, Any] = {"code": tier.code, "name": tier.name, "discount_pct": tier.discount_pct,
+                            "points_multiplier_pct": tier.points_multiplier_pct, "free_shipping": tier.free_shipping,
+                            "birthday_multiplier_pct": tier.birthday_multiplier_pct,
+                            "measure": program.tier_measure, "progress": measure, "next": None}
+    if following is not None:
+        view["next"] = {"code": following.code, "name": following.name, "threshold": following.threshold,
+                        "remaining": max(following.threshold - measure, 0)}
+    return view
+
+
+async def assets(member_id: int) -> dict[str, Any]:
+    """The mini-program home: points with what expires in 30 days, stored value, tier and progress."""
+    now = clock.now()
+    account = await LoyaltyAccount.get_or_none(member_id=member_id)
+    program = await programs.load()
+    lots = await PointsLot.filter(member_id=member_id, remaining__gt=0,
+                                  expires_at__lte=now + EXPIRING_WINDOW).order_by("expires_at").values_list(
+        "remaining", "expires_at")
+    # Lots already due count as gone even before the expiry job has emptied them.
+    due = sum(remaining for remaining, expires_at in lots if expires_at <= now)
+    balance = account.points_balance if account else 0
+    measure = await tiers.measure(None, member_id, program, now)
+    view = {
+        "points": {"balance": balance - due, "debt": account.points_debt if account else 0,
+                   "expiring": [{"points": remaining, "expires_at": expires_at.isoformat()}
+                                for remaining, expires_at in lots if expires_at > now]},
+        "balance_cents": (account.principal_cents + account.bonus_cents) if account else 0,
+        "principal_cents": account.principal_cents if account else 0,
+        "bonus_cents": account.bonus_cents if account else 0,
+        "tier": _tier_view(program, account.tier_code if account else None, measure),
+    }
+    for section in ASSET_SECTIONS:
+        view.update(await section(member_id))
+    return view
+
+
+def render_points_entry(entry: PointsEntry) -> dict[str, Any]:
+    return {"id": entry.id, "kind": entry.kind, "points": entry.points, "debt_delta": entry.debt_delta,
+            "balance_after": entry.balance_after, "reason": entry.reason, "source": entry.source,
+            "channel": entry.channel, "store_id": entry.store_id, "order_id": entry.order_id,
+            "created_at": entry.created_at.isoformat()}
+
+
+def render_wallet_entry(entry: WalletEntry) -> dict[str, Any]:
+    return {"id": entry.id, "kind": entry.kind, "amount_cents": entry.principal_cents + entry.bonus_cents,
+            "principal_cents": entry.principal_cents, "bonus_cents": entry.bonus_cents,
+            "balance_after_cents": entry.principal_after + entry.bonus_after, "reason": entry.reason,
+            "channel": entry.channel, "store_id": entry.store_id, "order_id": entry.order_id,
+            "created_at": entry.created_at.isoformat()}
+
+
+def render_order(order: Order) -> dict[str, Any]:
+    return {"id": order.id, "order_no": order.order_no, "channel": order.channel, "store_id": order.store_id,
+            "amount_cents": order.amount_cents, "refunded_cents": order.refunded_cents,
+            "points_earned": order.points_earned, "points_spent": order.points_spent, "status": order.status,
+            "placed_at": order.placed_at.isoformat()}
+
+
+async def summary_section(member: Any, store_id: int | None) -> dict[str, Any]:
+    """The clerk's member card: balances, tier with the member discount for POS, recent orders."""
+    view = await assets(member.id)
+    recent = await Order.filter(member_id=member.id).order_by("-id").limit(5)
+    return {"points": view["points"], "balance_cents": view["balance_cents"], "tier": view["tier"],
+            "recent_orders": [render_order(order) for order in recent]}
+
+
+async def export_section(member_id: int) -> dict[str, Any]:
+    return {
+        "points_ledger": [render_points_entry(e) for e in await PointsEntry.filter(member_id=member_id).order_by("id")],
+        "wallet_ledger": [render_wallet_entry(e) for e in await WalletEntry.filter(member_id=member_id).order_by("id")],
+        "orders": [render_order(o) for o in await Order.filter(member_id=member_id).order_by("id")],
+        "tier_history": [{"from": c.from_code, "to": c.to_code, "reason": c.reason, "at": c.created_at.isoformat()}
+                         for c in await TierChange.filter(member_id=member_id).order_by("id")],
+    }
+
+
+async def merge_hook(conn: BaseDBAsyncClient, survivor_id: int, merged_id: int) -> dict[str, Any]:
+    """Points (with their lots and debt), stored value, orders and the higher tier move to the survivor.
+
+    Both accounts are locked in member-id order; the merged member's ledgers keep their history and
+    end with a transfer_out entry, the survivor's gain the matching transfer_in.
+    """
+    first, second = sorted((survivor_id, merged_id))
+    opened = {first: await Assets.open(conn, first), second: await Assets.open(conn, second)}
+    survivor, merged = opened[survivor_id], opened[merged_id]
+    program = await programs.load(conn)
+    moved = {"points": merged.account.points_balance, "points_debt": merged.account.points_debt,
+             "principal_cents": merged.account.principal_cents, "bonus_cents": merged.account.bonus_cents}
+    ctx = Context(source="system", reason=f"会员合并 {merged_id} → {survivor_id}")
+    points, debt = merged.account.points_balance, merged.account.points_debt
+    if points or debt:
+        await merged._entry(kind="transfer_out", points=-points, debt_delta=-debt, ctx=ctx, ref="merge:out")
+        await survivor._entry(kind="transfer_in", points=points, debt_delta=debt, ctx=ctx, ref=f"merge:in:{merged_id}")
+        await PointsLot.filter(member_id=merged_id, remaining__gt=0).using_db(conn).update(member_id=survivor_id)
+    principal, bonus = merged.account.principal_cents, merged.account.bonus_cents
+    if principal or bonus:
+        await merged._wallet(kind="transfer_out", principal=-principal, bonus=-bonus, ctx=ctx, ref="merge:out")
+        await survivor._wallet(kind="transfer_in", principal=principal, bonus=bonus, ctx=ctx,
+                               ref=f"merge:in:{merged_id}")
+    moved["orders"] = await Order.filter(member_id=merged_id).using_db(conn).update(member_id=survivor_id)
+    if program.rank(merged.account.tier_code) > program.rank(survivor.account.tier_code):
+        await TierChange.create(member_id=survivor_id, from_code=survivor.account.tier_code or program.tiers[0].code,
+                                to_code=merged.account.tier_code, reason="merge", created_at=clock.now(),
+                                using_db=conn)
+        survivor.account.tier_code = merged.account.tier_code
+        survivor.account.tier_since = merged.account.tier_since
+        moved["tier"] = merged.account.tier_code
+    await merged.save()
+    await survivor.save()
+    return {"loyalty": moved}
+
+
+_installed: set[str] = set()
+
+
+def install(timezone: str) -> None:
+    """Plug loyalty into the member services (once per process)."""
+    from backend.members import merge, privacy, scan, service
+
+    if "hooks" in _installed:
+        return
+    _installed.add("hooks")
+
+    async def registration_reward(conn: BaseDBAsyncClient, member_id: int, channel: str, store_id: int | None) -> None:
+        await orders.grant_registration_points(conn, member_id, channel, store_id, timezone)
+
+    service.REGISTRATION_REWARD_HOOKS.append(registration_reward)
+    merge.MERGE_HOOKS.append(merge_hook)
+    privacy.EXPORT_SECTIONS.append(export_section)
+    scan.SUMMARY_SECTIONS.append(summary_section)

@@ -1,0 +1,165 @@
+"""Load generators: ``wrk`` when installed, else the Python one in ``bench/loadgen.py``.
+
+Both run as a separate process against a URL and give a :class:`Result`: requests per second, p50 and
+p99 latency, and how many requests failed (answers outside 2xx/3xx, connect/read/write errors,
+timeouts), so a broken endpoint is reported as broken instead of as fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import Request
+
+LUA_SCRIPT = Path(__file__).resolve().parent / "request.lua"
+TIMEOUT_S = 5  # a request slower than this counts as an error
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_NUMBER_SUFFIX = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Result:
+    requests: int
+    duration_s: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int = 0  # answers with a status >= 400 (wrk's "Non-2xx or 3xx responses")
+    socket_errors: int = 0  # connect, read, write errors and timeouts
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+@dataclass(frozen=True)
+class Load:
+    connections: int = 64
+    threads: int = 2  # wrk threads; they share the 2 cores with the server under test
+
+
+class LoadGenerator:
+    name = "?"
+
+    def describe(self, load: Load) -> str:
+        raise NotImplementedError
+
+    async def run(self, url: str, request: Request, load: Load, duration_s: float) -> Result:
+        raise NotImplementedError
+
+
+class Wrk(LoadGenerator):
+    name = "wrk"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def describe(self, load: Load) -> str:
+        return f"loadgen=wrk threads={load.threads} connections={load.connections} timeout={TIMEOUT_S}s"
+
+    async def run(self, url: str, request: Request, load: Load, duration_s: float) -> Result:
+        env = {**os.environ, "BENCH_METHOD": request.method, "BENCH_RUN": uuid.uuid4().hex[:8],
+               "BENCH_HEADERS": "\n".join(f"{name}: {value}" for name, value in request.headers.items())}
+        if request.body is not None:
+            env["BENCH_BODY"] = request.body
+        else:
+            env.pop("BENCH_BODY", None)
+        argv = [self.path, f"-t{min(load.threads, load.connections)}", f"-c{load.connections}",
+                f"-d{max(1, round(duration_s))}s", "--latency", "--timeout", f"{TIMEOUT_S}s",
+                "-s", str(LUA_SCRIPT), url + request.path]
+        output = await _run(argv, env)
+        return parse_wrk(output)
+
+
+class PythonLoad(LoadGenerator):
+    """Fallback when wrk is missing: asyncio clients in one process (slower than wrk, one core)."""
+
+    name = "python"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def describe(self, load: Load) -> str:
+        return (f"loadgen=python (bench/loadgen.py, {self.reason}) connections={load.connections} "
+                f"timeout={TIMEOUT_S}s; one Python process saturates sooner than wrk, so fast targets read low")
+
+    async def run(self, url: str, request: Request, load: Load, duration_s: float) -> Result:
+        spec = {"method": request.method, "path": request.path, "headers": request.headers, "body": request.body}
+        argv = [sys.executable, "-m", "bench.loadgen", url, "--connections", str(load.connections),
+                "--duration", str(duration_s), "--timeout", str(TIMEOUT_S), "--run", uuid.uuid4().hex[:8],
+                "--request", json.dumps(spec, ensure_ascii=False)]
+        output = await _run(argv, dict(os.environ))
+        try:
+            return Result(**json.loads(output.strip().splitlines()[-1]))
+        except (ValueError, TypeError, IndexError) as exc:
+            raise LoadError(f"bench.loadgen printed no result:\n{output}") from exc
+
+
+def choose(preference: str = "auto") -> LoadGenerator:
+    """``wrk`` (if on PATH or at /usr/bin/wrk) unless ``preference`` is ``python``."""
+    if preference in ("auto", "wrk"):
+        path = shutil.which("wrk") or ("/usr/bin/wrk" if Path("/usr/bin/wrk").exists() else None)
+        if path:
+            return Wrk(path)
+        if preference == "wrk":
+            raise LoadError("wrk is not installed (apt-get install -y wrk); use --loadgen python")
+        return PythonLoad("wrk not found")
+    return PythonLoad("chosen with --loadgen python")
+
+
+async def _run(argv: list[str], env: dict[str, str]) -> str:
+    process = await asyncio.create_subprocess_exec(*argv, env=env, stdin=asyncio.subprocess.DEVNULL,
+                                                   stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.STDOUT)
+    try:
+        stdout, _ = await process.communicate()
+    finally:
+        if process.returncode is None:  # cancelled (Ctrl-C): do not leave the load running
+            process.kill()
+            await process.wait()
+    output = stdout.decode(errors="replace")
+    if process.returncode != 0:
+        raise LoadError(f"{Path(argv[0]).name} exited with {process.returncode}:\n{output}")
+    return output
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * _UNITS_MS[unit]
+
+
+def _count(value: str, suffix: str) -> int:
+    return round(float(value) * _NUMBER_SUFFIX[suffix])
+
+
+def parse_wrk(output: str) -> Result:
+    """Requests/sec, the 50% and 99% lines of ``--latency`` and the error counts of wrk's report."""
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    total = re.search(r"^\s*([\d.]+)([kMG]?) requests in ([\d.]+)(us|ms|s|m|h),", output, re.M)
+    p50 = re.search(r"^\s+50(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.M)
+    p99 = re.search(r"^\s+99(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.M)
+    if not (rps and total and p50 and p99):
+        raise LoadError(f"could not read wrk's report:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return Result(
+        requests=_count(total.group(1), total.group(2)),
+        duration_s=_ms(total.group(3), total.group(4)) / 1000,
+        rps=float(rps.group(1)),
+        p50_ms=_ms(*p50.groups()),
+        p99_ms=_ms(*p99.groups()),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in sockets.groups()) if sockets else 0,
+    )
