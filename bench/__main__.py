@@ -19,8 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Only ratios of one run mean anything on a shared machine. See bench/README.md.")
     parser.add_argument("name", nargs="?", help="benchmark to run (--list shows them)")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
-    parser.add_argument("--duration", type=float, default=10, help="seconds of measurement per target (10)")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds of load before each measurement (2)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of measurement per target (10)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of load before each measurement (2)")
     parser.add_argument("--connections", type=int, default=64, help="concurrent keep-alive connections (64)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load_all()
     if args.list or not args.name:
+        if not args.list:
+            parser.print_usage(sys.stderr)
         for name, registered in sorted(BENCHMARKS.items()):
-            print(f"{name:<12} {registered.description}")
+            print(f"{name:<12} {registered.description}", file=sys.stdout if args.list else sys.stderr)
         return 0 if args.list else 2
     if args.name not in BENCHMARKS:
         parser.error(f"unknown benchmark {args.name!r}; known: {', '.join(sorted(BENCHMARKS))}")

@@ -57,7 +57,7 @@ class LoadGenerator:
     def describe(self, load: Load) -> str:
         raise NotImplementedError
 
-    async def run(self, url: str, request: Request, load: Load, duration_s: float) -> Result:
+    async def run(self, url: str, request: Request, load: Load, duration_s: int) -> Result:
         raise NotImplementedError
 
 
@@ -70,7 +70,7 @@ class Wrk(LoadGenerator):
     def describe(self, load: Load) -> str:
         return f"loadgen=wrk threads={load.threads} connections={load.connections} timeout={TIMEOUT_S}s"
 
-    async def run(self, url: str, request: Request, load: Load, duration_s: float) -> Result:
+    async def run(self, url: str, request: Request, load: Load, duration_s: int) -> Result:
         env = {**os.environ, "BENCH_METHOD": request.method, "BENCH_RUN": uuid.uuid4().hex[:8],
                "BENCH_HEADERS": "\n".join(f"{name}: {value}" for name, value in request.headers.items())}
         if request.body is not None:
@@ -78,7 +78,7 @@ class Wrk(LoadGenerator):
         else:
             env.pop("BENCH_BODY", None)
         argv = [self.path, f"-t{min(load.threads, load.connections)}", f"-c{load.connections}",
-                f"-d{max(1, round(duration_s))}s", "--latency", "--timeout", f"{TIMEOUT_S}s",
+                f"-d{duration_s}s", "--latency", "--timeout", f"{TIMEOUT_S}s",
                 "-s", str(LUA_SCRIPT), url + request.path]
         output = await _run(argv, env)
         return parse_wrk(output)
@@ -96,7 +96,7 @@ class PythonLoad(LoadGenerator):
         return (f"loadgen=python (bench/loadgen.py, {self.reason}) connections={load.connections} "
                 f"timeout={TIMEOUT_S}s; one Python process saturates sooner than wrk, so fast targets read low")
 
-    async def run(self, url: str, request: Request, load: Load, duration_s: float) -> Result:
+    async def run(self, url: str, request: Request, load: Load, duration_s: int) -> Result:
         spec = {"method": request.method, "path": request.path, "headers": request.headers, "body": request.body}
         argv = [sys.executable, "-m", "bench.loadgen", url, "--connections", str(load.connections),
                 "--duration", str(duration_s), "--timeout", str(TIMEOUT_S), "--run", uuid.uuid4().hex[:8],

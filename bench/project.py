@@ -26,7 +26,6 @@ from bench import POOL_SIZE_DEFAULT, Request, Server, Target
 
 ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN_DSN", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def profile_path(profile_dir: Path, name: str) -> Path:

@@ -24,8 +24,8 @@ class BenchFailure(RuntimeError):
 
 @dataclass(frozen=True)
 class Options:
-    duration_s: float = 10
-    warmup_s: float = 2
+    duration_s: int = 10
+    warmup_s: int = 2
     connections: int = 64
     threads: int = 2
     loadgen: str = "auto"
@@ -106,7 +106,7 @@ async def run(benchmark: Benchmark, options: Options) -> int:
     generator = load.choose(options.loadgen)
     shape = Load(connections=options.connections, threads=options.threads)
     out(f"# bench {benchmark.name}: {benchmark.description}")
-    out(f"# {generator.describe(shape)} duration={options.duration_s:g}s warmup={options.warmup_s:g}s; "
+    out(f"# {generator.describe(shape)} duration={options.duration_s}s warmup={options.warmup_s}s; "
         "one worker per server, targets measured one after another")
     if options.profile_dir is not None:
         options.profile_dir.mkdir(parents=True, exist_ok=True)

@@ -14,57 +14,10 @@ from tests.factories import (
     make_app_key,
     make_staff,
     member_token,
-    scan_token,
     signed_headers,
     unique,
 )
-
-
-async def set_program(stack, admin, **changes):
-    current = (await stack.http.get("/api/v1/admin/loyalty-program", headers=bearer(admin))).json()
-    response = await stack.http.put("/api/v1/admin/loyalty-program", json={**current, **changes},
-                                    headers=bearer(admin))
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-@pytest.fixture
-async def counter(stack):
-    """A clerk at a store, an admin, and a registered member scanned at that store."""
-    clerk_staff, clerk = await make_staff(stack)
-    _, admin = await make_staff(stack, role="admin")
-    member_id, token = await member_token(stack)
-    scanned = await scan_token(stack, clerk, token)
-
-    class Counter:
-        pass
-
-    c = Counter()
-    c.clerk, c.admin, c.member_id, c.token, c.scan = clerk, admin, member_id, token, scanned
-    c.store_id = clerk_staff.store_id
-    return c
-
-
-async def order(stack, c, expect=201, **body):
-    body.setdefault("order_no", unique("ORD"))
-    body.setdefault("scan_token", c.scan)
-    response = await stack.http.post("/api/v1/store/orders", json=body, headers=bearer(c.clerk))
-    assert response.status_code == expect, response.text
-    return response.json()
-
-
-async def topup(stack, c, amount_cents, expect=201, **extra):
-    response = await stack.http.post("/api/v1/store/wallet/topups", headers=bearer(c.clerk), json={
-        "scan_token": c.scan, "amount_cents": amount_cents, "payment_ref": extra.pop("payment_ref", unique("PAY")),
-        **extra})
-    assert response.status_code == expect, response.text
-    return response.json()
-
-
-async def assets(stack, c):
-    response = await stack.http.get("/api/v1/mp/me/assets", headers=bearer(c.token))
-    assert response.status_code == 200, response.text
-    return response.json()
+from tests.loyalty_helpers import assets, order, refund, set_program, topup
 
 
 async def test_a_fresh_install_earns_one_point_per_yuan_and_shows_it_on_the_home_screen(stack, counter):
@@ -177,13 +130,6 @@ async def test_concurrent_orders_spending_points_never_overdraw(stack, counter):
     assert sorted(r.status_code for r in responses) == [201] * 3 + [422] * 9
     assert (await assets(stack, counter))["points"]["balance"] == 200
     await assert_ledgers_hold(counter.member_id)
-
-
-async def refund(stack, c, order_no, amount_cents, expect=201, **extra):
-    response = await stack.http.post(f"/api/v1/store/orders/{order_no}/refund", headers=bearer(c.clerk),
-                                     json={"amount_cents": amount_cents, "reason": "顾客退货", **extra})
-    assert response.status_code == expect, response.text
-    return response.json()
 
 
 async def test_refunds_reverse_earned_points_pro_rata_and_restore_what_was_spent(stack, counter):
