@@ -7,6 +7,8 @@ from datetime import date
 from typing import Any
 
 from backend import audit
+from backend.loyalty import orders
+from backend.loyalty import views as loyalty_views
 from backend.members import custom_fields, service
 from backend.members.models import CustomFieldDef
 from backend.security.pii import PiiCipher
@@ -20,15 +22,18 @@ STAFF = [("admin", "admin", None), ("marketer", "marketer", None), ("clerk", "cl
          ("clerk2", "clerk", "SH002")]
 MEMBERS = [
     {"phone": "13800138000", "nickname": "小林", "channel": "pos", "store": "SH001", "gender": "female",
-     "birthday": date(1992, 5, 20), "consents": {"sms_marketing": True, "wechat_marketing": True}},
+     "birthday": date(1992, 5, 20), "consents": {"sms_marketing": True, "wechat_marketing": True},
+     "topup_cents": 50000, "orders": [("SH001", "pos", 128000), ("SH001", "pos", 35900)]},
     {"phone": "13900139000", "nickname": "王先生", "channel": "online", "store": None, "gender": "male",
-     "birthday": date(1985, 11, 2), "consents": {"email_marketing": True}},
+     "birthday": date(1985, 11, 2), "consents": {"email_marketing": True},
+     "topup_cents": 0, "orders": [(None, "online", 56800), ("SH002", "pos", 620000)]},
     {"phone": "13700137000", "nickname": "陈女士", "channel": "pos", "store": "SH002", "gender": "female",
-     "birthday": None, "consents": {}},
+     "birthday": None, "consents": {}, "topup_cents": 100000, "orders": [("SH002", "pos", 9900)]},
 ]
 
 
 async def seed_demo(settings: Settings) -> dict[str, Any]:
+    loyalty_views.install(settings.timezone)
     pii = PiiCipher(settings.pii_key)
     store_ids = {}
     for code, name in STORES:
@@ -47,7 +52,17 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
             nickname=spec["nickname"], gender=spec["gender"], birthday=spec["birthday"], consents=spec["consents"],
             consent_text_version="2026-01", custom_fields={"favorite_category": "服饰"},
         ), pii=pii, actor=audit.SYSTEM)
-        members.append({"id": result.member.id, "member_no": result.member.member_no,
+        member_id = result.member.id
+        if spec["topup_cents"]:
+            await orders.topup(member_id=member_id, amount_cents=spec["topup_cents"], store_id=store_ids[spec["store"]],
+                               payment_ref=f"DEMO-TOPUP-{result.member.member_no}", channel="pos",
+                               tz=settings.timezone)
+        for number, (store, channel, amount) in enumerate(spec["orders"], 1):
+            # Fixed order numbers: a second run finds them and changes nothing.
+            await orders.place_order(orders.OrderInput(
+                channel=channel, order_no=f"DEMO-{result.member.member_no}-{number}", amount_cents=amount,
+                member_id=member_id, store_id=store_ids.get(store) if store else None), tz=settings.timezone)
+        members.append({"id": member_id, "member_no": result.member.member_no,
                         "phone": service.masked_phone(result.member), "created": result.created})
     return {
         "stores": [{"code": code, "name": name} for code, name in STORES],
