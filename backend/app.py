@@ -13,6 +13,7 @@ from sanic_ext import Extend
 from sanic_ext.extensions.openapi.builders import SpecificationBuilder
 
 from backend import db
+from backend.coupons import views as coupons
 from backend.http import errors as http_errors
 from backend.http import system
 from backend.http.docs import error_catalogue_schema
@@ -37,11 +38,13 @@ API_DESCRIPTION = (
 
 def _register_blueprints(app: Sanic) -> None:
     # Imported here so each domain's HTTP layer registers its routes (and error codes) once.
-    from backend.http import console, console_loyalty, integrations, staff, store
+    from backend.http import console, console_coupons, console_loyalty, integrations, staff, store
+    from miniprogram_api import coupons as mp_coupons
     from miniprogram_api import routes as mp
 
     system.install(app)
-    for blueprint in (staff.bp, mp.bp, store.bp, console.bp, console_loyalty.bp, integrations.bp):
+    for blueprint in (staff.bp, mp.bp, mp_coupons.bp, store.bp, console.bp, console_loyalty.bp, console_coupons.bp,
+                      integrations.bp):
         app.blueprint(blueprint)
 
 
@@ -73,6 +76,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
 
     http_errors.install(app)
     loyalty.install(settings.timezone)
+    coupons.install(settings.timezone)
     _register_blueprints(app)
     SpecificationBuilder().add_component("schemas", "ErrorCode", error_catalogue_schema())
 

@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "backend.idempotency",
     "backend.members.models",
     "backend.loyalty.models",
+    "backend.coupons.models",
 ]
 
 

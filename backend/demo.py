@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from backend import audit
+from backend.coupons import views as coupon_views
 from backend.loyalty import orders
 from backend.loyalty import views as loyalty_views
 from backend.members import custom_fields, service
@@ -34,6 +35,7 @@ MEMBERS = [
 
 async def seed_demo(settings: Settings) -> dict[str, Any]:
     loyalty_views.install(settings.timezone)
+    coupon_views.install(settings.timezone)
     pii = PiiCipher(settings.pii_key)
     store_ids = {}
     for code, name in STORES:

@@ -8,11 +8,14 @@ from typing import Any
 from pydantic import Field
 from sanic.response import HTTPResponse, json
 
+from backend.coupons import errors as _coupon_errors  # noqa: F401  (registers the coupon codes)
 from backend.http.validation import Body
 from backend.loyalty import orders
 
 ORDER_ERRORS = ["MEMBER_NOT_FOUND", "ORDER_CONFLICT", "ORDER_OVERPAID", "INSUFFICIENT_POINTS", "INSUFFICIENT_BALANCE",
-                "POINTS_NOT_REDEEMABLE"]
+                "POINTS_NOT_REDEEMABLE", "COUPON_NOT_FOUND", "COUPON_ALREADY_REDEEMED", "COUPON_EXPIRED",
+                "COUPON_NOT_YET_VALID", "COUPON_WRONG_STORE", "COUPON_WRONG_CHANNEL", "COUPON_WRONG_CATEGORY",
+                "COUPON_MIN_SPEND_NOT_MET", "COUPON_TEMPLATE_PAUSED", "COUPON_NOT_COMBINABLE", "COUPON_NOT_APPLICABLE"]
 REFUND_ERRORS = ["ORDER_NOT_FOUND", "REFUND_EXCEEDS_PAID", "REFUND_CONFLICT", "IDEMPOTENCY_IN_FLIGHT",
                  "IDEMPOTENCY_KEY_REUSED"]
 MAX_CENTS = 10_000_000_000  # 1 亿元: anything above is a typo, not an order
@@ -32,6 +35,8 @@ class OrderBody(Body):
     coupon_ids: list[int] = Field(default_factory=list, max_length=20)
     points_to_spend: int = Field(0, ge=0, le=1_000_000_000)
     balance_to_spend_cents: int = Field(0, ge=0, le=MAX_CENTS)
+    member_price_applied: bool = Field(False, description="the POS charged the tier's member price "
+                                                          "(coupons that exclude it are refused)")
     placed_at: datetime | None = Field(None, description="when the sale happened (default: now)")
 
     def to_input(self, *, channel: str, member_id: int | None, store_id: int | None) -> orders.OrderInput:
@@ -40,7 +45,8 @@ class OrderBody(Body):
             store_id=store_id, items=[orders.Item(sku=i.sku, amount_cents=i.amount_cents, category=i.category,
                                                   quantity=i.quantity) for i in self.items],
             coupon_ids=self.coupon_ids, points_to_spend=self.points_to_spend,
-            balance_to_spend_cents=self.balance_to_spend_cents, placed_at=self.placed_at)
+            balance_to_spend_cents=self.balance_to_spend_cents, member_price_applied=self.member_price_applied,
+            placed_at=self.placed_at)
 
 
 class RefundBody(Body):

@@ -9,6 +9,9 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from backend import audit
+from backend.coupons import service as coupons
+from backend.coupons import views as coupon_views
+from backend.coupons.models import Coupon
 from backend.errors import Forbidden
 from backend.http.auth import staff_required
 from backend.http.docs import endpoint
@@ -57,7 +60,8 @@ class CounterRegistration(Body):
 
 
 @bp.post("/scan")
-@endpoint(summary="Resolve a scanned member code: member summary and a 10-minute scan_token for this store",
+@endpoint(summary="Resolve a scanned member or coupon code: member summary (and the coupon) and a 10-minute "
+                  "scan_token for this store",
           tag=TAG, body=ScanRequest,
           errors=["UNAUTHENTICATED", "FORBIDDEN", "CODE_INVALID", "CODE_EXPIRED", "CODE_ALREADY_USED",
                   "MEMBER_NOT_FOUND", "RATE_LIMITED"])
@@ -69,15 +73,23 @@ async def scan_code(request: Request) -> HTTPResponse:
     await request.app.ctx.limiter.hit(f"scan:{request.ctx.staff.id}", limit=120, window_s=60)
     signer = CodeSigner(request.app.ctx.settings.secret_key)
     scanned = signer.parse(body.code)
-    if scanned.kind != "member":
-        raise CodeInvalid()  # coupon codes are resolved once coupons exist
-    member = await service.get_member(member_id=scanned.subject_id)
+    coupon = None
+    if scanned.kind == "coupon":
+        coupon = await Coupon.get_or_none(id=scanned.subject_id)
+        if coupon is None:
+            raise CodeInvalid()
+        member = await service.get_member(member_id=coupon.member_id)
+    else:
+        member = await service.get_member(member_id=scanned.subject_id)
     await signer.consume(request.app.ctx.kv, scanned)
     token = scan.issue_scan_token(request.app.ctx.settings.secret_key, member_id=member.id, store_id=store_id,
                                   staff_id=request.ctx.staff.id)
     summary = await scan.member_summary(member, store_id=store_id)
-    return json({"kind": "member", **summary, "scan_token": token, "scan_token_expires_in": scan.SCAN_TTL_S},
-                ensure_ascii=False)
+    if coupon is not None:
+        summary = {"kind": "coupon", "coupon": coupon_views.render_coupon(coupon), **summary}
+    else:
+        summary = {"kind": "member", **summary}
+    return json({**summary, "scan_token": token, "scan_token_expires_in": scan.SCAN_TTL_S}, ensure_ascii=False)
 
 
 @bp.post("/members/current")
@@ -165,3 +177,44 @@ async def topup(request: Request) -> HTTPResponse:
     outcome = await orders.topup(member_id=member_id, amount_cents=body.amount_cents, payment_ref=body.payment_ref,
                                  store_id=store_id, channel="pos", tz=request.app.ctx.settings.timezone)
     return outcome_response(outcome)
+
+
+class RedeemRequest(Body):
+    scan_token: str = Field(min_length=1, max_length=1024)
+    order_amount_cents: int | None = Field(None, gt=0, le=10_000_000_000,
+                                           description="needed for coupons with a minimum spend")
+
+
+class ReverseRequest(Body):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+REDEEM_ERRORS = ["UNAUTHENTICATED", "FORBIDDEN", "COUPON_NOT_FOUND", "COUPON_ALREADY_REDEEMED", "COUPON_EXPIRED",
+                 "COUPON_NOT_YET_VALID", "COUPON_WRONG_STORE", "COUPON_WRONG_CHANNEL", "COUPON_MIN_SPEND_NOT_MET",
+                 "COUPON_TEMPLATE_PAUSED", "COUPON_NOT_APPLICABLE"]
+
+
+@bp.post("/coupons/<coupon_id:int>/redeem")
+@endpoint(summary="Redeem (核销) a coupon of the scanned member at this store", tag=TAG, body=RedeemRequest,
+          errors=REDEEM_ERRORS)
+@staff_required(*CLERK)
+async def redeem_coupon(request: Request, coupon_id: int) -> HTTPResponse:
+    body = parse_body(request, RedeemRequest)
+    store_id = _store_of(request)
+    member_id = scan.member_from_scan_token(request.app.ctx.settings.secret_key, body.scan_token, store_id=store_id)
+    redemption = await coupons.redeem_in_store(coupon_id=coupon_id, member_id=member_id, store_id=store_id,
+                                               staff_id=request.ctx.staff.id,
+                                               order_amount_cents=body.order_amount_cents)
+    return json(coupon_views.render_redemption(redemption), status=201, ensure_ascii=False)
+
+
+@bp.post("/redemptions/<redemption_id:int>/reverse")
+@endpoint(summary="Undo a counter redemption of this store within the coupon's reversal window (audited)",
+          tag=TAG, body=ReverseRequest,
+          errors=["UNAUTHENTICATED", "FORBIDDEN", "REDEMPTION_NOT_FOUND", "REDEMPTION_NOT_REVERSIBLE"])
+@staff_required(*CLERK)
+async def reverse_redemption(request: Request, redemption_id: int) -> HTTPResponse:
+    body = parse_body(request, ReverseRequest)
+    redemption = await coupons.reverse(redemption_id=redemption_id, store_id=_store_of(request),
+                                       staff_id=request.ctx.staff.id, reason=body.reason)
+    return json(coupon_views.render_redemption(redemption), ensure_ascii=False)

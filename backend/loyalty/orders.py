@@ -47,8 +47,10 @@ from backend.loyalty.models import Order, PointsEntry, PointsLot, PointsLotUse, 
 from backend.members import events
 from backend.members.models import Member
 
-# Coupons plug in here: (conn, order, member_id, coupon_ids) -> discount cents (validated and redeemed).
+# Coupons plug in here: (conn, order row, OrderInput) -> discount cents (validated and redeemed).
 COUPON_HOOK: list[Any] = []
+# And here, when an order is refunded in full: (conn, order row) -> ids of the coupons given back.
+REFUND_HOOKS: list[Any] = []
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,15 @@ class OrderInput:
     coupon_ids: list[int] = field(default_factory=list)
     points_to_spend: int = 0
     balance_to_spend_cents: int = 0
+    member_price_applied: bool = False  # the POS charged the tier's member price
     placed_at: datetime | None = None
 
     def fingerprint(self) -> str:
         body = {"channel": self.channel, "order_no": self.order_no, "amount_cents": self.amount_cents,
                 "member_id": self.member_id, "store_id": self.store_id,
                 "items": [item.__dict__ for item in self.items], "coupon_ids": sorted(self.coupon_ids),
-                "points_to_spend": self.points_to_spend, "balance_to_spend_cents": self.balance_to_spend_cents}
+                "points_to_spend": self.points_to_spend, "balance_to_spend_cents": self.balance_to_spend_cents,
+                "member_price_applied": self.member_price_applied}
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -179,7 +183,7 @@ async def _place(order: OrderInput, fingerprint: str, tz: str) -> dict[str, Any]
                       reason=f"订单 {order.order_no}")
         discount = 0
         for hook in COUPON_HOOK:
-            discount += await hook(conn, row, order.member_id, order.coupon_ids)
+            discount += await hook(conn, row, order)
         points_value = 0
         if order.points_to_spend:
             value_numerator = order.points_to_spend * 100
@@ -319,7 +323,12 @@ async def _refund(order: Order, amount_cents: int, reason: str, refund_no: str |
                                 payload={"order_id": order.id, "order_no": order.order_no,
                                          "amount_cents": amount_cents, "points_reversed": reverse,
                                          "points_restored": restore, "balance_restored_cents": principal + bonus})
+        coupons_returned: list[int] = []
+        if refunded >= amount:
+            for hook in REFUND_HOOKS:
+                coupons_returned += await hook(conn, order)
         receipt.update(points_reversed=reverse, points_clawed_back=clawed, points_debt_added=debt,
+                       coupons_returned=coupons_returned,
                        points_restored=restore, balance_restored_cents=principal + bonus, **_balances(assets))
         await Order.filter(id=order.id).using_db(conn).update(
             points_reversed=F("points_reversed") + reverse, points_restored=F("points_restored") + restore,

@@ -35,6 +35,8 @@ class Tier(Rule):
     free_shipping: bool = False
     birthday_multiplier_pct: int = Field(100, ge=100, le=1000, description="points on the birthday, 200 = ×2")
     gift_points: int = Field(0, ge=0, le=10_000_000, description="granted once per tier per calendar year")
+    gift_coupon_template_ids: list[int] = Field(default_factory=list, max_length=10,
+                                                description="coupons in the upgrade gift pack")
 
 
 class EarnRule(Rule):
@@ -78,6 +80,7 @@ class Program(Rule):
     invitee_points: int = Field(0, ge=0, le=1_000_000, description="for a referred member, at registration")
     referrer_points: int = Field(0, ge=0, le=1_000_000, description="for the referrer, on the invitee's first order")
     topup_bonuses: list[TopupBonus] = Field(default_factory=list, max_length=50)
+    registration_coupon_template_ids: list[int] = Field(default_factory=list, max_length=10)
 
     @model_validator(mode="after")
     def consistent(self) -> Program:

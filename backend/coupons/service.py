@@ -1,0 +1,364 @@
+"""Coupons: templates, issuing (admin batches, coupon center, points mall, rewards), redemption in
+store and in orders, reversal, refunds and expiry.
+
+Concurrency: issuing bumps the template's ``issued_count`` with one conditional UPDATE that is both
+the stock check and the template's row lock, so per-member limits are counted under that lock;
+500 concurrent claims of a 100-stock template give exactly 100 coupons. Redeeming is a conditional
+UPDATE ``... WHERE status = 'available'``: one caller wins, the others get 409.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from backend import audit, clock
+from backend.coupons import terms as terms_
+from backend.coupons.errors import (
+    CouponAlreadyRedeemed,
+    CouponExpired,
+    CouponLimitReached,
+    CouponNotApplicable,
+    CouponNotClaimable,
+    CouponNotFound,
+    CouponNotYetValid,
+    CouponOutOfStock,
+    CouponTemplateNotFound,
+    CouponTemplatePaused,
+    CouponTemplateState,
+    MallItemNotFound,
+    RedemptionNotFound,
+    RedemptionNotReversible,
+)
+from backend.coupons.models import Coupon, CouponTemplate, PointsMallItem, Redemption
+from backend.loyalty.accounts import Assets, Context
+from backend.loyalty.models import LoyaltyAccount
+from backend.members import events
+
+TRANSITIONS = {"draft": {"active", "ended"}, "active": {"paused", "ended"}, "paused": {"active", "ended"},
+               "ended": set()}
+
+
+def _day(when: datetime, tz: str) -> str:
+    return when.astimezone(ZoneInfo(tz)).date().isoformat()
+
+
+# --- templates ---
+
+async def create_template(*, name: str, description: str, terms: terms_.Terms, total_stock: int | None,
+                          per_member_limit: int | None, per_member_daily_limit: int | None, claimable: bool,
+                          claim_tiers: list[str], actor: audit.Actor) -> CouponTemplate:
+    now = clock.now()
+    async with in_transaction() as conn:
+        template = await CouponTemplate.create(
+            name=name, description=description, terms=terms.model_dump(mode="json"), total_stock=total_stock,
+            per_member_limit=per_member_limit, per_member_daily_limit=per_member_daily_limit, claimable=claimable,
+            claim_tiers=claim_tiers, created_at=now, updated_at=now, using_db=conn)
+        await audit.record(actor=actor, action="coupon_template.create", target_type="coupon_template",
+                           target_id=template.id, after=template.terms, using_db=conn)
+    return template
+
+
+async def update_template(*, template_id: int, changes: dict[str, Any], actor: audit.Actor) -> CouponTemplate:
+    """Edit a template. Coupons already issued keep the terms they were issued with."""
+    async with in_transaction() as conn:
+        template = await CouponTemplate.filter(id=template_id).using_db(conn).select_for_update().first()
+        if template is None:
+            raise CouponTemplateNotFound()
+        if template.status == "ended":
+            raise CouponTemplateState(details={"status": template.status})
+        before = {key: getattr(template, key) for key in changes}
+        if "terms" in changes:
+            changes["terms"] = changes["terms"].model_dump(mode="json")
+        if "total_stock" in changes and changes["total_stock"] is not None \
+                and changes["total_stock"] < template.issued_count:
+            raise CouponTemplateState("库存不能少于已发放数量", details={"issued_count": template.issued_count})
+        await CouponTemplate.filter(id=template_id).using_db(conn).update(**changes, updated_at=clock.now())
+        await audit.record(actor=actor, action="coupon_template.update", target_type="coupon_template",
+                           target_id=template_id, before=before, after=changes, using_db=conn)
+        return await CouponTemplate.get(id=template_id).using_db(conn)
+
+
+async def set_status(*, template_id: int, status: str, actor: audit.Actor) -> CouponTemplate:
+    async with in_transaction() as conn:
+        template = await CouponTemplate.get_or_none(id=template_id).using_db(conn)
+        if template is None:
+            raise CouponTemplateNotFound()
+        if status not in TRANSITIONS[template.status]:
+            raise CouponTemplateState(details={"from": template.status, "to": status})
+        moved = await CouponTemplate.filter(id=template_id, status=template.status).using_db(conn).update(
+            status=status, updated_at=clock.now())
+        if not moved:
+            raise CouponTemplateState(details={"from": template.status, "to": status})
+        await audit.record(actor=actor, action="coupon_template.status", target_type="coupon_template",
+                           target_id=template_id, before={"status": template.status}, after={"status": status},
+                           using_db=conn)
+        template.status = status
+    return template
+
+
+# --- issuing ---
+
+async def issue(conn: BaseDBAsyncClient, *, template_id: int, member_id: int, source: str, source_ref: str,
+                tz: str) -> tuple[Coupon, bool]:
+    """One coupon of the template for the member, on the caller's transaction; the same
+    (template, member, source_ref) twice gives the first coupon back, created False."""
+    existing = await Coupon.get_or_none(template_id=template_id, member_id=member_id,
+                                        source_ref=source_ref).using_db(conn)
+    if existing is not None:
+        return existing, False
+    taken = await CouponTemplate.filter(
+        Q(total_stock__isnull=True) | Q(total_stock__gt=F("issued_count")), id=template_id, status="active",
+    ).using_db(conn).update(issued_count=F("issued_count") + 1)
+    template = await CouponTemplate.get_or_none(id=template_id).using_db(conn)
+    if template is None:
+        raise CouponTemplateNotFound()
+    if not taken:
+        if template.status != "active":
+            raise CouponNotClaimable(details={"status": template.status})
+        raise CouponOutOfStock(details={"total_stock": template.total_stock})
+    # Under the template's row lock: the per-member counts cannot move under us.
+    now = clock.now()
+    today = _day(now, tz)
+    if template.per_member_limit is not None:
+        held = await Coupon.filter(template_id=template_id, member_id=member_id).using_db(conn).count()
+        if held >= template.per_member_limit:
+            raise CouponLimitReached(details={"per_member_limit": template.per_member_limit})
+    if template.per_member_daily_limit is not None:
+        today_count = await Coupon.filter(template_id=template_id, member_id=member_id,
+                                          issued_day=today).using_db(conn).count()
+        if today_count >= template.per_member_daily_limit:
+            raise CouponLimitReached(details={"per_member_daily_limit": template.per_member_daily_limit})
+    terms = terms_.Terms.model_validate(template.terms)
+    valid_from, valid_until = terms.window(now)
+    coupon = await Coupon.create(template_id=template_id, member_id=member_id, terms=template.terms,
+                                 name=template.name, valid_from=valid_from, valid_until=valid_until, source=source,
+                                 source_ref=source_ref, issued_at=now, issued_day=today, using_db=conn)
+    await events.append(member_id=member_id, type="coupon_issued", using_db=conn,
+                        payload={"coupon_id": coupon.id, "template_id": template_id, "source": source})
+    return coupon, True
+
+
+async def issue_batch(*, template_id: int, member_ids: list[int], batch_id: str, actor: audit.Actor,
+                      tz: str) -> dict[str, Any]:
+    """Admin issue to a list of members: each member in its own transaction, idempotent per
+    (template, member, batch) so a repeated or resumed batch issues nothing twice."""
+    result: dict[str, Any] = {"issued": 0, "already_issued": 0, "failed": {}}
+    for member_id in member_ids:
+        try:
+            async with in_transaction() as conn:
+                _, created = await issue(conn, template_id=template_id, member_id=member_id, source="admin",
+                                         source_ref=f"batch:{batch_id}", tz=tz)
+            result["issued" if created else "already_issued"] += 1
+        except IntegrityError:
+            result["already_issued"] += 1
+        except (CouponOutOfStock, CouponLimitReached, CouponNotClaimable) as exc:
+            result["failed"][str(member_id)] = exc.code
+            if isinstance(exc, CouponNotClaimable | CouponOutOfStock):
+                for rest in member_ids[member_ids.index(member_id) + 1:]:
+                    result["failed"][str(rest)] = exc.code
+                break
+    await audit.record(actor=actor, action="coupon_template.issue", target_type="coupon_template",
+                       target_id=template_id, after={"batch_id": batch_id, "issued": result["issued"],
+                                                     "already_issued": result["already_issued"],
+                                                     "failed": len(result["failed"])})
+    return result
+
+
+async def tier_of(member_id: int, conn: BaseDBAsyncClient | None = None) -> str | None:
+    query = LoyaltyAccount.filter(member_id=member_id)
+    codes = await (query.using_db(conn) if conn else query).values_list("tier_code", flat=True)
+    return codes[0] if codes else None
+
+
+def claimable_by(template: CouponTemplate, tier: str | None, lowest: str) -> bool:
+    return template.claimable and template.status == "active" and (
+        not template.claim_tiers or (tier or lowest) in template.claim_tiers)
+
+
+async def claim(*, member_id: int, template_id: int, tz: str) -> Coupon:
+    from backend.loyalty import program
+
+    async with in_transaction() as conn:
+        template = await CouponTemplate.get_or_none(id=template_id).using_db(conn)
+        lowest = (await program.load(conn)).tiers[0].code
+        if template is None or not template.claimable:
+            raise CouponTemplateNotFound()
+        if not claimable_by(template, await tier_of(member_id, conn), lowest):
+            raise CouponNotClaimable(details={"status": template.status})
+        coupon, _ = await issue(conn, template_id=template_id, member_id=member_id, source="claim",
+                                source_ref=f"claim:{uuid.uuid4().hex}", tz=tz)
+    return coupon
+
+
+async def exchange(*, member_id: int, item_id: int, tz: str) -> tuple[Coupon, int]:
+    """Points mall: the points are spent and the coupon issued in one transaction, or neither."""
+    async with in_transaction() as conn:
+        item = await PointsMallItem.get_or_none(id=item_id, active=True).using_db(conn)
+        if item is None:
+            raise MallItemNotFound()
+        ref = uuid.uuid4().hex
+        coupon, _ = await issue(conn, template_id=item.template_id, member_id=member_id, source="mall",
+                                source_ref=f"mall:{ref}", tz=tz)
+        assets = await Assets.open(conn, member_id)
+        await assets.debit(item.points_price, kind="spend", ref=f"mall:{ref}",
+                           ctx=Context(source="campaign", reason=f"积分兑换 {item.name}", channel="miniprogram"))
+        await assets.save()
+        await events.append(member_id=member_id, type="points_exchanged", channel="miniprogram", using_db=conn,
+                            payload={"item_id": item.id, "points": item.points_price, "coupon_id": coupon.id})
+    return coupon, assets.account.points_balance
+
+
+# --- redeeming ---
+
+async def _check_usable(coupon: Coupon, conn: BaseDBAsyncClient, *, store_id: int | None, channel: str) -> terms_.Terms:
+    now = clock.now()
+    if coupon.status == "redeemed":
+        raise CouponAlreadyRedeemed(details={"coupon_id": coupon.id})
+    if coupon.status == "expired" or coupon.valid_until <= now:
+        raise CouponExpired(details={"valid_until": coupon.valid_until.isoformat()})
+    if coupon.valid_from > now:
+        raise CouponNotYetValid(details={"valid_from": coupon.valid_from.isoformat()})
+    template_status = await CouponTemplate.filter(id=coupon.template_id).using_db(conn).values_list(
+        "status", flat=True)
+    if template_status and template_status[0] == "paused":
+        raise CouponTemplatePaused()
+    terms = terms_.Terms.model_validate(coupon.terms)
+    terms_.check_scope(terms, store_id=store_id, channel=channel)
+    return terms
+
+
+async def _mark_redeemed(conn: BaseDBAsyncClient, coupon: Coupon) -> None:
+    won = await Coupon.filter(id=coupon.id, status="available").using_db(conn).update(
+        status="redeemed", redeemed_at=clock.now())
+    if not won:
+        raise CouponAlreadyRedeemed(details={"coupon_id": coupon.id})
+
+
+async def redeem_in_store(*, coupon_id: int, member_id: int, store_id: int, staff_id: int,
+                          order_amount_cents: int | None) -> Redemption:
+    """核销 at the counter, outside an order (a gift, or a discount the POS applies itself)."""
+    async with in_transaction() as conn:
+        coupon = await Coupon.get_or_none(id=coupon_id, member_id=member_id).using_db(conn)
+        if coupon is None:
+            raise CouponNotFound()
+        terms = await _check_usable(coupon, conn, store_id=store_id, channel="pos")
+        discount = 0
+        if order_amount_cents is not None:
+            discount = terms_.discounts(order_amount_cents, [terms])[0]
+        elif terms.min_spend_cents:
+            raise CouponNotApplicable("该券有最低消费，请填写订单金额",
+                                      details={"min_spend_cents": terms.min_spend_cents})
+        await _mark_redeemed(conn, coupon)
+        redemption = await Redemption.create(
+            coupon_id=coupon.id, member_id=member_id, store_id=store_id, channel="pos",
+            order_amount_cents=order_amount_cents, discount_cents=discount, staff_id=staff_id,
+            created_at=clock.now(), using_db=conn)
+        await events.append(member_id=member_id, type="coupon_redeemed", channel="pos", store_id=store_id,
+                            using_db=conn, payload={"coupon_id": coupon.id, "redemption_id": redemption.id,
+                                                    "discount_cents": discount})
+    return redemption
+
+
+async def redeem_for_order(conn: BaseDBAsyncClient, order: Any, member_id: int, coupon_ids: list[int],
+                           member_price_applied: bool = False) -> int:
+    """In the order's transaction: validate, compute the discounts and redeem; a failing order
+    rolls all of it back, leaving the coupons available."""
+    if len(set(coupon_ids)) != len(coupon_ids):
+        raise CouponNotApplicable("同一张券不能重复使用", details={"reason": "duplicate"})
+    coupons = []
+    for coupon_id in coupon_ids:
+        coupon = await Coupon.get_or_none(id=coupon_id, member_id=member_id).using_db(conn)
+        if coupon is None:
+            raise CouponNotFound(details={"coupon_id": coupon_id})
+        coupons.append((coupon, await _check_usable(coupon, conn, store_id=order.store_id, channel=order.channel)))
+    lines = [terms_.Line(item["amount_cents"], item.get("category")) for item in order.items or []]
+    amounts = terms_.discounts(order.amount_cents, [terms for _, terms in coupons], lines=lines,
+                               tier_discount_applied=member_price_applied)
+    for (coupon, _), discount in zip(coupons, amounts, strict=True):
+        await _mark_redeemed(conn, coupon)
+        redemption = await Redemption.create(
+            coupon_id=coupon.id, member_id=member_id, store_id=order.store_id, channel=order.channel,
+            order_id=order.id, order_amount_cents=order.amount_cents, discount_cents=discount,
+            created_at=clock.now(), using_db=conn)
+        await events.append(member_id=member_id, type="coupon_redeemed", channel=order.channel,
+                            store_id=order.store_id, using_db=conn,
+                            payload={"coupon_id": coupon.id, "redemption_id": redemption.id, "order_id": order.id,
+                                     "discount_cents": discount})
+    return sum(amounts)
+
+
+async def return_for_refund(conn: BaseDBAsyncClient, order: Any) -> list[int]:
+    """A fully refunded order gives back its coupons that are still valid."""
+    returned = []
+    for redemption in await Redemption.filter(order_id=order.id, status="done").using_db(conn):
+        coupon = await Coupon.get(id=redemption.coupon_id).using_db(conn)
+        await Redemption.filter(id=redemption.id).using_db(conn).update(status="returned",
+                                                                         reversed_at=clock.now())
+        if coupon.valid_until > clock.now():
+            await Coupon.filter(id=coupon.id, status="redeemed").using_db(conn).update(status="available",
+                                                                                      redeemed_at=None)
+            returned.append(coupon.id)
+        else:
+            await Coupon.filter(id=coupon.id, status="redeemed").using_db(conn).update(status="expired")
+        await events.append(member_id=coupon.member_id, type="coupon_returned", channel=order.channel,
+                            using_db=conn, payload={"coupon_id": coupon.id, "order_id": order.id,
+                                                    "available": coupon.id in returned})
+    return returned
+
+
+async def reverse(*, redemption_id: int, store_id: int, staff_id: int, reason: str) -> Redemption:
+    """Undo a counter redemption within the coupon's reversal window, by the same store."""
+    async with in_transaction() as conn:
+        redemption = await Redemption.get_or_none(id=redemption_id).using_db(conn)
+        if redemption is None or redemption.store_id != store_id:
+            raise RedemptionNotFound()
+        coupon = await Coupon.get(id=redemption.coupon_id).using_db(conn)
+        window = timedelta(minutes=terms_.Terms.model_validate(coupon.terms).reversal_window_minutes)
+        if redemption.order_id is not None:
+            raise RedemptionNotReversible("订单中的用券请通过退款撤销", details={"reason": "in_order"})
+        if redemption.status != "done":
+            raise RedemptionNotReversible(details={"reason": "already_reversed"})
+        if redemption.created_at + window < clock.now():
+            raise RedemptionNotReversible(details={"reason": "window_passed",
+                                                   "window_minutes": int(window.total_seconds() // 60)})
+        won = await Redemption.filter(id=redemption.id, status="done").using_db(conn).update(
+            status="reversed", reversed_at=clock.now(), reason=reason[:200])
+        if not won:
+            raise RedemptionNotReversible(details={"reason": "already_reversed"})
+        await Coupon.filter(id=coupon.id, status="redeemed").using_db(conn).update(status="available",
+                                                                                  redeemed_at=None)
+        await events.append(member_id=coupon.member_id, type="coupon_redemption_reversed", channel="pos",
+                            store_id=store_id, using_db=conn,
+                            payload={"coupon_id": coupon.id, "redemption_id": redemption.id, "reason": reason})
+        await audit.record(actor=audit.Actor.staff(staff_id), action="coupon.reverse", member_id=coupon.member_id,
+                           target_type="redemption", target_id=redemption.id, before={"status": "done"},
+                           after={"status": "reversed", "reason": reason}, using_db=conn)
+        redemption.status = "reversed"
+    return redemption
+
+
+async def expire_due_coupons(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Mark coupons past their window expired, each once (a conditional UPDATE per coupon)."""
+    now = now or clock.now()
+    expired = 0
+    last = 0
+    while True:
+        rows = await Coupon.filter(status="available", valid_until__lte=now, id__gt=last).order_by("id").limit(
+            batch).values_list("id", "member_id")
+        if not rows:
+            return expired
+        for coupon_id, member_id in rows:
+            async with in_transaction() as conn:
+                if await Coupon.filter(id=coupon_id, status="available").using_db(conn).update(status="expired"):
+                    await events.append(member_id=member_id, type="coupon_expired", payload={"coupon_id": coupon_id},
+                                        using_db=conn)
+                    expired += 1
+        last = rows[-1][0]

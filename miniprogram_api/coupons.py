@@ -1,0 +1,110 @@
+"""Mini-program coupon routes under /api/v1/mp: my coupons and their codes, coupon center, points mall."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from backend.coupons import service, views
+from backend.coupons.errors import CouponNotFound
+from backend.coupons.models import Coupon, CouponTemplate, PointsMallItem
+from backend.errors import field_errors
+from backend.http.auth import member_required
+from backend.http.docs import endpoint
+from backend.http.pagination import page
+from backend.idempotency import idempotent
+from backend.loyalty import program
+from backend.security.codes import CodeSigner
+from miniprogram_api.routes import current_member
+
+bp = Blueprint("miniprogram_coupons", url_prefix="/api/v1/mp")
+TAG = "shopper"
+CLAIM_ERRORS = ["UNAUTHENTICATED", "COUPON_TEMPLATE_NOT_FOUND", "COUPON_NOT_CLAIMABLE", "COUPON_OUT_OF_STOCK",
+                "COUPON_LIMIT_REACHED", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"]
+
+
+def ok(body: object, status: int = 200) -> HTTPResponse:
+    return json(body, status=status, ensure_ascii=False)
+
+
+@bp.get("/me/coupons")
+@endpoint(summary="My coupons: ?status=available|used|expired (cursor, limit ≤ 100)", tag=TAG,
+          errors=["UNAUTHENTICATED"])
+@member_required
+async def my_coupons(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    status = request.args.get("status")
+    if status not in (None, "available", "used", "expired"):
+        raise field_errors({"status": "应为 available、used 或 expired"})
+    query = Coupon.filter(member_id=member.id, **views.status_filter(status))
+    return ok(await page(request, query, views.render_coupon))
+
+
+@bp.get("/me/coupons/<coupon_id:int>/code")
+@endpoint(summary="Dynamic code of one of my coupons for the store scanner (rotates, single use)", tag=TAG,
+          errors=["UNAUTHENTICATED", "COUPON_NOT_FOUND"])
+@member_required
+async def coupon_code(request: Request, coupon_id: int) -> HTTPResponse:
+    member = await current_member(request)
+    if not await Coupon.exists(id=coupon_id, member_id=member.id, status="available"):
+        raise CouponNotFound()  # another member's coupon is not found, not forbidden
+    issued = CodeSigner(request.app.ctx.settings.secret_key).issue("coupon", coupon_id)
+    return ok({"code": issued.code, "expires_at": issued.expires_at.isoformat(),
+               "refresh_after_s": issued.refresh_after_s})
+
+
+@bp.get("/coupon-center")
+@endpoint(summary="Coupons this member may claim now", tag=TAG, errors=["UNAUTHENTICATED"])
+@member_required
+async def coupon_center(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    tier = await service.tier_of(member.id)
+    lowest = (await program.load()).tiers[0].code
+    items = []
+    for template in await CouponTemplate.filter(claimable=True, status="active").order_by("-id").limit(100):
+        if not service.claimable_by(template, tier, lowest):
+            continue
+        if template.total_stock is not None and template.issued_count >= template.total_stock:
+            continue
+        held = await Coupon.filter(template_id=template.id, member_id=member.id).count()
+        if template.per_member_limit is not None and held >= template.per_member_limit:
+            continue
+        items.append({**views.render_template(template), "held": held})
+    return ok({"items": items, "next_cursor": None})
+
+
+@bp.post("/coupon-center/<template_id:int>/claim")
+@endpoint(summary="Claim a coupon: stock and per-member limits hold under concurrency", tag=TAG,
+          idempotent=True, errors=CLAIM_ERRORS)
+@member_required
+@idempotent
+async def claim(request: Request, template_id: int) -> HTTPResponse:
+    member = await current_member(request)
+    coupon = await service.claim(member_id=member.id, template_id=template_id,
+                                 tz=request.app.ctx.settings.timezone)
+    return ok(views.render_coupon(coupon), status=201)
+
+
+@bp.get("/points-mall")
+@endpoint(summary="Points mall: coupons and gifts for points", tag=TAG, errors=["UNAUTHENTICATED"])
+@member_required
+async def points_mall(request: Request) -> HTTPResponse:
+    await current_member(request)
+    items = await PointsMallItem.filter(active=True).order_by("points_price")
+    templates = {t.id: t for t in await CouponTemplate.filter(id__in=[i.template_id for i in items])}
+    return ok({"items": [{"id": i.id, "name": i.name, "points_price": i.points_price,
+                          "coupon": views.render_template(templates[i.template_id])}
+                         for i in items if i.template_id in templates
+                         and templates[i.template_id].status == "active"], "next_cursor": None})
+
+
+@bp.post("/points-mall/<item_id:int>/exchange")
+@endpoint(summary="Exchange points for a coupon: both happen or neither", tag=TAG, idempotent=True,
+          errors=[*CLAIM_ERRORS, "MALL_ITEM_NOT_FOUND", "INSUFFICIENT_POINTS"])
+@member_required
+@idempotent
+async def exchange(request: Request, item_id: int) -> HTTPResponse:
+    member = await current_member(request)
+    coupon, balance = await service.exchange(member_id=member.id, item_id=item_id,
+                                             tz=request.app.ctx.settings.timezone)
+    return ok({"coupon": views.render_coupon(coupon), "points_balance": balance}, status=201)
