@@ -114,3 +114,22 @@ async def assert_ledgers_hold(member_id: int) -> None:
     assert account.bonus_cents == sum(b for _, b in wallet)
     assert min(account.points_balance, account.points_debt, account.principal_cents, account.bonus_cents) >= 0
     assert all(remaining >= 0 for remaining in lots)
+
+
+async def burst(stack: Any, requests: list[tuple[str, str, dict[str, Any]]], per_client: int = 100) -> list[Any]:
+    """Send all ``(method, path, kwargs)`` at once, spread over several HTTP clients: one client's
+    pool bookkeeping grows quadratically with hundreds of queued requests and would be the bottleneck."""
+    import asyncio
+
+    import httpx
+
+    clients = [httpx.AsyncClient(base_url=stack.base_url, timeout=120,
+                                 limits=httpx.Limits(max_connections=per_client))
+               for _ in range(0, len(requests), per_client)]
+    try:
+        return list(await asyncio.gather(*[
+            clients[i // per_client].request(method, path, **kwargs) for i, (method, path, kwargs) in
+            enumerate(requests)]))
+    finally:
+        for client in clients:
+            await client.aclose()

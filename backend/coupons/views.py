@@ -67,13 +67,18 @@ async def summary_section(member: Any, store_id: int | None) -> dict[str, Any]:
     """Coupons on the clerk's card: usable here, and the others with the reason they are not."""
     usable, unusable = [], []
     now = clock.now()
-    for coupon in await Coupon.filter(member_id=member.id, status="available", valid_until__gt=now).order_by(
-            "valid_until").limit(50):
+    held = await Coupon.filter(member_id=member.id, status="available", valid_until__gt=now).order_by(
+        "valid_until").limit(50)
+    paused = set(await CouponTemplate.filter(id__in={c.template_id for c in held}, status="paused").values_list(
+        "id", flat=True))
+    for coupon in held:
         view = {"id": coupon.id, "name": coupon.name, "terms": coupon.terms,
                 "valid_until": coupon.valid_until.isoformat()}
         try:
             if coupon.valid_from > now:
                 raise service.CouponNotYetValid()
+            if coupon.template_id in paused:
+                raise service.CouponTemplatePaused()
             terms_.check_scope(terms_.Terms.model_validate(coupon.terms), store_id=store_id, channel="pos")
             usable.append(view)
         except DomainError as exc:
