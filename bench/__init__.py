@@ -17,6 +17,7 @@ Every target runs in its own server process (one worker), one after another, und
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 # The server's default (backend.db); the asyncpg baseline's pool is the same size.
 POOL_SIZE_DEFAULT = int(os.environ.get("DB_POOL_SIZE") or 20)
 SEQ = "{seq}"  # in a header value or a body: replaced by a value distinct for every request
+POOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -36,20 +38,49 @@ class Request:
     ``{seq}`` anywhere in a header value or in ``body`` becomes a value unique to the request (distinct
     across load-generator threads and across the warm-up and the measurement): order numbers,
     ``Idempotency-Key`` headers.
+
+    ``pools`` spread the requests over several values: ``{NAME}`` in a header value or in ``body`` becomes
+    one of ``pools[NAME]``, taken in turn (request ``k`` of the run gets item ``k mod size``; wrk's threads
+    interleave, so the requests in flight at one moment use different items). Every pool has the same
+    size and the same item index is used for all of them in one request, so parallel pools stay aligned:
+    a member's scan token and that member's id. For loads that must not all touch one row.
     """
 
     path: str
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
+    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        sizes = {len(values) for values in self.pools.values()}
+        if len(sizes) > 1 or 0 in sizes:
+            raise ValueError(f"request pools must be non-empty and of one size, got {sorted(sizes)}")
+        for name, values in self.pools.items():
+            if not POOL_NAME.match(name) or name == "seq":
+                raise ValueError(f"pool name {name!r}: letters, digits and _ (and not 'seq')")
+            if any("\n" in value or "\t" in value for value in values):
+                raise ValueError(f"pool {name!r}: values cannot hold tabs or newlines")
 
     @property
     def distinct(self) -> bool:
-        return SEQ in (self.body or "") or any(SEQ in value for value in self.headers.values())
+        return bool(self.pools) or SEQ in (self.body or "") or any(SEQ in value for value in self.headers.values())
 
-    def render(self, seq: str) -> tuple[dict[str, str], bytes | None]:
-        headers = {name: value.replace(SEQ, seq) for name, value in self.headers.items()}
-        return headers, None if self.body is None else self.body.replace(SEQ, seq).encode()
+    @property
+    def pool_size(self) -> int:
+        return len(next(iter(self.pools.values()))) if self.pools else 0
+
+    def render(self, seq: str, pick: int = 0) -> tuple[dict[str, str], bytes | None]:
+        """Headers and body of one request: ``{seq}`` becomes ``seq``, ``{NAME}`` item ``pick`` of its pool."""
+
+        def fill(text: str) -> str:
+            text = text.replace(SEQ, seq)
+            for name, values in self.pools.items():
+                text = text.replace("{" + name + "}", values[pick % len(values)])
+            return text
+
+        headers = {name: fill(value) for name, value in self.headers.items()}
+        return headers, None if self.body is None else fill(self.body).encode()
 
 
 @dataclass(frozen=True)
@@ -61,16 +92,35 @@ class Server:
 
 
 @dataclass(frozen=True)
+class Served:
+    """What the load generator saw of one target, its check, warm-up and measurement together."""
+
+    ok: int  # answers below 400
+    unsure: int  # requests the client cannot account for: in flight when a run stopped, socket errors, timeouts
+
+
+@dataclass(frozen=True)
 class Target:
     """One measured line: a server and the request it is loaded with.
 
-    ``baseline`` targets are the yardsticks; each project target's rate is divided by each baseline's.
+    ``baseline`` targets are the yardsticks; each project target's rate is divided by each baseline's of
+    the same ``group`` (a target without a group is compared with every other).
+
+    ``build``, when set, makes the request right before the target's server starts, for credentials that
+    expire (``lifetime_s``: the harness refuses a warm-up plus measurement that would outlive them).
+    ``reconcile``, when set, runs once the server has stopped, with what the load generator saw: it can
+    check the database against the answers (raising ``BenchFailure`` when they disagree) and returns a line
+    for the report.
     """
 
     name: str
     server: Server
     request: Request
     baseline: bool = False
+    group: str | None = None
+    build: Callable[[], Request] | None = field(default=None, repr=False)
+    lifetime_s: int | None = None
+    reconcile: Callable[[Served], Awaitable[str]] | None = field(default=None, repr=False)
 
     @property
     def short_name(self) -> str:

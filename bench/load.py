@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,16 +72,26 @@ class Wrk(LoadGenerator):
         return f"loadgen=wrk threads={load.threads} connections={load.connections} timeout={TIMEOUT_S}s"
 
     async def run(self, url: str, request: Request, load: Load, duration_s: int) -> Result:
+        threads = min(load.threads, load.connections)
         env = {**os.environ, "BENCH_METHOD": request.method, "BENCH_RUN": uuid.uuid4().hex[:8],
+               "BENCH_THREADS": str(threads),
                "BENCH_HEADERS": "\n".join(f"{name}: {value}" for name, value in request.headers.items())}
         if request.body is not None:
             env["BENCH_BODY"] = request.body
         else:
             env.pop("BENCH_BODY", None)
-        argv = [self.path, f"-t{min(load.threads, load.connections)}", f"-c{load.connections}",
+        env.pop("BENCH_POOLS", None)
+        argv = [self.path, f"-t{threads}", f"-c{load.connections}",
                 f"-d{duration_s}s", "--latency", "--timeout", f"{TIMEOUT_S}s",
                 "-s", str(LUA_SCRIPT), url + request.path]
-        output = await _run(argv, env)
+        with tempfile.TemporaryDirectory(prefix="mp-bench-pools-") as scratch:
+            if request.pools:
+                # A file, not the environment: hundreds of tokens outgrow what one variable may hold.
+                pools = Path(scratch) / "pools.tsv"
+                pools.write_text("".join(f"{name}\t{value}\n" for name, values in request.pools.items()
+                                         for value in values))
+                env["BENCH_POOLS"] = str(pools)
+            output = await _run(argv, env)
         return parse_wrk(output)
 
 
@@ -97,7 +108,8 @@ class PythonLoad(LoadGenerator):
                 f"timeout={TIMEOUT_S}s; one Python process saturates sooner than wrk, so fast targets read low")
 
     async def run(self, url: str, request: Request, load: Load, duration_s: int) -> Result:
-        spec = {"method": request.method, "path": request.path, "headers": request.headers, "body": request.body}
+        spec = {"method": request.method, "path": request.path, "headers": request.headers, "body": request.body,
+                "pools": {name: list(values) for name, values in request.pools.items()}}
         argv = [sys.executable, "-m", "bench.loadgen", url, "--connections", str(load.connections),
                 "--duration", str(duration_s), "--timeout", str(TIMEOUT_S), "--run", uuid.uuid4().hex[:8],
                 "--request", json.dumps(spec, ensure_ascii=False)]

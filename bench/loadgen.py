@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import re
 import sys
@@ -70,8 +71,8 @@ class _Connection(asyncio.Protocol):
         return status
 
 
-def _payload(request: Request, host: str, seq: str) -> bytes:
-    headers, body = request.render(seq)
+def _payload(request: Request, host: str, seq: str, pick: int = 0) -> bytes:
+    headers, body = request.render(seq, pick)
     lines = [f"{request.method} {request.path} HTTP/1.1", f"Host: {host}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if body is not None:
@@ -85,6 +86,7 @@ async def run(url: str, request: Request, *, connections: int, duration_s: float
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     loop = asyncio.get_running_loop()
     static = None if request.distinct else _payload(request, parts.netloc, "")
+    picks = itertools.count()  # one counter for all connections: consecutive requests take different pool items
     latencies: list[float] = []
     counts = {"non_2xx": 0, "socket_errors": 0}
     started = time.perf_counter()
@@ -99,7 +101,7 @@ async def run(url: str, request: Request, *, connections: int, duration_s: float
                     _, connection = await asyncio.wait_for(
                         loop.create_connection(_Connection, host, port), timeout_s)
                 n += 1
-                payload = static or _payload(request, parts.netloc, f"{run_id}-{number}-{n}")
+                payload = static or _payload(request, parts.netloc, f"{run_id}-{number}-{n}", next(picks))
                 sent = time.perf_counter()
                 status = await asyncio.wait_for(connection.send(payload), timeout_s)
                 done = time.perf_counter()
@@ -132,14 +134,15 @@ async def run(url: str, request: Request, *, connections: int, duration_s: float
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__.splitlines()[0])
     parser.add_argument("url", help="http://host:port (the request's path is added)")
-    parser.add_argument("--request", required=True, help='JSON: {"method", "path", "headers", "body"}')
+    parser.add_argument("--request", required=True, help='JSON: {"method", "path", "headers", "body", "pools"}')
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--timeout", type=float, default=5)
     parser.add_argument("--run", default="run", help="prefix of the {seq} values")
     args = parser.parse_args(argv)
     spec = json.loads(args.request)
-    request = Request(spec["path"], spec.get("method") or "GET", spec.get("headers") or {}, spec.get("body"))
+    request = Request(spec["path"], spec.get("method") or "GET", spec.get("headers") or {}, spec.get("body"),
+                      {name: tuple(values) for name, values in (spec.get("pools") or {}).items()})
     loop_factory = None
     with contextlib.suppress(ImportError):
         import uvloop

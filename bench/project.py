@@ -1,7 +1,7 @@
 """The project under load: a fresh PostgreSQL database, Redis under its own prefix, the real CLI server.
 
-``Project.open()`` creates ``mp_bench_<random>`` on the admin DSN, applies the aerich migrations and
-connects the ORM to it so a benchmark can seed through the project's services; on the way out (also
+``Project.open()`` creates ``mp_bench_<random>`` on the admin DSN, applies the aerich migrations, wires
+the services as ``create_app`` does and connects the ORM, so a benchmark can seed through them; on the way out (also
 after a failure or Ctrl-C) it disconnects, drops the database and deletes the Redis keys of the run.
 """
 
@@ -51,6 +51,7 @@ class Project:
     @classmethod
     @asynccontextmanager
     async def open(cls, *, data_dir: Path, profile_dir: Path | None = None) -> AsyncIterator[Project]:
+        from backend.app import create_app
         from backend.cli import migrate
         from backend.db import close_db, init_db
 
@@ -78,6 +79,9 @@ class Project:
             await admin.close()
         try:
             await migrate(settings)
+            # Building the app (not serving it) wires the services as in the server, e.g. the hooks that
+            # grant loyalty points on registration, so seeding through them has the server's effects.
+            create_app(settings, name=f"bench_seed_{database}", configure_logs=False)
             await init_db(settings.database_url, generate_sqlite_schema=False)
             try:
                 yield cls(database=database, dsn=dsn, env=env, settings=settings, profile_dir=profile_dir)

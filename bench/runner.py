@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import Benchmark, Target, load, servers
+from bench import Benchmark, Request, Served, Target, load, servers
 from bench.load import Load, LoadGenerator, Result
 from bench.project import Project, profile_path
 
@@ -42,11 +42,15 @@ def format_result(name: str, result: Result, width: int) -> str:
     return (f"{name:<{width}} rps={result.rps:8.1f}  p50={result.p50_ms:6.1f}ms  p99={result.p99_ms:6.1f}ms")
 
 
+def comparable(subject: Target, base: Target) -> bool:
+    return subject.group is None or base.group is None or subject.group == base.group
+
+
 def ratio_lines(benchmark: Benchmark, targets: list[Target], results: dict[str, Result]) -> tuple[list[str], bool]:
     """``ratio project/baseline = x`` for each pair; False when a ratio misses its goal."""
     lines, met = [], True
     for subject in (t for t in targets if not t.baseline):
-        for base in (t for t in targets if t.baseline):
+        for base in (t for t in targets if t.baseline and comparable(subject, t)):
             label = f"{subject.short_name}/{base.short_name}"
             value = results[subject.name].rps / results[base.name].rps
             line = f"ratio {label} = {value:.2f}"
@@ -58,13 +62,13 @@ def ratio_lines(benchmark: Benchmark, targets: list[Target], results: dict[str, 
     return lines, met
 
 
-async def check(base_url: str, target: Target) -> None:
+async def check(base_url: str, target: Target, request: Request) -> None:
     """One request before any load: a target that does not answer 2xx is not measured."""
-    headers, body = target.request.render(f"check-{uuid.uuid4().hex[:8]}")
+    headers, body = request.render(f"check-{uuid.uuid4().hex[:8]}")
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-        response = await client.request(target.request.method, target.request.path, headers=headers, content=body)
+        response = await client.request(request.method, request.path, headers=headers, content=body)
     if not 200 <= response.status_code < 300:
-        raise BenchFailure(f"{target.name}: {target.request.method} {target.request.path} answered "
+        raise BenchFailure(f"{target.name}: {request.method} {request.path} answered "
                            f"{response.status_code}, not 2xx: {response.text[:500]}")
 
 
@@ -79,20 +83,43 @@ def verify(target: Target, result: Result, options: Options, phase: str) -> None
             f"at most {options.max_error_rate:.2%} allowed): no figure is reported for a failing endpoint")
 
 
-async def measure(target: Target, generator: LoadGenerator, options: Options, log_dir: Path) -> Result:
+# Between building a target's request and the end of its measurement: server start, check, stop.
+LIFETIME_MARGIN_S = 60
+
+
+def check_lifetimes(targets: list[Target], options: Options) -> None:
+    """Refuse, before any load, a run that would outlive the credentials of a target's request."""
+    needed = options.warmup_s + options.duration_s + LIFETIME_MARGIN_S
+    for target in targets:
+        if target.lifetime_s is not None and needed > target.lifetime_s:
+            raise BenchFailure(f"{target.name}: its credentials are valid {target.lifetime_s}s, too short for "
+                               f"--warmup {options.warmup_s} plus --duration {options.duration_s} "
+                               f"(+{LIFETIME_MARGIN_S}s to start and stop); shorten the run")
+
+
+async def measure(target: Target, generator: LoadGenerator, options: Options,
+                  log_dir: Path) -> tuple[Result, str | None]:
+    """The target's measurement, and the line its ``reconcile`` gives (if it has one)."""
     shape = Load(connections=options.connections, threads=options.threads)
+    request = target.build() if target.build is not None else target.request
+    runs: list[Result] = []
     async with servers.running(target.server, name=target.name, log_dir=log_dir) as base_url:
         try:
-            await check(base_url, target)
+            await check(base_url, target, request)
             if options.warmup_s > 0:
-                verify(target, await generator.run(base_url, target.request, shape, options.warmup_s), options,
-                       "warm-up")
-            result = await generator.run(base_url, target.request, shape, options.duration_s)
-            verify(target, result, options, "measurement")
+                runs.append(await generator.run(base_url, request, shape, options.warmup_s))
+                verify(target, runs[-1], options, "warm-up")
+            runs.append(await generator.run(base_url, request, shape, options.duration_s))
+            verify(target, runs[-1], options, "measurement")
         except BenchFailure as exc:
             tail = servers.log_tail(servers.log_path(log_dir, target.name))
             raise BenchFailure(f"{exc}\n--- server log ({target.name}) ---\n{tail}" if tail else str(exc)) from None
-    return result
+    note = None
+    if target.reconcile is not None:  # the server has stopped: whatever it accepted is committed
+        note = await target.reconcile(Served(
+            ok=1 + sum(r.requests - r.non_2xx for r in runs),
+            unsure=sum(options.connections + r.socket_errors for r in runs)))
+    return runs[-1], note
 
 
 def profile_summary(path: Path, limit: int = 25) -> list[str]:
@@ -120,10 +147,13 @@ async def run(benchmark: Benchmark, options: Options) -> int:
             names = [t.name for t in targets]
             if not targets or len(set(names)) != len(names):
                 raise BenchFailure(f"{benchmark.name}: targets must be present and uniquely named, got {names}")
+            check_lifetimes(targets, options)
             width = max(len(name) for name in names)
             for target in targets:
-                results[target.name] = await measure(target, generator, options, scratch_dir)
+                results[target.name], note = await measure(target, generator, options, scratch_dir)
                 out(format_result(target.name, results[target.name], width))
+                if note:
+                    out(f"# {note}")
     lines, met = ratio_lines(benchmark, targets, results)
     for line in lines:
         out(line)

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
-from backend import audit
-from backend.members import service, sessions
+from tortoise.transactions import in_transaction
+
+from backend import audit, clock
+from backend.http.auth import STAFF_AUDIENCE
+from backend.loyalty import orders
+from backend.loyalty import program as programs
+from backend.loyalty.models import Order, PointsEntry, PointsLot
+from backend.loyalty.views import EXPIRING_WINDOW
+from backend.members import scan, service, sessions
+from backend.security import tokens
 from backend.security.pii import PiiCipher
 from backend.stores import service as stores
 from backend.stores.models import Store
 from bench.project import Project
+from bench.runner import BenchFailure
 
 STORE_CODE = "BENCH01"
+# Phone numbers of one run: 139 and eight digits, counting up from a random start.
+_phones = itertools.count(10**7 + secrets.randbelow(8 * 10**7))
+
+
+class SeedError(BenchFailure):
+    """The seeded data is not what the benchmark needs: its figure would measure something else."""
 
 
 @dataclass(frozen=True)
@@ -22,16 +40,138 @@ class SeededMember:
     token: str  # member access token (audience ``member``)
 
 
+@dataclass(frozen=True)
+class Clerk:
+    staff_id: int
+    store_id: int
+    token: str  # staff access token (audience ``staff``), as POST /api/v1/staff/session issues it
+
+
 async def bench_store() -> Store:
     return await Store.get_or_none(code=STORE_CODE) or await stores.create_store(code=STORE_CODE, name="压测门店")
 
 
-async def member_with_token(project: Project, *, phone: str | None = None, nickname: str = "压测会员") -> SeededMember:
-    """A member registered at the counter of the bench store, and a member token for them."""
+async def register_member(project: Project, *, phone: str | None = None, nickname: str = "压测会员") -> int:
+    """A member registered at the counter of the bench store; returns the member id."""
     store = await bench_store()
+    phone = phone or f"139{next(_phones):08d}"
     result = await service.register(reg=service.Registration(
-        phone=phone or f"139{secrets.randbelow(10**8):08d}", channel="pos", store_id=store.id, nickname=nickname,
+        phone=phone, channel="pos", store_id=store.id, nickname=nickname,
         gender="female", consents={"sms_marketing": True}, consent_text_version="2026-01",
     ), pii=PiiCipher(project.settings.pii_key), actor=audit.SYSTEM)
-    issued = await sessions.issue_tokens(settings=project.settings, member_id=result.member.id, account_id=None)
-    return SeededMember(result.member.id, result.member.member_no, issued.token)
+    if not result.created:
+        raise SeedError(f"phone {phone} already belongs to member {result.member.id}")
+    return result.member.id
+
+
+async def member_with_token(project: Project, *, phone: str | None = None, nickname: str = "压测会员") -> SeededMember:
+    """A member registered at the counter of the bench store, and a member token for them."""
+    member_id = await register_member(project, phone=phone, nickname=nickname)
+    issued = await sessions.issue_tokens(settings=project.settings, member_id=member_id, account_id=None)
+    member = await service.get_member(member_id=member_id)
+    return SeededMember(member_id, member.member_no, issued.token)
+
+
+async def members(project: Project, count: int, *, concurrency: int = 8) -> list[int]:
+    """``count`` members registered at the bench store's counter, a few at a time; their ids in order."""
+    await bench_store()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(n: int) -> int:
+        async with gate:
+            return await register_member(project, nickname=f"压测会员{n}")
+
+    return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+async def clerk(project: Project, *, username: str = "bench_clerk") -> Clerk:
+    """A clerk of the bench store and a staff token with the claims the staff login puts in it."""
+    store = await bench_store()
+    staff = await stores.create_staff(username=username, password=secrets.token_urlsafe(16), role="clerk",
+                                      store_code=store.code)
+    token = tokens.issue(project.settings.secret_key, audience=STAFF_AUDIENCE, subject=str(staff.id),
+                         ttl_s=project.settings.staff_token_ttl_s,
+                         claims={"role": staff.role, "store_id": store.id, "ver": staff.token_version})
+    return Clerk(staff.id, store.id, token)
+
+
+def scan_token(project: Project, clerk: Clerk, member_id: int) -> str:
+    """What the clerk's scan of the member's code yields: valid ``scan.SCAN_TTL_S`` at the clerk's store."""
+    return scan.issue_scan_token(project.settings.secret_key, member_id=member_id, store_id=clerk.store_id,
+                                 staff_id=clerk.staff_id)
+
+
+@dataclass(frozen=True)
+class AssetHistory:
+    points_entries: int
+    live_lots: int
+    expiring_lots: int  # live lots that expire within the asset view's window (and are not yet due)
+    orders: int
+
+
+# The history of ``member_with_history``: every earning order earns 5 points (5 yuan, 1 point a yuan) in
+# one lot; a refund takes back its order's lot, a points-only purchase uses up the oldest lot.
+HISTORY_EARNING_ORDERS = 110
+HISTORY_REFUNDS = 20
+HISTORY_POINTS_PURCHASES = 78
+HISTORY_EXPIRING_ORDERS = 8
+HISTORY_ORDER_CENTS = 500
+
+
+async def member_with_history(project: Project, member_id: int) -> AssetHistory:
+    """A regular customer's history, made through the order services as the tills would have.
+
+    ``HISTORY_EARNING_ORDERS`` purchases earn points that never expire; ``HISTORY_REFUNDS`` of them are
+    refunded (their points reversed), then ``HISTORY_POINTS_PURCHASES`` purchases are paid with points
+    only; a top-up puts stored value on the account. Then the program switches to points that expire a
+    month after they are earned, and ``HISTORY_EXPIRING_ORDERS`` purchases made two weeks ago (under a
+    set clock) leave points that expire within the next 30 days. The result: 216 points entries and 20
+    live lots, 8 of them expiring soon, and 196 orders in the tier window.
+    """
+    store = await bench_store()
+    tz = project.settings.timezone
+    prefix = f"H{member_id}-"
+
+    def purchase(n: int, **extra: int) -> orders.OrderInput:
+        amount = extra.pop("amount_cents", HISTORY_ORDER_CENTS)
+        return orders.OrderInput(channel="pos", order_no=f"{prefix}{n}", amount_cents=amount, member_id=member_id,
+                                 store_id=store.id, **extra)
+
+    numbers = itertools.count(1)
+    earning = [next(numbers) for _ in range(HISTORY_EARNING_ORDERS)]
+    for n in earning:
+        await orders.place_order(purchase(n), tz=tz)
+    for n in earning[:HISTORY_REFUNDS]:
+        await orders.refund_order(channel="pos", order_no=f"{prefix}{n}", amount_cents=HISTORY_ORDER_CENTS,
+                                  reason="顾客退货", refund_no=f"R{n}", store_id=store.id)
+    points = HISTORY_ORDER_CENTS // 100
+    for _ in range(HISTORY_POINTS_PURCHASES):
+        await orders.place_order(purchase(next(numbers), amount_cents=points, points_to_spend=points), tz=tz)
+    await orders.topup(member_id=member_id, amount_cents=20_000, payment_ref=f"{prefix}topup", store_id=store.id,
+                       channel="pos", tz=tz)
+
+    async with in_transaction() as conn:
+        program = await programs.load(conn)
+        expiring = program.model_copy(update={"points_expiry": programs.PointsExpiry(policy="rolling_months",
+                                                                                     months=1)})
+        await programs.save(expiring, conn)
+    two_weeks_ago = clock.ManualClock(clock.now() - timedelta(days=15))
+    clock.install(two_weeks_ago)
+    try:
+        for _ in range(HISTORY_EXPIRING_ORDERS):
+            await orders.place_order(purchase(next(numbers)), tz=tz)
+            two_weeks_ago.advance(hours=7)
+    finally:
+        clock.reset()
+
+    now = clock.now()
+    live = PointsLot.filter(member_id=member_id, remaining__gt=0)
+    history = AssetHistory(
+        points_entries=await PointsEntry.filter(member_id=member_id).count(),
+        live_lots=await live.count(),
+        expiring_lots=await live.filter(expires_at__gt=now, expires_at__lte=now + EXPIRING_WINDOW).count(),
+        orders=await Order.filter(member_id=member_id).count())
+    if history.points_entries < 200 or history.live_lots != 20 or history.expiring_lots == 0:
+        raise SeedError(f"member {member_id}: wanted at least 200 points entries and 20 live lots, some expiring "
+                        f"within {EXPIRING_WINDOW.days} days; seeded {history}")
+    return history
