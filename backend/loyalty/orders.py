@@ -280,15 +280,16 @@ def _replay_refund(previous: Refund, amount_cents: int) -> Outcome:
 
 
 async def _refund(order: Order, amount_cents: int, reason: str, refund_no: str | None) -> dict[str, Any]:
+    paid_total = order.amount_cents - order.discount_cents  # coupon discounts are not refunded as money
     async with in_transaction() as conn:
         # The conditional UPDATE is the guard and the order's row lock: refunds of one order queue here.
-        claimed = await Order.filter(id=order.id, refunded_cents__lte=order.amount_cents - amount_cents).using_db(
+        claimed = await Order.filter(id=order.id, refunded_cents__lte=paid_total - amount_cents).using_db(
             conn).update(refunded_cents=F("refunded_cents") + amount_cents)
         if not claimed:
             fresh = await Order.get(id=order.id).using_db(conn)
-            raise RefundExceedsPaid(details={"refundable_cents": fresh.amount_cents - fresh.refunded_cents})
+            raise RefundExceedsPaid(details={"refundable_cents": paid_total - fresh.refunded_cents})
         order = await Order.get(id=order.id).using_db(conn)
-        refunded, amount = order.refunded_cents, order.amount_cents
+        refunded, amount = order.refunded_cents, paid_total
         reverse = _share(order.points_earned, refunded, amount) - order.points_reversed
         restore = _share(order.points_spent, refunded, amount) - order.points_restored
         principal = _share(order.principal_spent_cents, refunded, amount) - order.principal_restored_cents

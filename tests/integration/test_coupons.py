@@ -248,7 +248,9 @@ async def test_orders_apply_coupons_in_their_transaction_and_a_failed_order_leav
     assert reused.status_code == 409 and reused.json()["error"]["code"] == "COUPON_ALREADY_REDEEMED"
     partial = await refund(stack, counter, no, 5000)
     assert partial["coupons_returned"] == [] and (await Coupon.get(id=coupon_id)).status == "redeemed"
-    full = await refund(stack, counter, no, 10000)
+    too_much = await refund(stack, counter, no, 8001, expect=422)  # 130 yuan paid: the coupon's 20 is not money
+    assert too_much["error"]["details"] == {"refundable_cents": 8000}
+    full = await refund(stack, counter, no, 8000)
     assert full["coupons_returned"] == [coupon_id] and (await Coupon.get(id=coupon_id)).status == "available"
     # A coupon that does not combine with the member price is refused when the POS applied it.
     strict = await make_template(stack, counter.admin, terms={
