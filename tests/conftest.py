@@ -30,6 +30,7 @@ from redis import asyncio as aioredis
 from sanic import Sanic
 
 from backend import clock
+from backend.loyalty import program
 from backend.settings import Settings, load_settings
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgres://postgres@127.0.0.1:5432/test")
@@ -219,6 +220,7 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     stack: Stack = request.getfixturevalue("stack")
     await _truncate_all()
     await _clear_kv(stack)
+    program.forget()
     stack.clock.set(START)
     stack.wechat.reset()
     yield

@@ -8,7 +8,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from backend import clock
+from backend import clock, db
 from backend.coupons import service
 from backend.coupons import terms as terms_
 from backend.coupons.models import Coupon, CouponTemplate, Redemption
@@ -54,13 +54,20 @@ def status_filter(status: str | None) -> dict[str, Any]:
     return {}
 
 
+AVAILABLE_SQL = """
+SELECT id, name, valid_until FROM coupons
+ WHERE member_id = $1 AND status = 'available' AND valid_until > $2 ORDER BY valid_until"""
+
+
 async def asset_section(member_id: int) -> dict[str, Any]:
     now = clock.now()
-    available = Coupon.filter(member_id=member_id, status="available", valid_until__gt=now)
-    soon = await available.filter(valid_until__lte=now + EXPIRING_SOON).order_by("valid_until").limit(5)
-    return {"coupons": {"available_count": await available.count(),
-                        "expiring_soon": [{"id": c.id, "name": c.name, "valid_until": c.valid_until.isoformat()}
-                                          for c in soon]}}
+    available = await db.fetch(AVAILABLE_SQL, member_id, now)
+    soon = []
+    for row in available[:5]:
+        valid_until = db.to_datetime(row["valid_until"])
+        if valid_until <= now + EXPIRING_SOON:
+            soon.append({"id": row["id"], "name": row["name"], "valid_until": valid_until.isoformat()})
+    return {"coupons": {"available_count": len(available), "expiring_soon": soon}}
 
 
 async def summary_section(member: Any, store_id: int | None) -> dict[str, Any]:

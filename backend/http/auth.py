@@ -15,10 +15,10 @@ from typing import Any
 from sanic import Request
 from sanic_ext import openapi
 
-from backend import clock
+from backend import clock, db
 from backend.errors import Forbidden, Unauthenticated
 from backend.security import signatures, tokens
-from backend.stores.models import AppKey, StaffAccount
+from backend.stores.models import AppKey
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -79,13 +79,15 @@ def staff_required(*roles: str) -> Callable[[Handler], Handler]:
         @wraps(handler)
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Any:
             claims = tokens.verify(request.app.ctx.settings.secret_key, bearer(request), audience=STAFF_AUDIENCE)
-            staff = await StaffAccount.get_or_none(id=int(claims["sub"]))
+            staff = await db.fetch_one(
+                "SELECT id, username, role, store_id, active, token_version FROM staff_accounts WHERE id = $1",
+                int(claims["sub"]))
             # A deactivated account or a bumped token version revokes tokens at once.
-            if staff is None or not staff.active or staff.token_version != claims.get("ver"):
+            if staff is None or not staff["active"] or staff["token_version"] != claims.get("ver"):
                 raise Unauthenticated("账号已停用或登录已失效，请重新登录")
-            if roles and staff.role not in roles:
+            if roles and staff["role"] not in roles:
                 raise Forbidden(details={"required_roles": list(roles)})
-            request.ctx.staff = StaffPrincipal(staff.id, staff.username, staff.role, staff.store_id)
+            request.ctx.staff = StaffPrincipal(staff["id"], staff["username"], staff["role"], staff["store_id"])
             return await handler(request, *args, **kwargs)
 
         return openapi.secured("staff_token")(wrapper)

@@ -59,7 +59,7 @@ def _validated(data: dict[str, Any]) -> programs.Program:
 async def _update(request: Request, section: str, change: dict[str, Any]) -> programs.Program:
     """Replace one part of the program, validated as a whole, audited with before and after."""
     async with in_transaction() as conn:
-        current = await programs.load(conn)
+        current = await programs.load(conn, fresh=True)
         before = current.model_dump(mode="json")
         updated = _validated({**before, **change})
         await programs.save(updated, conn)
@@ -68,6 +68,7 @@ async def _update(request: Request, section: str, change: dict[str, Any]) -> pro
                            before={section: before.get(section)} if section != "program" else before,
                            after={section: updated.model_dump(mode="json").get(section)}
                            if section != "program" else updated.model_dump(mode="json"), using_db=conn)
+    programs.forget()  # committed: nothing read before the commit stays cached
     return updated
 
 
@@ -140,7 +141,7 @@ async def _member(member_id: int) -> Member:
 @staff_required(*CONSOLE)
 async def member_assets(request: Request, member_id: int) -> HTTPResponse:
     await _member(member_id)
-    return ok(await views.assets(member_id))
+    return ok(await views.assets(member_id) or {})
 
 
 @bp.get("/members/<member_id:int>/points/ledger")

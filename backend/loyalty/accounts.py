@@ -18,9 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F
 
-from backend import clock
+from backend import clock, db
 from backend.loyalty.errors import InsufficientBalance, InsufficientPoints
 from backend.loyalty.models import LoyaltyAccount, PointsEntry, PointsLot, PointsLotUse, WalletEntry
 
@@ -36,6 +35,15 @@ class Context:
     order_id: int | None = None
 
 
+# Fixed statements on the hottest write path (every order, refund and top-up runs both).
+LOCK_SQL = ("UPDATE loyalty_accounts SET version = version + 1, updated_at = $2 WHERE member_id = $1 "
+            "RETURNING member_id, points_balance, points_debt, principal_cents, bonus_cents, tier_code, "
+            "tier_since, tier_measure, version, updated_at")
+SAVE_SQL = ("UPDATE loyalty_accounts SET points_balance = $2, points_debt = $3, principal_cents = $4, "
+            "bonus_cents = $5, tier_code = $6, tier_since = $7, tier_measure = $8, updated_at = $9 "
+            "WHERE member_id = $1")
+
+
 def _lot_order(lot: PointsLot, prefer_entry: int | None) -> tuple[Any, ...]:
     # First the lot a refund should take back, then the first to expire, never-expiring last.
     return (lot.entry_id != prefer_entry if prefer_entry else False, lot.expires_at is None,
@@ -49,17 +57,15 @@ class Assets:
 
     @classmethod
     async def open(cls, conn: BaseDBAsyncClient, member_id: int) -> Assets:
-        """Lock the member's account (creating it on first use) and read it fresh."""
+        """Lock the member's account (creating it on first use) and read it fresh, in one statement."""
         now = clock.now()
-        locked = await LoyaltyAccount.filter(member_id=member_id).using_db(conn).update(
-            version=F("version") + 1, updated_at=now)
-        if not locked:
+        row = await db.fetch_one(LOCK_SQL, member_id, now, conn=conn)
+        if row is None:
             await LoyaltyAccount.bulk_create([LoyaltyAccount(member_id=member_id, updated_at=now)],
                                              ignore_conflicts=True, using_db=conn)
-            await LoyaltyAccount.filter(member_id=member_id).using_db(conn).update(
-                version=F("version") + 1, updated_at=now)
-        account = await LoyaltyAccount.get(member_id=member_id).using_db(conn)
-        return cls(conn, account)
+            row = await db.fetch_one(LOCK_SQL, member_id, now, conn=conn)
+        assert row is not None
+        return cls(conn, LoyaltyAccount._init_from_db(**row))
 
     @property
     def member_id(self) -> int:
@@ -67,9 +73,8 @@ class Assets:
 
     async def save(self) -> None:
         a = self.account
-        await LoyaltyAccount.filter(member_id=a.member_id).using_db(self.conn).update(
-            points_balance=a.points_balance, points_debt=a.points_debt, principal_cents=a.principal_cents,
-            bonus_cents=a.bonus_cents, tier_code=a.tier_code, tier_since=a.tier_since, updated_at=clock.now())
+        await db.fetch(SAVE_SQL, a.member_id, a.points_balance, a.points_debt, a.principal_cents, a.bonus_cents,
+                       a.tier_code, a.tier_since, a.tier_measure, clock.now(), conn=self.conn)
 
     # --- points ---
 

@@ -27,6 +27,7 @@ class LoyaltyAccount(Model):
     bonus_cents = fields.BigIntField(default=0)
     tier_code = fields.CharField(max_length=20, null=True)  # null: the lowest tier
     tier_since = fields.DatetimeField(null=True)
+    tier_measure = fields.BigIntField(default=0)  # the qualifying measure at the last order or refund
     version = fields.BigIntField(default=0)  # bumped by every writer: the row lock
     updated_at = fields.DatetimeField()
 

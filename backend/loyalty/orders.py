@@ -29,7 +29,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from backend import audit, clock
+from backend import audit, clock, db
 from backend.errors import field_errors
 from backend.loyalty import program as programs
 from backend.loyalty import tiers
@@ -45,6 +45,7 @@ from backend.loyalty.errors import (
 )
 from backend.loyalty.models import Order, PointsEntry, PointsLot, PointsLotUse, Refund, Topup
 from backend.members import events
+from backend.members.errors import MemberNotFound
 from backend.members.models import Member
 
 # Coupons plug in here: (conn, order row, OrderInput) -> discount cents (validated and redeemed).
@@ -177,7 +178,10 @@ async def _place(order: OrderInput, fingerprint: str, tz: str) -> dict[str, Any]
             await Order.filter(id=row.id).using_db(conn).update(receipt=receipt)
             return receipt
         program = await programs.load(conn)
-        member = await Member.get(id=order.member_id).using_db(conn)
+        member = await db.fetch_one("SELECT id, birthday, referrer_id FROM members WHERE id = $1", order.member_id,
+                                    conn=conn)
+        if member is None:
+            raise MemberNotFound()
         assets = await Assets.open(conn, order.member_id)
         ctx = Context(source="order", channel=order.channel, store_id=order.store_id, order_id=row.id,
                       reason=f"订单 {order.order_no}")
@@ -204,7 +208,7 @@ async def _place(order: OrderInput, fingerprint: str, tz: str) -> dict[str, Any]
         tier_before = assets.account.tier_code
         earned = points_for(program, channel=order.channel, store_id=order.store_id, base_cents=base,
                             items=order.items, tier_code=tier_before,
-                            birthday=_is_birthday(member.birthday, placed_at, tz))
+                            birthday=_is_birthday(db.to_date(member["birthday"]), placed_at, tz))
         # The row must carry the earned points before the tier measure reads it.
         await Order.filter(id=row.id).using_db(conn).update(
             discount_cents=discount, points_spent=order.points_to_spend, points_value_cents=points_value,
@@ -213,7 +217,7 @@ async def _place(order: OrderInput, fingerprint: str, tz: str) -> dict[str, Any]
             await assets.credit(earned, kind="earn", ctx=ctx, ref=f"order:{row.id}:earn",
                                 expires_at=program.lot_expiry(now, tz))
         tier_change = await tiers.upgrade_if_qualified(assets, program, tz=tz, ctx=ctx)
-        await _referral_reward(conn, member, program, order, tz)
+        await _referral_reward(conn, member["id"], member["referrer_id"], program, order, tz)
         await assets.save()
         receipt.update(discount_cents=discount, points_spent=order.points_to_spend, points_value_cents=points_value,
                        balance_spent_cents=principal + bonus, payable_cents=due - points_value - principal - bonus,
@@ -229,15 +233,15 @@ async def _place(order: OrderInput, fingerprint: str, tz: str) -> dict[str, Any]
     return receipt
 
 
-async def _referral_reward(conn: Any, member: Member, program: programs.Program, order: OrderInput,
-                           tz: str) -> None:
+async def _referral_reward(conn: Any, member_id: int, referrer_id: int | None, program: programs.Program,
+                           order: OrderInput, tz: str) -> None:
     """The referrer's reward, on the invitee's first order (one ledger ref per invitee)."""
-    if not program.referrer_points or member.referrer_id is None:
+    if not program.referrer_points or referrer_id is None:
         return
-    if await Order.filter(member_id=member.id).using_db(conn).count() != 1:
+    if await Order.filter(member_id=member_id).using_db(conn).count() != 1:
         return
-    referrer = await Assets.open(conn, member.referrer_id)
-    ref = f"referral:{member.id}"
+    referrer = await Assets.open(conn, referrer_id)
+    ref = f"referral:{member_id}"
     if await PointsEntry.filter(member_id=referrer.member_id, ref=ref).using_db(conn).exists():
         return
     await referrer.credit(program.referrer_points, kind="bonus", ref=ref,
@@ -246,7 +250,7 @@ async def _referral_reward(conn: Any, member: Member, program: programs.Program,
                           expires_at=program.lot_expiry(clock.now(), tz))
     await referrer.save()
     await events.append(member_id=referrer.member_id, type="referral_rewarded", channel=order.channel,
-                        payload={"invitee_id": member.id, "points": program.referrer_points}, using_db=conn)
+                        payload={"invitee_id": member_id, "points": program.referrer_points}, using_db=conn)
 
 
 def _share(total: int, refunded: int, amount: int) -> int:
@@ -318,6 +322,7 @@ async def _refund(order: Order, amount_cents: int, reason: str, refund_no: str |
                                                debt_for_shortfall=True, ref=f"refund:{refund.id}:reverse",
                                                prefer_entry=earn.id if earn else None)
                 debt = reverse - clawed
+            assets.account.tier_measure = await tiers.measure(conn, order.member_id, await programs.load(conn))
             await assets.save()
             await events.append(member_id=order.member_id, type="order_refunded", channel=order.channel,
                                 store_id=order.store_id, using_db=conn,

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from backend import clock
+from backend import clock, db
 from backend.loyalty.accounts import Assets, Context
-from backend.loyalty.models import LoyaltyAccount, Order, TierChange, TierGift
+from backend.loyalty.models import LoyaltyAccount, TierChange, TierGift
 from backend.loyalty.program import Program
 from backend.members import events
 
@@ -21,19 +21,25 @@ from backend.members import events
 GIFT_HOOKS: list[Any] = []
 
 
+MEASURE_SQL = """
+SELECT COALESCE(SUM(amount_cents - discount_cents - refunded_cents), 0) AS spend_cents,
+       COALESCE(SUM(points_earned - points_reversed), 0) AS points,
+       COALESCE(SUM(CASE WHEN status <> 'refunded' THEN 1 ELSE 0 END), 0) AS orders
+  FROM orders WHERE member_id = $1 AND placed_at >= $2"""
+
+
 async def measure(conn: BaseDBAsyncClient | None, member_id: int, program: Program,
                   now: datetime | None = None) -> int:
-    """The member's qualifying value over the window: yuan spent net of refunds, points earned net
-    of reversals, or orders not fully refunded."""
+    """The member's qualifying value over the window: yuan paid net of refunds, points earned net
+    of reversals, or orders not fully refunded (one aggregate row, whatever the order count)."""
     since = (now or clock.now()) - timedelta(days=program.tier_window_days)
-    query = Order.filter(member_id=member_id, placed_at__gte=since)
-    rows = await (query.using_db(conn) if conn else query).values_list(
-        "amount_cents", "discount_cents", "refunded_cents", "points_earned", "points_reversed", "status")
+    row = await db.fetch_one(MEASURE_SQL, member_id, since, conn=conn)
+    assert row is not None
     if program.tier_measure == "orders":
-        return sum(1 for *_, status in rows if status != "refunded")
+        return int(row["orders"])
     if program.tier_measure == "points":
-        return sum(earned - reversed_ for _, _, _, earned, reversed_, _ in rows)
-    return sum(max(amount - discount - refunded, 0) for amount, discount, refunded, *_ in rows) // 100
+        return int(row["points"])
+    return int(row["spend_cents"]) // 100
 
 
 async def _change(assets: Assets, program: Program, *, to_code: str, reason: str, value: int) -> dict[str, Any]:
@@ -51,6 +57,7 @@ async def _change(assets: Assets, program: Program, *, to_code: str, reason: str
 async def upgrade_if_qualified(assets: Assets, program: Program, *, tz: str, ctx: Context) -> dict[str, Any] | None:
     """In the qualifying event's transaction: move up to the highest tier the measure reaches."""
     value = await measure(assets.conn, assets.member_id, program)
+    assets.account.tier_measure = value
     target = program.tier_for(value)
     if program.rank(target.code) <= program.rank(assets.account.tier_code):
         return None
@@ -101,9 +108,10 @@ async def review(program: Program, *, now: datetime | None = None, batch: int = 
                 if account.tier_since and account.tier_since + timedelta(days=program.tier_retention_days) > now:
                     continue
                 value = await measure(conn, member_id, program, now)
+                account.tier_measure = value
                 target = program.tier_for(value)
                 if program.rank(target.code) < program.rank(account.tier_code):
                     await _change(assets, program, to_code=target.code, reason="downgrade", value=value)
-                    await assets.save()
                     counts["downgraded"] += 1
+                await assets.save()
         last = ids[-1]

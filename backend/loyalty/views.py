@@ -9,11 +9,11 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from backend import clock
+from backend import clock, db
 from backend.loyalty import orders, tiers
 from backend.loyalty import program as programs
 from backend.loyalty.accounts import Assets, Context
-from backend.loyalty.models import LoyaltyAccount, Order, PointsEntry, PointsLot, TierChange, WalletEntry
+from backend.loyalty.models import Order, PointsEntry, PointsLot, TierChange, WalletEntry
 
 EXPIRING_WINDOW = timedelta(days=30)
 # Coupons add their part of the asset view here: async (member_id) -> dict.
@@ -33,26 +33,38 @@ def _tier_view(program: programs.Program, code: str | None, measure: int) -> dic
     return view
 
 
-async def assets(member_id: int) -> dict[str, Any]:
-    """The mini-program home: points with what expires in 30 days, stored value, tier and progress."""
+ASSETS_SQL = """
+SELECT m.status, a.points_balance, a.points_debt, a.principal_cents, a.bonus_cents, a.tier_code, a.tier_measure
+  FROM members m LEFT JOIN loyalty_accounts a ON a.member_id = m.id WHERE m.id = $1"""
+EXPIRING_SQL = """
+SELECT remaining, expires_at FROM points_lots
+ WHERE member_id = $1 AND remaining > 0 AND expires_at <= $2 ORDER BY expires_at"""
+
+
+async def assets(member_id: int, *, active_only: bool = False) -> dict[str, Any] | None:
+    """The mini-program home: points with what expires in 30 days, stored value, tier and progress.
+
+    The hottest read of the system: fixed statements, the program from the process cache, and the
+    tier progress as stored at the member's last order or refund. None for an unknown member (or an
+    inactive one, with ``active_only``).
+    """
     now = clock.now()
-    account = await LoyaltyAccount.get_or_none(member_id=member_id)
+    account = await db.fetch_one(ASSETS_SQL, member_id)
+    if account is None or (active_only and account["status"] != "active"):
+        return None
     program = await programs.load()
-    lots = await PointsLot.filter(member_id=member_id, remaining__gt=0,
-                                  expires_at__lte=now + EXPIRING_WINDOW).order_by("expires_at").values_list(
-        "remaining", "expires_at")
+    lots = [(row["remaining"], db.to_datetime(row["expires_at"]))
+            for row in await db.fetch(EXPIRING_SQL, member_id, now + EXPIRING_WINDOW)]
     # Lots already due count as gone even before the expiry job has emptied them.
     due = sum(remaining for remaining, expires_at in lots if expires_at <= now)
-    balance = account.points_balance if account else 0
-    measure = await tiers.measure(None, member_id, program, now)
     view = {
-        "points": {"balance": balance - due, "debt": account.points_debt if account else 0,
+        "points": {"balance": (account["points_balance"] or 0) - due, "debt": account["points_debt"] or 0,
                    "expiring": [{"points": remaining, "expires_at": expires_at.isoformat()}
                                 for remaining, expires_at in lots if expires_at > now]},
-        "balance_cents": (account.principal_cents + account.bonus_cents) if account else 0,
-        "principal_cents": account.principal_cents if account else 0,
-        "bonus_cents": account.bonus_cents if account else 0,
-        "tier": _tier_view(program, account.tier_code if account else None, measure),
+        "balance_cents": (account["principal_cents"] or 0) + (account["bonus_cents"] or 0),
+        "principal_cents": account["principal_cents"] or 0,
+        "bonus_cents": account["bonus_cents"] or 0,
+        "tier": _tier_view(program, account["tier_code"], account["tier_measure"] or 0),
     }
     for section in ASSET_SECTIONS:
         view.update(await section(member_id))
@@ -83,7 +95,7 @@ def render_order(order: Order) -> dict[str, Any]:
 
 async def summary_section(member: Any, store_id: int | None) -> dict[str, Any]:
     """The clerk's member card: balances, tier with the member discount for POS, recent orders."""
-    view = await assets(member.id)
+    view = await assets(member.id) or {}
     recent = await Order.filter(member_id=member.id).order_by("-id").limit(5)
     return {"points": view["points"], "balance_cents": view["balance_cents"], "tier": view["tier"],
             "recent_orders": [render_order(order) for order in recent]}
@@ -123,6 +135,8 @@ async def merge_hook(conn: BaseDBAsyncClient, survivor_id: int, merged_id: int) 
         await survivor._wallet(kind="transfer_in", principal=principal, bonus=bonus, ctx=ctx,
                                ref=f"merge:in:{merged_id}")
     moved["orders"] = await Order.filter(member_id=merged_id).using_db(conn).update(member_id=survivor_id)
+    survivor.account.tier_measure = await tiers.measure(conn, survivor_id, program)
+    merged.account.tier_measure = 0
     if program.rank(merged.account.tier_code) > program.rank(survivor.account.tier_code):
         await TierChange.create(member_id=survivor_id, from_code=survivor.account.tier_code or program.tiers[0].code,
                                 to_code=merged.account.tier_code, reason="merge", created_at=clock.now(),
