@@ -95,11 +95,14 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         await app.ctx.kv.close()
         await db.close_db()
 
+    # Unique across processes (a random prefix per process) without a random draw per request.
+    request_ids = (f"{uuid.uuid4().hex[:16]}{n:016x}" for n in itertools.count(1))
+
     @app.on_request(priority=100)
     async def begin(request: Request) -> None:
         request.ctx.started = time.perf_counter()
         incoming = request.headers.get("x-request-id", "")
-        request.ctx.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request.ctx.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else next(request_ids)
         request_id_var.set(request.ctx.request_id)
 
     @app.on_response(priority=100)

@@ -59,9 +59,9 @@ SELECT id, name, valid_until FROM coupons
  WHERE member_id = $1 AND status = 'available' AND valid_until > $2 ORDER BY valid_until"""
 
 
-async def asset_section(member_id: int) -> dict[str, Any]:
+async def asset_section(member_id: int, reader: db.Reader) -> dict[str, Any]:
     now = clock.now()
-    available = await db.fetch(AVAILABLE_SQL, member_id, now)
+    available = await reader.fetch(AVAILABLE_SQL, member_id, now)
     soon = []
     for row in available[:5]:
         valid_until = db.to_datetime(row["valid_until"])

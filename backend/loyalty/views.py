@@ -16,7 +16,7 @@ from backend.loyalty.accounts import Assets, Context
 from backend.loyalty.models import Order, PointsEntry, PointsLot, TierChange, WalletEntry
 
 EXPIRING_WINDOW = timedelta(days=30)
-# Coupons add their part of the asset view here: async (member_id) -> dict.
+# Coupons add their part of the asset view here: async (member_id, db.Reader) -> dict.
 ASSET_SECTIONS: list[Any] = []
 
 
@@ -49,12 +49,14 @@ async def assets(member_id: int, *, active_only: bool = False) -> dict[str, Any]
     inactive one, with ``active_only``).
     """
     now = clock.now()
-    account = await db.fetch_one(ASSETS_SQL, member_id)
-    if account is None or (active_only and account["status"] != "active"):
-        return None
     program = await programs.load()
-    lots = [(row["remaining"], db.to_datetime(row["expires_at"]))
-            for row in await db.fetch(EXPIRING_SQL, member_id, now + EXPIRING_WINDOW)]
+    async with db.reader() as reader:
+        account = await reader.fetch_one(ASSETS_SQL, member_id)
+        if account is None or (active_only and account["status"] != "active"):
+            return None
+        lots = [(row["remaining"], db.to_datetime(row["expires_at"]))
+                for row in await reader.fetch(EXPIRING_SQL, member_id, now + EXPIRING_WINDOW)]
+        sections = [await section(member_id, reader) for section in ASSET_SECTIONS]
     # Lots already due count as gone even before the expiry job has emptied them.
     due = sum(remaining for remaining, expires_at in lots if expires_at <= now)
     view = {
@@ -66,8 +68,8 @@ async def assets(member_id: int, *, active_only: bool = False) -> dict[str, Any]
         "bonus_cents": account["bonus_cents"] or 0,
         "tier": _tier_view(program, account["tier_code"], account["tier_measure"] or 0),
     }
-    for section in ASSET_SECTIONS:
-        view.update(await section(member_id))
+    for section_view in sections:
+        view.update(section_view)
     return view
 
 

@@ -8,6 +8,7 @@ so they are granted once per member whichever channel registered first.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
@@ -392,6 +393,20 @@ def masked_phone(member: Member) -> str | None:
     if not member.phone_last4:
         return None
     return mask_phone(f"{member.phone_prefix3}0000{member.phone_last4}")
+
+
+def profile_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """``profile`` of a raw ``members`` row (a fixed-SQL read), without building the model."""
+    from types import SimpleNamespace
+
+    from backend import db
+
+    fields = dict(row)
+    fields["birthday"] = db.to_date(fields["birthday"])
+    fields["registered_at"] = db.to_datetime(fields["registered_at"])
+    if isinstance(fields["custom_fields"], str):
+        fields["custom_fields"] = json.loads(fields["custom_fields"])
+    return profile(SimpleNamespace(**fields))  # type: ignore[arg-type]
 
 
 def profile(member: Member) -> dict[str, Any]:
