@@ -33,12 +33,16 @@ def _tier_view(program: programs.Program, code: str | None, measure: int) -> dic
     return view
 
 
+# One statement: the member, the account and one row per lot expiring within the window (or one
+# row without a lot).
 ASSETS_SQL = """
-SELECT m.status, a.points_balance, a.points_debt, a.principal_cents, a.bonus_cents, a.tier_code, a.tier_measure
-  FROM members m LEFT JOIN loyalty_accounts a ON a.member_id = m.id WHERE m.id = $1"""
-EXPIRING_SQL = """
-SELECT remaining, expires_at FROM points_lots
- WHERE member_id = $1 AND remaining > 0 AND expires_at <= $2 ORDER BY expires_at"""
+SELECT m.status, a.points_balance, a.points_debt, a.principal_cents, a.bonus_cents, a.tier_code, a.tier_measure,
+       l.remaining, l.expires_at
+  FROM members m
+  LEFT JOIN loyalty_accounts a ON a.member_id = m.id
+  LEFT JOIN points_lots l ON l.member_id = m.id AND l.remaining > 0 AND l.expires_at <= $2
+ WHERE m.id = $1
+ ORDER BY l.expires_at"""
 
 
 async def assets(member_id: int, *, active_only: bool = False) -> dict[str, Any] | None:
@@ -51,11 +55,11 @@ async def assets(member_id: int, *, active_only: bool = False) -> dict[str, Any]
     now = clock.now()
     program = await programs.load()
     async with db.reader() as reader:
-        account = await reader.fetch_one(ASSETS_SQL, member_id)
-        if account is None or (active_only and account["status"] != "active"):
+        rows = await reader.fetch(ASSETS_SQL, member_id, now + EXPIRING_WINDOW)
+        if not rows or (active_only and rows[0]["status"] != "active"):
             return None
-        lots = [(row["remaining"], db.to_datetime(row["expires_at"]))
-                for row in await reader.fetch(EXPIRING_SQL, member_id, now + EXPIRING_WINDOW)]
+        account = rows[0]
+        lots = [(row["remaining"], db.to_datetime(row["expires_at"])) for row in rows if row["remaining"]]
         sections = [await section(member_id, reader) for section in ASSET_SECTIONS]
     # Lots already due count as gone even before the expiry job has emptied them.
     due = sum(remaining for remaining, expires_at in lots if expires_at <= now)
