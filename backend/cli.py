@@ -156,6 +156,13 @@ def cmd_review_tiers(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_expire_coupons(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.coupons.service import expire_due_coupons
+
+    print(json.dumps({"coupons": asyncio.run(_with_db(settings, expire_due_coupons))}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m backend", description="全渠道会员一体化 member platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -182,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_seed_demo)
     sub.add_parser("expire-points", help="expire the points lots that are due (safe to run again)").set_defaults(
         func=cmd_expire_points)
+    sub.add_parser("expire-coupons", help="mark coupons past their validity expired (safe to run again)").set_defaults(
+        func=cmd_expire_coupons)
     sub.add_parser("review-tiers", help="lower tiers no longer qualified after their retention").set_defaults(
         func=cmd_review_tiers)
     return parser

@@ -134,13 +134,13 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def _balances(assets: Assets | None) -> dict[str, Any]:
+def _balances(assets: Assets | None, program: programs.Program) -> dict[str, Any]:
     if assets is None:
         return {}
     a = assets.account
     return {"points_balance": a.points_balance, "points_debt": a.points_debt,
             "balance_cents": a.principal_cents + a.bonus_cents, "principal_cents": a.principal_cents,
-            "bonus_cents": a.bonus_cents, "tier": a.tier_code}
+            "bonus_cents": a.bonus_cents, "tier": program.tier(a.tier_code).code}
 
 
 async def place_order(order: OrderInput, *, tz: str) -> Outcome:
@@ -221,7 +221,7 @@ async def _place(order: OrderInput, fingerprint: str, tz: str) -> dict[str, Any]
         await assets.save()
         receipt.update(discount_cents=discount, points_spent=order.points_to_spend, points_value_cents=points_value,
                        balance_spent_cents=principal + bonus, payable_cents=due - points_value - principal - bonus,
-                       points_earned=earned, tier_change=tier_change, **_balances(assets))
+                       points_earned=earned, tier_change=tier_change, **_balances(assets, program))
         await Order.filter(id=row.id).using_db(conn).update(receipt=receipt)
         await events.append(member_id=order.member_id, type="order_placed", channel=order.channel,
                             store_id=order.store_id, using_db=conn,
@@ -335,7 +335,8 @@ async def _refund(order: Order, amount_cents: int, reason: str, refund_no: str |
                 coupons_returned += await hook(conn, order)
         receipt.update(points_reversed=reverse, points_clawed_back=clawed, points_debt_added=debt,
                        coupons_returned=coupons_returned,
-                       points_restored=restore, balance_restored_cents=principal + bonus, **_balances(assets))
+                       points_restored=restore, balance_restored_cents=principal + bonus,
+                       **_balances(assets, await programs.load(conn)))
         await Order.filter(id=order.id).using_db(conn).update(
             points_reversed=F("points_reversed") + reverse, points_restored=F("points_restored") + restore,
             principal_restored_cents=F("principal_restored_cents") + principal,
@@ -375,7 +376,7 @@ async def topup(*, member_id: int, amount_cents: int, payment_ref: str, store_id
                                        ref=f"topup:{row.id}", payment_ref=payment_ref)
             await assets.save()
             receipt = {"topup_id": row.id, "payment_ref": payment_ref, "member_id": member_id,
-                       "amount_cents": amount_cents, "bonus_cents": bonus, **_balances(assets)}
+                       "amount_cents": amount_cents, "bonus_cents": bonus, **_balances(assets, program)}
             await Topup.filter(id=row.id).using_db(conn).update(receipt=receipt)
             await events.append(member_id=member_id, type="wallet_topped_up", channel=channel, store_id=store_id,
                                 payload={"amount_cents": amount_cents, "bonus_cents": bonus}, using_db=conn)
@@ -407,7 +408,7 @@ async def adjust_points(*, member_id: int, points: int, reason: str, actor: audi
                                   "reason": reason}, using_db=conn)
         await events.append(member_id=member_id, type="points_adjusted", payload={"points": points, "reason": reason},
                             using_db=conn)
-    return {"entry_id": entry.id if entry else None, **_balances(assets)}
+    return {"entry_id": entry.id if entry else None, **_balances(assets, program)}
 
 
 async def expire_due_points(*, now: datetime | None = None, batch: int = 500) -> dict[str, int]:
