@@ -29,21 +29,28 @@ if TYPE_CHECKING:
 POOL_SIZE_DEFAULT = int(os.environ.get("DB_POOL_SIZE") or 20)
 SEQ = "{seq}"  # in a header value or a body: replaced by a value distinct for every request
 POOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PATH_SAFE = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")  # a pool value used in a path
 
 
 @dataclass(frozen=True)
 class Request:
     """What the load generator sends, over and over, on keep-alive connections.
 
-    ``{seq}`` anywhere in a header value or in ``body`` becomes a value unique to the request (distinct
-    across load-generator threads and across the warm-up and the measurement): order numbers,
+    ``{seq}`` anywhere in the path, a header value or ``body`` becomes a value unique to the request
+    (distinct across load-generator threads and across the warm-up and the measurement): order numbers,
     ``Idempotency-Key`` headers.
 
-    ``pools`` spread the requests over several values: ``{NAME}`` in a header value or in ``body`` becomes
-    one of ``pools[NAME]``, taken in turn (request ``k`` of the run gets item ``k mod size``; wrk's threads
-    interleave, so the requests in flight at one moment use different items). Every pool has the same
+    ``pools`` spread the requests over several values: ``{NAME}`` in the path, a header value or ``body``
+    becomes one of ``pools[NAME]``, taken in turn (request ``k`` of the target gets item ``k mod size``;
+    wrk's threads interleave, so the requests in flight at one moment use different items; each run goes
+    on from the item after the last one the check or the previous run took). Every pool has the same
     size and the same item index is used for all of them in one request, so parallel pools stay aligned:
-    a member's scan token and that member's id. For loads that must not all touch one row.
+    a coupon's id in the path and its owner's scan token in the body. For loads that must not all touch
+    one row.
+
+    ``single_use``: each pool item is for one request only (a coupon is redeemed once): the check, the
+    warm-up and the measurement take items no request took before, and a run that would need more items
+    than the pools hold fails instead of reusing one.
     """
 
     path: str
@@ -51,27 +58,32 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     pools: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    single_use: bool = False
 
     def __post_init__(self) -> None:
         sizes = {len(values) for values in self.pools.values()}
         if len(sizes) > 1 or 0 in sizes:
             raise ValueError(f"request pools must be non-empty and of one size, got {sorted(sizes)}")
+        if self.single_use and not self.pools:
+            raise ValueError("single_use needs pools")
         for name, values in self.pools.items():
             if not POOL_NAME.match(name) or name == "seq":
                 raise ValueError(f"pool name {name!r}: letters, digits and _ (and not 'seq')")
             if any("\n" in value or "\t" in value for value in values):
                 raise ValueError(f"pool {name!r}: values cannot hold tabs or newlines")
+            if "{" + name + "}" in self.path and any(not PATH_SAFE.match(value) for value in values):
+                raise ValueError(f"pool {name!r} is used in the path: its values must be URL-safe")
 
     @property
     def distinct(self) -> bool:
-        return bool(self.pools) or SEQ in (self.body or "") or any(SEQ in value for value in self.headers.values())
+        return bool(self.pools) or any(SEQ in text for text in (self.path, self.body or "", *self.headers.values()))
 
     @property
     def pool_size(self) -> int:
         return len(next(iter(self.pools.values()))) if self.pools else 0
 
-    def render(self, seq: str, pick: int = 0) -> tuple[dict[str, str], bytes | None]:
-        """Headers and body of one request: ``{seq}`` becomes ``seq``, ``{NAME}`` item ``pick`` of its pool."""
+    def render(self, seq: str, pick: int = 0) -> tuple[str, dict[str, str], bytes | None]:
+        """Path, headers and body of one request: ``{seq}`` becomes ``seq``, ``{NAME}`` item ``pick`` of its pool."""
 
         def fill(text: str) -> str:
             text = text.replace(SEQ, seq)
@@ -80,7 +92,25 @@ class Request:
             return text
 
         headers = {name: fill(value) for name, value in self.headers.items()}
-        return headers, None if self.body is None else fill(self.body).encode()
+        return fill(self.path), headers, None if self.body is None else fill(self.body).encode()
+
+
+@dataclass(frozen=True)
+class Phases:
+    """A target's requests when they differ by phase of its run (``Target.build`` may return this).
+
+    For a target whose measured request must reach the server fresh: 64 connections racing for one
+    coupon race only if nothing redeemed it before, so the check redeems another coupon and the warm-up
+    races for a coupon of its own.
+    """
+
+    check: Request
+    warmup: Request
+    measurement: Request
+
+    @classmethod
+    def same(cls, request: Request) -> Phases:
+        return cls(request, request, request)
 
 
 @dataclass(frozen=True)
@@ -97,6 +127,9 @@ class Served:
 
     ok: int  # answers below 400
     unsure: int  # requests the client cannot account for: in flight when a run stopped, socket errors, timeouts
+    # Answers by status of each phase ("check", "warm-up", "measurement"), for a target with
+    # ``expected_statuses`` (the check's alone otherwise): wrk counts them only when asked.
+    statuses: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,7 +140,10 @@ class Target:
     the same ``group`` (a target without a group is compared with every other).
 
     ``build``, when set, makes the request right before the target's server starts, for credentials that
-    expire (``lifetime_s``: the harness refuses a warm-up plus measurement that would outlive them).
+    expire (``lifetime_s``: the harness refuses a warm-up plus measurement that would outlive them); it may
+    return :class:`Phases` when the check, the warm-up and the measurement need different requests.
+    ``expected_statuses``: answers >= 400 that are what the load is about (409 for the requests that lose
+    a race for one coupon): they do not count as failures, and the answers are counted by status.
     ``reconcile``, when set, runs once the server has stopped, with what the load generator saw: it can
     check the database against the answers (raising ``BenchFailure`` when they disagree) and returns a line
     for the report.
@@ -118,8 +154,9 @@ class Target:
     request: Request
     baseline: bool = False
     group: str | None = None
-    build: Callable[[], Request] | None = field(default=None, repr=False)
+    build: Callable[[], Request | Phases] | None = field(default=None, repr=False)
     lifetime_s: int | None = None
+    expected_statuses: frozenset[int] = frozenset()
     reconcile: Callable[[Served], Awaitable[str]] | None = field(default=None, repr=False)
 
     @property

@@ -5,8 +5,10 @@
 asyncpg pool (the size of the project's) and answers the row as JSON.
 ``python -m bench.baselines orders --port P --dsn DSN``: ``POST /orders`` records an earning order in one
 raw asyncpg transaction, with the statements the project's order path runs (see ``ORDER_STATEMENTS``).
+``python -m bench.baselines redeem --port P --dsn DSN``: ``POST /coupons/<id>/redeem`` redeems a coupon at the
+counter in one raw asyncpg transaction: the conditional UPDATE and the two inserts (``REDEEM_STATEMENTS``).
 
-Both run in one process with the access log and the banner off, like ``python -m backend serve``.
+Each runs in one process with the access log and the banner off, like ``python -m backend serve``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,20 @@ def orders_target(dsn: str, member_ids: list[int], *, store_id: int, amount_cent
     body = '{"order_no": "B{seq}", "member_id": {member_id}, ' + f'"store_id": {store_id}, "amount_cents": {amount_cents}}}'
     request = Request("/orders", method="POST", headers={"Content-Type": "application/json"}, body=body,
                       pools={"member_id": tuple(str(member_id) for member_id in member_ids)})
+    return Target(name, Server(argv), request, baseline=True, group=group, reconcile=reconcile)
+
+
+def redeem_target(dsn: str, coupons: list[tuple[int, int]], *, store_id: int, staff_id: int,
+                  name: str = "baseline:asyncpg", group: str | None = None, pool_size: int = POOL_SIZE_DEFAULT,
+                  reconcile: Callable[[Served], Awaitable[str]] | None = None) -> Target:
+    """``POST /coupons/<id>/redeem`` of each of ``coupons`` ((coupon id, owner's member id)) once, in turn."""
+    argv = (sys.executable, "-m", "bench.baselines", "redeem", "--port", "{port}", "--dsn", dsn,
+            "--pool-size", str(pool_size))
+    body = '{"member_id": {member_id}, ' + f'"store_id": {store_id}, "staff_id": {staff_id}}}'
+    request = Request("/coupons/{coupon_id}/redeem", method="POST", headers={"Content-Type": "application/json"},
+                      body=body, single_use=True,
+                      pools={"coupon_id": tuple(str(coupon_id) for coupon_id, _ in coupons),
+                             "member_id": tuple(str(member_id) for _, member_id in coupons)})
     return Target(name, Server(argv), request, baseline=True, group=group, reconcile=reconcile)
 
 
@@ -215,9 +231,53 @@ def orders_app(dsn: str, pool_size: int) -> Sanic:
     return app
 
 
+# What the project's counter redemption (backend/coupons/service.py ``redeem_in_store``) writes, in one
+# transaction: the conditional UPDATE that only one caller wins, the redemption, the timeline event. The
+# project also reads the coupon and its template's status first; those reads are its own work.
+COUPON_REDEEM = ("UPDATE coupons SET status = 'redeemed', redeemed_at = now() "
+                 "WHERE id = $1 AND member_id = $2 AND status = 'available'")
+REDEMPTION_INSERT = """
+INSERT INTO coupon_redemptions (coupon_id, member_id, store_id, channel, order_id, order_amount_cents, discount_cents,
+    staff_id, status, reason, created_at, reversed_at)
+VALUES ($1, $2, $3, 'pos', NULL, NULL, 0, $4, 'done', '', $5, NULL) RETURNING id"""
+REDEEM_EVENT_INSERT = ("INSERT INTO member_events (member_id, type, channel, store_id, payload, created_at) "
+                       "VALUES ($1, 'coupon_redeemed', 'pos', $2, $3, $4) RETURNING id")
+REDEEM_STATEMENTS = (COUPON_REDEEM, REDEMPTION_INSERT, REDEEM_EVENT_INSERT)
+
+
+def redeem_app(dsn: str, pool_size: int) -> Sanic:
+    """The counter redemption without the project: the same writes through asyncpg, 409 for a lost race."""
+    app = _bare_app("bench_redeem")
+
+    @app.before_server_start
+    async def connect(app: Sanic) -> None:
+        app.ctx.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size, init=_init_connection)
+
+    @app.after_server_stop
+    async def disconnect(app: Sanic) -> None:
+        await app.ctx.pool.close()
+
+    @app.post("/coupons/<coupon_id:int>/redeem")
+    async def redeem(request: HttpRequest, coupon_id: int) -> HTTPResponse:
+        body = request.json
+        member_id, store_id, staff_id = int(body["member_id"]), int(body["store_id"]), int(body["staff_id"])
+        now = datetime.now(UTC)
+        async with request.app.ctx.pool.acquire() as conn, conn.transaction():
+            if await conn.execute(COUPON_REDEEM, coupon_id, member_id) != "UPDATE 1":
+                return json({"error": "COUPON_ALREADY_REDEEMED"}, status=409)
+            redemption_id = await conn.fetchval(REDEMPTION_INSERT, coupon_id, member_id, store_id, staff_id, now)
+            await conn.fetchval(REDEEM_EVENT_INSERT, member_id, store_id,
+                                {"coupon_id": coupon_id, "redemption_id": redemption_id, "discount_cents": 0}, now)
+        return json({"id": redemption_id, "coupon_id": coupon_id, "store_id": store_id, "channel": "pos",
+                     "order_id": None, "discount_cents": 0, "status": "done", "created_at": now.isoformat()},
+                    status=201)
+
+    return app
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.baselines", description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["json", "asyncpg", "orders"])
+    parser.add_argument("kind", choices=["json", "asyncpg", "orders", "redeem"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dsn", help="PostgreSQL DSN (asyncpg)")
@@ -226,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.kind != "json" and not args.dsn:
         parser.error(f"{args.kind} needs --dsn")
     apps = {"json": json_app, "asyncpg": lambda: asyncpg_app(args.dsn, args.pool_size),
-            "orders": lambda: orders_app(args.dsn, args.pool_size)}
+            "orders": lambda: orders_app(args.dsn, args.pool_size),
+            "redeem": lambda: redeem_app(args.dsn, args.pool_size)}
     app = apps[args.kind]()
     app.prepare(host=args.host, port=args.port, workers=1, access_log=False, motd=False, single_process=True)
     Sanic.serve_single(primary=app)

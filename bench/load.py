@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import Request
@@ -40,6 +40,8 @@ class Result:
     p99_ms: float
     non_2xx: int = 0  # answers with a status >= 400 (wrk's "Non-2xx or 3xx responses")
     socket_errors: int = 0  # connect, read, write errors and timeouts
+    pool_next: int = 0  # with pools: the first item no request of the run took (where the next run starts)
+    statuses: dict[int, int] = field(default_factory=dict)  # answers by status, when counted
 
     @property
     def errors(self) -> int:
@@ -58,7 +60,9 @@ class LoadGenerator:
     def describe(self, load: Load) -> str:
         raise NotImplementedError
 
-    async def run(self, url: str, request: Request, load: Load, duration_s: int) -> Result:
+    async def run(self, url: str, request: Request, load: Load, duration_s: int, *, pool_start: int = 0,
+                  count_statuses: bool = False) -> Result:
+        """Load ``url`` for ``duration_s``; pool items from ``pool_start`` on; answers by status if asked."""
         raise NotImplementedError
 
 
@@ -71,19 +75,22 @@ class Wrk(LoadGenerator):
     def describe(self, load: Load) -> str:
         return f"loadgen=wrk threads={load.threads} connections={load.connections} timeout={TIMEOUT_S}s"
 
-    async def run(self, url: str, request: Request, load: Load, duration_s: int) -> Result:
+    async def run(self, url: str, request: Request, load: Load, duration_s: int, *, pool_start: int = 0,
+                  count_statuses: bool = False) -> Result:
         threads = min(load.threads, load.connections)
         env = {**os.environ, "BENCH_METHOD": request.method, "BENCH_RUN": uuid.uuid4().hex[:8],
-               "BENCH_THREADS": str(threads),
+               "BENCH_THREADS": str(threads), "BENCH_PATH": request.path, "BENCH_POOL_START": str(pool_start),
+               "BENCH_STATUSES": "1" if count_statuses else "0",
                "BENCH_HEADERS": "\n".join(f"{name}: {value}" for name, value in request.headers.items())}
         if request.body is not None:
             env["BENCH_BODY"] = request.body
         else:
             env.pop("BENCH_BODY", None)
         env.pop("BENCH_POOLS", None)
+        # A path with placeholders is not a URL wrk would parse: the script sends it (BENCH_PATH).
         argv = [self.path, f"-t{threads}", f"-c{load.connections}",
                 f"-d{duration_s}s", "--latency", "--timeout", f"{TIMEOUT_S}s",
-                "-s", str(LUA_SCRIPT), url + request.path]
+                "-s", str(LUA_SCRIPT), url + ("/" if "{" in request.path else request.path)]
         with tempfile.TemporaryDirectory(prefix="mp-bench-pools-") as scratch:
             if request.pools:
                 # A file, not the environment: hundreds of tokens outgrow what one variable may hold.
@@ -107,15 +114,23 @@ class PythonLoad(LoadGenerator):
         return (f"loadgen=python (bench/loadgen.py, {self.reason}) connections={load.connections} "
                 f"timeout={TIMEOUT_S}s; one Python process saturates sooner than wrk, so fast targets read low")
 
-    async def run(self, url: str, request: Request, load: Load, duration_s: int) -> Result:
+    async def run(self, url: str, request: Request, load: Load, duration_s: int, *, pool_start: int = 0,
+                  count_statuses: bool = False) -> Result:
         spec = {"method": request.method, "path": request.path, "headers": request.headers, "body": request.body,
                 "pools": {name: list(values) for name, values in request.pools.items()}}
-        argv = [sys.executable, "-m", "bench.loadgen", url, "--connections", str(load.connections),
-                "--duration", str(duration_s), "--timeout", str(TIMEOUT_S), "--run", uuid.uuid4().hex[:8],
-                "--request", json.dumps(spec, ensure_ascii=False)]
-        output = await _run(argv, dict(os.environ))
+        with tempfile.TemporaryDirectory(prefix="mp-bench-request-") as scratch:
+            # A file, not an argument: thousands of pool items outgrow what one argument may hold.
+            spec_path = Path(scratch) / "request.json"
+            spec_path.write_text(json.dumps(spec, ensure_ascii=False))
+            argv = [sys.executable, "-m", "bench.loadgen", url, "--connections", str(load.connections),
+                    "--duration", str(duration_s), "--timeout", str(TIMEOUT_S), "--run", uuid.uuid4().hex[:8],
+                    "--pool-start", str(pool_start), "--request-file", str(spec_path)]
+            output = await _run(argv, dict(os.environ))
         try:
-            return Result(**json.loads(output.strip().splitlines()[-1]))
+            fields = json.loads(output.strip().splitlines()[-1])
+            fields["statuses"] = {int(code): n for code, n in fields.get("statuses", {}).items()} \
+                if count_statuses else {}
+            return Result(**fields)
         except (ValueError, TypeError, IndexError) as exc:
             raise LoadError(f"bench.loadgen printed no result:\n{output}") from exc
 
@@ -166,6 +181,7 @@ def parse_wrk(output: str) -> Result:
         raise LoadError(f"could not read wrk's report:\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    pool_next = re.search(r"^bench-pool-next: (\d+)$", output, re.M)  # printed by request.lua's done()
     return Result(
         requests=_count(total.group(1), total.group(2)),
         duration_s=_ms(total.group(3), total.group(4)) / 1000,
@@ -174,4 +190,6 @@ def parse_wrk(output: str) -> Result:
         p99_ms=_ms(*p99.groups()),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(n) for n in sockets.groups()) if sockets else 0,
+        pool_next=int(pool_next.group(1)) if pool_next else 0,
+        statuses={int(code): int(n) for code, n in re.findall(r"^bench-status: (\d+) (\d+)$", output, re.M)},
     )

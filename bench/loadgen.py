@@ -2,13 +2,15 @@
 
 N connections, each sending the request again as soon as the previous answer is complete (keep-alive,
 like wrk); the latency of every request is recorded. Prints one JSON line: requests, duration_s, rps,
-p50_ms, p99_ms, non_2xx, socket_errors. Answers must carry Content-Length (Sanic's do).
+p50_ms, p99_ms, non_2xx, socket_errors, pool_next (the first pool item no request took), statuses (answers
+by status). Answers must carry Content-Length (Sanic's do).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -16,6 +18,7 @@ import re
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench import Request
@@ -72,8 +75,8 @@ class _Connection(asyncio.Protocol):
 
 
 def _payload(request: Request, host: str, seq: str, pick: int = 0) -> bytes:
-    headers, body = request.render(seq, pick)
-    lines = [f"{request.method} {request.path} HTTP/1.1", f"Host: {host}"]
+    path, headers, body = request.render(seq, pick)
+    lines = [f"{request.method} {path} HTTP/1.1", f"Host: {host}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
@@ -81,14 +84,16 @@ def _payload(request: Request, host: str, seq: str, pick: int = 0) -> bytes:
 
 
 async def run(url: str, request: Request, *, connections: int, duration_s: float, timeout_s: float,
-              run_id: str) -> Result:
+              run_id: str, pool_start: int = 0) -> Result:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     loop = asyncio.get_running_loop()
     static = None if request.distinct else _payload(request, parts.netloc, "")
-    picks = itertools.count()  # one counter for all connections: consecutive requests take different pool items
+    # One counter for all connections: consecutive requests take different pool items.
+    picks = itertools.count(pool_start)
     latencies: list[float] = []
     counts = {"non_2xx": 0, "socket_errors": 0}
+    statuses: collections.Counter[int] = collections.Counter()
     started = time.perf_counter()
     deadline = started + duration_s
 
@@ -114,6 +119,7 @@ async def run(url: str, request: Request, *, connections: int, duration_s: float
             if done > deadline:
                 break
             latencies.append(done - sent)
+            statuses[status] += 1
             if status >= 400:
                 counts["non_2xx"] += 1
         if connection is not None and connection.transport is not None:
@@ -128,19 +134,23 @@ async def run(url: str, request: Request, *, connections: int, duration_s: float
         return latencies[min(len(latencies) - 1, round(q * (len(latencies) - 1)))] * 1000
 
     return Result(requests=len(latencies), duration_s=duration_s, rps=len(latencies) / duration_s,
-                  p50_ms=percentile(0.50), p99_ms=percentile(0.99), **counts)
+                  p50_ms=percentile(0.50), p99_ms=percentile(0.99), pool_next=next(picks) if request.pools else 0,
+                  statuses=dict(statuses), **counts)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__.splitlines()[0])
     parser.add_argument("url", help="http://host:port (the request's path is added)")
-    parser.add_argument("--request", required=True, help='JSON: {"method", "path", "headers", "body", "pools"}')
+    spec_source = parser.add_mutually_exclusive_group(required=True)
+    spec_source.add_argument("--request", help='JSON: {"method", "path", "headers", "body", "pools"}')
+    spec_source.add_argument("--request-file", type=Path, help="the same JSON, in a file")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--timeout", type=float, default=5)
     parser.add_argument("--run", default="run", help="prefix of the {seq} values")
+    parser.add_argument("--pool-start", type=int, default=0, help="index of the first pool item to take (0)")
     args = parser.parse_args(argv)
-    spec = json.loads(args.request)
+    spec = json.loads(args.request if args.request is not None else args.request_file.read_text())
     request = Request(spec["path"], spec.get("method") or "GET", spec.get("headers") or {}, spec.get("body"),
                       {name: tuple(values) for name, values in (spec.get("pools") or {}).items()})
     loop_factory = None
@@ -150,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         result = runner.run(run(args.url, request, connections=args.connections, duration_s=args.duration,
-                                timeout_s=args.timeout, run_id=args.run))
+                                timeout_s=args.timeout, run_id=args.run, pool_start=args.pool_start))
     print(json.dumps(asdict(result)))
     return 0
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import Benchmark, Request, Served, Target, load, servers
+from bench import Benchmark, Phases, Request, Served, Target, load, servers
 from bench.load import Load, LoadGenerator, Result
 from bench.project import Project, profile_path
 
@@ -62,25 +62,49 @@ def ratio_lines(benchmark: Benchmark, targets: list[Target], results: dict[str, 
     return lines, met
 
 
-async def check(base_url: str, target: Target, request: Request) -> None:
-    """One request before any load: a target that does not answer 2xx is not measured."""
-    headers, body = request.render(f"check-{uuid.uuid4().hex[:8]}")
+async def check(base_url: str, target: Target, request: Request, pick: int = 0) -> int:
+    """One request before any load: a target that does not answer 2xx is not measured. Its status."""
+    path, headers, body = request.render(f"check-{uuid.uuid4().hex[:8]}", pick)
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-        response = await client.request(request.method, request.path, headers=headers, content=body)
+        response = await client.request(request.method, path, headers=headers, content=body)
     if not 200 <= response.status_code < 300:
-        raise BenchFailure(f"{target.name}: {request.method} {request.path} answered "
+        raise BenchFailure(f"{target.name}: {request.method} {path} answered "
                            f"{response.status_code}, not 2xx: {response.text[:500]}")
+    return response.status_code
 
 
 def verify(target: Target, result: Result, options: Options, phase: str) -> None:
     attempted = result.requests + result.socket_errors
     if result.requests == 0:
         raise BenchFailure(f"{target.name}: no request completed during the {phase}")
-    if result.errors > options.max_error_rate * attempted:
+    expected = sum(n for status, n in result.statuses.items() if status in target.expected_statuses)
+    unexpected = result.non_2xx - expected
+    if unexpected + result.socket_errors > options.max_error_rate * attempted:
+        allowed = f", {expected} expected ({', '.join(map(str, sorted(target.expected_statuses)))})" \
+            if target.expected_statuses else ""
         raise BenchFailure(
-            f"{target.name}: {result.errors} of {attempted} requests failed during the {phase} "
-            f"({result.non_2xx} answers >= 400, {result.socket_errors} socket errors/timeouts; "
+            f"{target.name}: {unexpected + result.socket_errors} of {attempted} requests failed during the {phase} "
+            f"({result.non_2xx} answers >= 400{allowed}, {result.socket_errors} socket errors/timeouts; "
             f"at most {options.max_error_rate:.2%} allowed): no figure is reported for a failing endpoint")
+
+
+class PoolCursors:
+    """Where each request's pools go on: the check and every run take items after those taken before."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.next: dict[int, int] = {}  # id(request) -> first item not taken yet
+
+    def start(self, request: Request) -> int:
+        return self.next.get(id(request), 0)
+
+    def taken(self, request: Request, upto: int, phase: str) -> None:
+        """The run (or check) of ``phase`` took the items below ``upto``."""
+        if request.single_use and upto > request.pool_size:
+            raise BenchFailure(
+                f"{self.target.name}: the {phase} needed {upto} single-use pool items, the pools hold "
+                f"{request.pool_size}: seed more (or shorten --warmup/--duration); no item is used twice")
+        self.next[id(request)] = upto
 
 
 # Between building a target's request and the end of its measurement: server start, check, stop.
@@ -101,16 +125,26 @@ async def measure(target: Target, generator: LoadGenerator, options: Options,
                   log_dir: Path) -> tuple[Result, str | None]:
     """The target's measurement, and the line its ``reconcile`` gives (if it has one)."""
     shape = Load(connections=options.connections, threads=options.threads)
-    request = target.build() if target.build is not None else target.request
+    built = target.build() if target.build is not None else target.request
+    phases = built if isinstance(built, Phases) else Phases.same(built)
+    cursors = PoolCursors(target)
+    count_statuses = bool(target.expected_statuses)
     runs: list[Result] = []
+    statuses: dict[str, dict[int, int]] = {}
     async with servers.running(target.server, name=target.name, log_dir=log_dir) as base_url:
         try:
-            await check(base_url, target, request)
-            if options.warmup_s > 0:
-                runs.append(await generator.run(base_url, request, shape, options.warmup_s))
-                verify(target, runs[-1], options, "warm-up")
-            runs.append(await generator.run(base_url, request, shape, options.duration_s))
-            verify(target, runs[-1], options, "measurement")
+            pick = cursors.start(phases.check)
+            cursors.taken(phases.check, pick + 1, "check")
+            statuses["check"] = {await check(base_url, target, phases.check, pick): 1}
+            loads = [("warm-up", phases.warmup, options.warmup_s)] if options.warmup_s > 0 else []
+            for phase, request, seconds in [*loads, ("measurement", phases.measurement, options.duration_s)]:
+                runs.append(await generator.run(base_url, request, shape, seconds,
+                                                pool_start=cursors.start(request), count_statuses=count_statuses))
+                if request.pools:
+                    cursors.taken(request, runs[-1].pool_next, phase)
+                verify(target, runs[-1], options, phase)
+                if count_statuses:
+                    statuses[phase] = runs[-1].statuses
         except BenchFailure as exc:
             tail = servers.log_tail(servers.log_path(log_dir, target.name))
             raise BenchFailure(f"{exc}\n--- server log ({target.name}) ---\n{tail}" if tail else str(exc)) from None
@@ -118,7 +152,7 @@ async def measure(target: Target, generator: LoadGenerator, options: Options,
     if target.reconcile is not None:  # the server has stopped: whatever it accepted is committed
         note = await target.reconcile(Served(
             ok=1 + sum(r.requests - r.non_2xx for r in runs),
-            unsure=sum(options.connections + r.socket_errors for r in runs)))
+            unsure=sum(options.connections + r.socket_errors for r in runs), statuses=statuses))
     return runs[-1], note
 
 

@@ -11,6 +11,8 @@ from datetime import timedelta
 from tortoise.transactions import in_transaction
 
 from backend import audit, clock
+from backend.coupons import service as coupon_service
+from backend.coupons.terms import Terms
 from backend.http.auth import STAFF_AUDIENCE
 from backend.loyalty import orders
 from backend.loyalty import program as programs
@@ -175,3 +177,48 @@ async def member_with_history(project: Project, member_id: int) -> AssetHistory:
         raise SeedError(f"member {member_id}: wanted at least 200 points entries and 20 live lots, some expiring "
                         f"within {EXPIRING_WINDOW.days} days; seeded {history}")
     return history
+
+
+# A gift at the counter: redeemed without an order amount, usable at every store and in every channel.
+GIFT_TERMS = Terms(kind="gift", gift_sku="BENCH-GIFT", valid_days=30)
+
+
+async def gift_template(*, name: str = "压测赠品券") -> int:
+    """An active gift-coupon template, made and switched on as an admin would; its id."""
+    template = await coupon_service.create_template(
+        name=name, description="压测", terms=GIFT_TERMS, total_stock=None, per_member_limit=None,
+        per_member_daily_limit=None, claimable=False, claim_tiers=[], actor=audit.SYSTEM)
+    await coupon_service.set_status(template_id=template.id, status="active", actor=audit.SYSTEM)
+    return template.id
+
+
+@dataclass(frozen=True)
+class SeededCoupon:
+    coupon_id: int
+    member_id: int  # its owner
+
+
+async def coupons(project: Project, template_id: int, member_ids: list[int], count: int, *,
+                  per_transaction: int = 500) -> list[SeededCoupon]:
+    """``count`` available coupons of the template, dealt to ``member_ids`` in turn, in that order.
+
+    Issued through ``coupons.service.issue`` as admin batches are (source ``admin``; round ``r`` of the
+    deal is batch ``bench-r``, one coupon per member), ``per_transaction`` coupons per transaction: a
+    transaction a coupon would spend most of the time committing. Consecutive coupons belong to
+    different members (when there are several).
+    """
+    if not member_ids:
+        raise SeedError("coupons need at least one member to hold them")
+    tz = project.settings.timezone
+    issued: list[SeededCoupon] = []
+    while len(issued) < count:
+        async with in_transaction() as conn:
+            for n in range(len(issued), min(count, len(issued) + per_transaction)):
+                member_id = member_ids[n % len(member_ids)]
+                coupon, created = await coupon_service.issue(
+                    conn, template_id=template_id, member_id=member_id, source="admin",
+                    source_ref=f"batch:bench-{n // len(member_ids)}", tz=tz)
+                if not created or coupon.status != "available":
+                    raise SeedError(f"coupon {coupon.id} of member {member_id} was not a new available coupon")
+                issued.append(SeededCoupon(coupon.id, member_id))
+    return issued

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse
 
 from backend.coupons import service, views
 from backend.coupons.errors import CouponNotFound
 from backend.coupons.models import Coupon, CouponTemplate, PointsMallItem
 from backend.errors import field_errors
 from backend.http.auth import member_required
+from backend.http.common import ok
 from backend.http.docs import endpoint
 from backend.http.pagination import page
 from backend.idempotency import idempotent
@@ -22,9 +23,6 @@ TAG = "shopper"
 CLAIM_ERRORS = ["UNAUTHENTICATED", "COUPON_TEMPLATE_NOT_FOUND", "COUPON_NOT_CLAIMABLE", "COUPON_OUT_OF_STOCK",
                 "COUPON_LIMIT_REACHED", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"]
 
-
-def ok(body: object, status: int = 200) -> HTTPResponse:
-    return json(body, status=status, ensure_ascii=False)
 
 
 @bp.get("/me/coupons")
@@ -49,8 +47,7 @@ async def coupon_code(request: Request, coupon_id: int) -> HTTPResponse:
     if not await Coupon.exists(id=coupon_id, member_id=member.id, status="available"):
         raise CouponNotFound()  # another member's coupon is not found, not forbidden
     issued = CodeSigner(request.app.ctx.settings.secret_key).issue("coupon", coupon_id)
-    return ok({"code": issued.code, "expires_at": issued.expires_at.isoformat(),
-               "refresh_after_s": issued.refresh_after_s})
+    return ok(issued.as_json())
 
 
 @bp.get("/coupon-center")

@@ -8,11 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse
 
 from backend import audit, db
 from backend.errors import Unauthenticated
 from backend.http.auth import member_required, shopper_required
+from backend.http.common import ok
 from backend.http.docs import endpoint
 from backend.http.pagination import page
 from backend.http.validation import Body, parse_body
@@ -27,9 +28,6 @@ from backend.security.codes import CodeSigner
 bp = Blueprint("miniprogram", url_prefix="/api/v1/mp")
 TAG = "shopper"
 
-
-def ok(body: Any, status: int = 200) -> HTTPResponse:
-    return json(body, status=status, ensure_ascii=False)
 
 
 async def current_member(request: Request) -> Member:
@@ -214,8 +212,7 @@ async def put_consents(request: Request) -> HTTPResponse:
 async def member_code(request: Request) -> HTTPResponse:
     member = await current_member(request)
     issued = CodeSigner(request.app.ctx.settings.secret_key).issue("member", member.id)
-    return ok({"code": issued.code, "expires_at": issued.expires_at.isoformat(),
-               "refresh_after_s": issued.refresh_after_s})
+    return ok(issued.as_json())
 
 
 @bp.get("/me/referral")

@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse
 
-from backend import audit
 from backend.errors import field_errors
 from backend.http.auth import staff_required
+from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import endpoint
 from backend.http.pagination import page
 from backend.http.validation import Body, parse_body
@@ -23,17 +23,9 @@ from backend.stores.models import AuditLog, StaffAccount, Store
 
 bp = Blueprint("console", url_prefix="/api/v1/admin")
 TAG = "console"
-ADMIN = ("admin",)
-CONSOLE = ("admin", "marketer")
-AUTH = ["UNAUTHENTICATED", "FORBIDDEN"]
+AUTH = STAFF_AUTH_ERRORS
 
 
-def ok(body: Any, status: int = 200) -> HTTPResponse:
-    return json(body, status=status, ensure_ascii=False)
-
-
-def _actor(request: Request) -> audit.Actor:
-    return audit.Actor.staff(request.ctx.staff.id)
 
 
 def _member_view(request: Request, member: Member) -> dict[str, Any]:
@@ -124,7 +116,7 @@ async def get_member(request: Request, member_id: int) -> HTTPResponse:
 async def patch_member(request: Request, member_id: int) -> HTTPResponse:
     body = parse_body(request, StaffProfilePatch)
     changes = body.model_dump(exclude_unset=True)
-    member = await service.update_profile(member_id=member_id, changes=changes, actor=_actor(request), staff=True)
+    member = await service.update_profile(member_id=member_id, changes=changes, actor=staff_actor(request), staff=True)
     return ok(_member_view(request, member))
 
 
@@ -145,7 +137,7 @@ async def timeline(request: Request, member_id: int) -> HTTPResponse:
 @staff_required(*ADMIN)
 async def merge_member(request: Request, member_id: int) -> HTTPResponse:
     body = parse_body(request, MergeRequest)
-    record = await merge.merge_members(survivor_id=member_id, merged_id=body.other_id, actor=_actor(request))
+    record = await merge.merge_members(survivor_id=member_id, merged_id=body.other_id, actor=staff_actor(request))
     return ok({"merge_id": record.id, "survivor_id": record.survivor_id, "merged_id": record.merged_id,
                "moved": record.moved, "created_at": record.created_at.isoformat()})
 
@@ -163,7 +155,7 @@ async def list_custom_fields(request: Request) -> HTTPResponse:
 @staff_required(*ADMIN)
 async def create_custom_field(request: Request) -> HTTPResponse:
     body = parse_body(request, CustomFieldCreate)
-    definition = await custom_fields.create_definition(actor=_actor(request), **body.model_dump())
+    definition = await custom_fields.create_definition(actor=staff_actor(request), **body.model_dump())
     return ok(_field_view(definition), status=201)
 
 
@@ -176,7 +168,7 @@ async def patch_custom_field(request: Request, field_id: int) -> HTTPResponse:
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise field_errors({"body": "没有要修改的字段"})
-    definition = await custom_fields.update_definition(field_id=field_id, actor=_actor(request), **changes)
+    definition = await custom_fields.update_definition(field_id=field_id, actor=staff_actor(request), **changes)
     return ok(_field_view(definition))
 
 
@@ -193,7 +185,7 @@ async def list_stores(request: Request) -> HTTPResponse:
 @staff_required(*ADMIN)
 async def create_store(request: Request) -> HTTPResponse:
     body = parse_body(request, StoreCreate)
-    store = await stores.create_store(code=body.code, name=body.name, actor=_actor(request))
+    store = await stores.create_store(code=body.code, name=body.name, actor=staff_actor(request))
     return ok({"id": store.id, "code": store.code, "name": store.name, "active": store.active}, status=201)
 
 
@@ -212,7 +204,7 @@ async def list_staff(request: Request) -> HTTPResponse:
 async def create_staff(request: Request) -> HTTPResponse:
     body = parse_body(request, StaffCreate)
     staff = await stores.create_staff(username=body.username, password=body.password, role=body.role,
-                                      store_code=body.store_code, actor=_actor(request))
+                                      store_code=body.store_code, actor=staff_actor(request))
     return ok({"id": staff.id, "username": staff.username, "role": staff.role, "store_id": staff.store_id},
               status=201)
 

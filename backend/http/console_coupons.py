@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse
 
 from backend import audit, clock
 from backend.coupons import service, views
@@ -14,22 +14,16 @@ from backend.coupons.errors import CouponTemplateNotFound, MallItemNotFound
 from backend.coupons.models import CouponTemplate, PointsMallItem
 from backend.coupons.terms import Terms
 from backend.http.auth import staff_required
+from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import endpoint
 from backend.http.pagination import page
 from backend.http.validation import Body, parse_body
 
 bp = Blueprint("console_coupons", url_prefix="/api/v1/admin")
 TAG = "console"
-CONSOLE = ("admin", "marketer")
-AUTH = ["UNAUTHENTICATED", "FORBIDDEN"]
+AUTH = STAFF_AUTH_ERRORS
 
 
-def ok(body: Any, status: int = 200) -> HTTPResponse:
-    return json(body, status=status, ensure_ascii=False)
-
-
-def _actor(request: Request) -> audit.Actor:
-    return audit.Actor.staff(request.ctx.staff.id)
 
 
 class TemplateCreate(Body):
@@ -92,7 +86,7 @@ async def create_template(request: Request) -> HTTPResponse:
     template = await service.create_template(
         name=body.name, description=body.description, terms=body.terms, total_stock=body.total_stock,
         per_member_limit=body.per_member_limit, per_member_daily_limit=body.per_member_daily_limit,
-        claimable=body.claimable, claim_tiers=body.claim_tiers, actor=_actor(request))
+        claimable=body.claimable, claim_tiers=body.claim_tiers, actor=staff_actor(request))
     return ok(views.render_template(template), status=201)
 
 
@@ -113,7 +107,7 @@ async def get_template(request: Request, template_id: int) -> HTTPResponse:
 async def patch_template(request: Request, template_id: int) -> HTTPResponse:
     body = parse_body(request, TemplatePatch)
     changes = {key: getattr(body, key) for key in body.model_fields_set}
-    template = await service.update_template(template_id=template_id, changes=changes, actor=_actor(request))
+    template = await service.update_template(template_id=template_id, changes=changes, actor=staff_actor(request))
     return ok(views.render_template(template))
 
 
@@ -123,7 +117,7 @@ async def patch_template(request: Request, template_id: int) -> HTTPResponse:
 @staff_required(*CONSOLE)
 async def change_status(request: Request, template_id: int) -> HTTPResponse:
     body = parse_body(request, StatusChange)
-    template = await service.set_status(template_id=template_id, status=body.status, actor=_actor(request))
+    template = await service.set_status(template_id=template_id, status=body.status, actor=staff_actor(request))
     return ok(views.render_template(template))
 
 
@@ -136,7 +130,7 @@ async def issue(request: Request, template_id: int) -> HTTPResponse:
     if not await CouponTemplate.exists(id=template_id):
         raise CouponTemplateNotFound()
     result = await service.issue_batch(template_id=template_id, member_ids=list(dict.fromkeys(body.member_ids)),
-                                       batch_id=body.batch_id, actor=_actor(request),
+                                       batch_id=body.batch_id, actor=staff_actor(request),
                                        tz=request.app.ctx.settings.timezone)
     return ok(result)
 
@@ -163,7 +157,7 @@ async def create_mall_item(request: Request) -> HTTPResponse:
         raise CouponTemplateNotFound()
     item = await PointsMallItem.create(name=body.name, template_id=body.template_id, points_price=body.points_price,
                                        active=body.active, created_at=clock.now())
-    await audit.record(actor=_actor(request), action="points_mall.create", target_type="points_mall_item",
+    await audit.record(actor=staff_actor(request), action="points_mall.create", target_type="points_mall_item",
                        target_id=item.id, after=_mall_view(item))
     return ok(_mall_view(item), status=201)
 
@@ -182,6 +176,6 @@ async def patch_mall_item(request: Request, item_id: int) -> HTTPResponse:
     if changes:
         await PointsMallItem.filter(id=item_id).update(**changes)
         item = await PointsMallItem.get(id=item_id)
-    await audit.record(actor=_actor(request), action="points_mall.update", target_type="points_mall_item",
+    await audit.record(actor=staff_actor(request), action="points_mall.update", target_type="points_mall_item",
                        target_id=item_id, before=before, after=_mall_view(item))
     return ok(_mall_view(item))

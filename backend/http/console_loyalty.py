@@ -7,12 +7,13 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse
 from tortoise.transactions import in_transaction
 
 from backend import audit
 from backend.errors import ValidationFailed
 from backend.http.auth import staff_required
+from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok
 from backend.http.docs import endpoint
 from backend.http.pagination import page
 from backend.http.validation import Body, parse_body
@@ -25,13 +26,8 @@ from backend.members.models import Member
 
 bp = Blueprint("console_loyalty", url_prefix="/api/v1/admin")
 TAG = "console"
-ADMIN = ("admin",)
-CONSOLE = ("admin", "marketer")
-AUTH = ["UNAUTHENTICATED", "FORBIDDEN"]
+AUTH = STAFF_AUTH_ERRORS
 
-
-def ok(body: Any, status: int = 200) -> HTTPResponse:
-    return json(body, status=status, ensure_ascii=False)
 
 
 class TiersBody(Body):

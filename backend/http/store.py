@@ -14,6 +14,7 @@ from backend.coupons import views as coupon_views
 from backend.coupons.models import Coupon
 from backend.errors import Forbidden
 from backend.http.auth import staff_required
+from backend.http.common import CLERK
 from backend.http.docs import endpoint
 from backend.http.orders import (
     ORDER_ERRORS,
@@ -32,7 +33,6 @@ from miniprogram_api.routes import Consents
 
 bp = Blueprint("store", url_prefix="/api/v1/store")
 TAG = "store"
-CLERK = ("clerk", "admin")
 
 
 def _store_of(request: Request) -> int:

@@ -37,6 +37,9 @@ class IssuedCode:
     expires_at: datetime
     refresh_after_s: int
 
+    def as_json(self) -> dict[str, object]:
+        return {"code": self.code, "expires_at": self.expires_at.isoformat(), "refresh_after_s": self.refresh_after_s}
+
 
 @dataclass(frozen=True)
 class ScannedCode:
