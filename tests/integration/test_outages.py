@@ -5,6 +5,7 @@ the server recovers by itself once the dependency is back."""
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -92,3 +93,34 @@ async def test_a_redis_outage_is_a_503_and_recovers_by_itself(proxied_server):
             break
         await asyncio.sleep(0.25)
     assert (await _login(client)).status_code == 401
+
+
+async def test_a_database_outage_on_the_asset_paths_loses_nothing_and_earns_once(proxied_server, stack):
+    from backend.loyalty.models import PointsEntry
+    from tests.factories import bearer, make_staff, member_token, scan_token, unique
+
+    client, pg, _ = proxied_server
+    stack.clock.set(datetime.now(UTC))  # the server process runs on the real clock: tokens must be current
+    member_id, token = await member_token(stack)
+    _, clerk = await make_staff(stack)
+    scanned = await scan_token(stack, clerk, token)
+    order = {"order_no": unique("OUT"), "scan_token": scanned, "amount_cents": 8800}
+    assert (await client.get("/api/v1/mp/me/assets", headers=bearer(token))).status_code == 200
+    pg.cut()
+    for method, path, body, who in (("GET", "/api/v1/mp/me", None, token),
+                                    ("GET", "/api/v1/mp/me/assets", None, token),
+                                    ("POST", "/api/v1/store/orders", order, clerk)):
+        during = await client.request(method, path, json=body, headers=bearer(who))
+        assert during.status_code == 503, (path, during.text)
+        assert during.json()["error"]["code"] == "DEPENDENCY_UNAVAILABLE"
+    pg.restore()
+    for _ in range(20):
+        placed = await client.post("/api/v1/store/orders", json=order, headers=bearer(clerk))
+        if placed.status_code != 503:
+            break
+        await asyncio.sleep(0.25)
+    assert placed.status_code == 201 and placed.json()["points_earned"] == 88
+    again = await client.post("/api/v1/store/orders", json=order, headers=bearer(clerk))
+    assert again.status_code == 200 and again.json() == placed.json()
+    assert await PointsEntry.filter(member_id=member_id, kind="earn").count() == 1
+    assert (await client.get("/api/v1/mp/me/assets", headers=bearer(token))).json()["points"]["balance"] == 88
