@@ -38,6 +38,18 @@ async def my_coupons(request: Request) -> HTTPResponse:
     return ok(await page(request, query, views.render_coupon))
 
 
+@bp.get("/me/coupons/<coupon_id:int>")
+@endpoint(summary="One of my coupons with its history: issue, redemptions, reversals, return, expiry", tag=TAG,
+          errors=["UNAUTHENTICATED", "COUPON_NOT_FOUND"])
+@member_required
+async def my_coupon(request: Request, coupon_id: int) -> HTTPResponse:
+    member = await current_member(request)
+    coupon = await Coupon.get_or_none(id=coupon_id, member_id=member.id)
+    if coupon is None:
+        raise CouponNotFound()  # another member's coupon is not found, not forbidden
+    return ok({**views.render_coupon(coupon), "history": await views.coupon_history(coupon)})
+
+
 @bp.get("/me/coupons/<coupon_id:int>/code")
 @endpoint(summary="Dynamic code of one of my coupons for the store scanner (rotates, single use)", tag=TAG,
           errors=["UNAUTHENTICATED", "COUPON_NOT_FOUND"])

@@ -42,6 +42,20 @@ def render_redemption(redemption: Redemption) -> dict[str, Any]:
             "created_at": redemption.created_at.isoformat()}
 
 
+COUPON_EVENTS = ("coupon_issued", "coupon_redeemed", "coupon_redemption_reversed", "coupon_returned",
+                 "coupon_expired")
+
+
+async def coupon_history(coupon: Coupon) -> list[dict[str, Any]]:
+    """The coupon's events from the member timeline, oldest first."""
+    from backend.members.models import MemberEvent
+
+    rows = await MemberEvent.filter(member_id=coupon.member_id, type__in=COUPON_EVENTS).order_by("id")
+    return [{"type": e.type, "channel": e.channel, "store_id": e.store_id, "at": e.created_at.isoformat(),
+             **{k: v for k, v in e.payload.items() if k != "coupon_id"}}
+            for e in rows if e.payload.get("coupon_id") == coupon.id]
+
+
 def status_filter(status: str | None) -> dict[str, Any]:
     """available | used | expired (as the mini-program names them)."""
     now = clock.now()

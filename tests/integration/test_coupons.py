@@ -278,6 +278,11 @@ async def test_a_counter_redemption_is_reversed_within_its_window_by_its_store_o
     twice = await stack.http.post(path, json={"reason": "误操作"}, headers=bearer(counter.clerk))
     assert twice.status_code == 422 and twice.json()["error"]["details"]["reason"] == "already_reversed"
     assert await AuditLog.filter(action="coupon.reverse").count() == 1
+    history = (await stack.http.get(f"/api/v1/mp/me/coupons/{coupon_id}", headers=bearer(counter.token))).json()
+    assert [h["type"] for h in history["history"]] == ["coupon_issued", "coupon_redeemed", "coupon_redemption_reversed"]
+    _other_id, other_token = await member_token(stack)
+    response = await stack.http.get(f"/api/v1/mp/me/coupons/{coupon_id}", headers=bearer(other_token))
+    assert response.status_code == 404 and response.json()["error"]["code"] == "COUPON_NOT_FOUND"
     second = (await redeem(stack, counter, coupon_id)).json()
     stack.clock.advance(minutes=16)
     late = await stack.http.post(f"/api/v1/store/redemptions/{second['id']}/reverse", json={"reason": "晚了"},
