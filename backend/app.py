@@ -39,12 +39,13 @@ API_DESCRIPTION = (
 def _register_blueprints(app: Sanic) -> None:
     # Imported here so each domain's HTTP layer registers its routes (and error codes) once.
     from backend.http import console, console_coupons, console_loyalty, integrations, staff, store
+    from backend.web import pages
     from miniprogram_api import coupons as mp_coupons
     from miniprogram_api import routes as mp
 
     system.install(app)
     for blueprint in (staff.bp, mp.bp, mp_coupons.bp, store.bp, console.bp, console_loyalty.bp, console_coupons.bp,
-                      integrations.bp):
+                      integrations.bp, pages.bp):
         app.blueprint(blueprint)
 
 
