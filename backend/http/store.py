@@ -94,7 +94,7 @@ async def scan_code(request: Request) -> HTTPResponse:
 
 @bp.post("/members/current")
 @endpoint(summary="The member a scan_token names (refresh the member card after an action)", tag=TAG,
-          body=ScanTokenRequest, errors=["UNAUTHENTICATED", "FORBIDDEN", "MEMBER_NOT_FOUND"])
+          body=ScanTokenRequest, errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", "MEMBER_NOT_FOUND"])
 @staff_required(*CLERK)
 async def current_member(request: Request) -> HTTPResponse:
     body = parse_body(request, ScanTokenRequest)
@@ -117,8 +117,17 @@ async def register_member(request: Request) -> HTTPResponse:
         phone=body.phone, channel="pos", store_id=store_id, nickname=body.name, birthday=body.birthday,
         gender=body.gender, consents=body.consents.flags(), consent_text_version=body.consent_text_version,
     ), pii=request.app.ctx.pii, actor=audit.Actor.staff(request.ctx.staff.id))
+    if not result.created:
+        # The phone is a member already: say so, and no more. The card is opened by the member's code,
+        # never by typing a phone number at the counter.
+        member = result.member
+        return json({"created": False, "member": {"id": member.id, "member_no": member.member_no,
+                                                  "phone": service.masked_phone(member)}}, ensure_ascii=False)
     summary = await scan.member_summary(result.member, store_id=store_id)
-    return json({"created": result.created, **summary}, status=201 if result.created else 200, ensure_ascii=False)
+    token = scan.issue_scan_token(request.app.ctx.settings.secret_key, member_id=result.member.id,
+                                  store_id=store_id, staff_id=request.ctx.staff.id)
+    return json({"created": True, **summary, "scan_token": token, "scan_token_expires_in": scan.SCAN_TTL_S},
+                status=201, ensure_ascii=False)
 
 
 class StoreOrder(OrderBody):
@@ -140,7 +149,7 @@ def _scanned_member(request: Request, token: str | None, store_id: int) -> int |
 
 @bp.post("/orders")
 @endpoint(summary="In-store purchase: spend points and stored value, earn points; idempotent on order_no",
-          tag=TAG, body=StoreOrder, response=OrderReceipt, errors=["UNAUTHENTICATED", "FORBIDDEN", *ORDER_ERRORS])
+          tag=TAG, body=StoreOrder, response=OrderReceipt, errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", *ORDER_ERRORS])
 @staff_required(*CLERK)
 async def place_order(request: Request) -> HTTPResponse:
     body = parse_body(request, StoreOrder)
@@ -149,6 +158,19 @@ async def place_order(request: Request) -> HTTPResponse:
     outcome = await orders.place_order(body.to_input(channel="pos", member_id=member_id, store_id=store_id),
                                        tz=request.app.ctx.settings.timezone)
     return outcome_response(outcome)
+
+
+@bp.post("/orders/quote")
+@endpoint(summary="What an order would do, without doing it: discounts, payable, points spent and earned",
+          tag=TAG, body=StoreOrder, response=OrderReceipt, errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", *ORDER_ERRORS])
+@staff_required(*CLERK)
+async def quote_order(request: Request) -> HTTPResponse:
+    body = parse_body(request, StoreOrder)
+    store_id = _store_of(request)
+    member_id = _scanned_member(request, body.scan_token, store_id)
+    receipt = await orders.quote_order(body.to_input(channel="pos", member_id=member_id, store_id=store_id),
+                                       tz=request.app.ctx.settings.timezone)
+    return json(receipt, ensure_ascii=False)
 
 
 @bp.post("/orders/<order_no:str>/refund")
@@ -166,7 +188,7 @@ async def refund_order(request: Request, order_no: str) -> HTTPResponse:
 @bp.post("/wallet/topups")
 @endpoint(summary="Stored-value top-up with the matching bonus rule; once per payment_ref", tag=TAG,
           body=TopupRequest, idempotent=True,
-          errors=["UNAUTHENTICATED", "FORBIDDEN", "PAYMENT_REF_USED", "IDEMPOTENCY_IN_FLIGHT",
+          errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", "PAYMENT_REF_USED", "IDEMPOTENCY_IN_FLIGHT",
                   "IDEMPOTENCY_KEY_REUSED"])
 @staff_required(*CLERK)
 @idempotent
@@ -189,7 +211,7 @@ class ReverseRequest(Body):
     reason: str = Field(min_length=1, max_length=200)
 
 
-REDEEM_ERRORS = ["UNAUTHENTICATED", "FORBIDDEN", "COUPON_NOT_FOUND", "COUPON_ALREADY_REDEEMED", "COUPON_EXPIRED",
+REDEEM_ERRORS = ["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", "COUPON_NOT_FOUND", "COUPON_ALREADY_REDEEMED", "COUPON_EXPIRED",
                  "COUPON_NOT_YET_VALID", "COUPON_WRONG_STORE", "COUPON_WRONG_CHANNEL", "COUPON_MIN_SPEND_NOT_MET",
                  "COUPON_TEMPLATE_PAUSED", "COUPON_NOT_APPLICABLE"]
 

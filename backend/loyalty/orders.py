@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -161,7 +162,31 @@ async def place_order(order: OrderInput, *, tz: str) -> Outcome:
         return Outcome(existing.receipt, created=False)
 
 
-async def _place(order: OrderInput, fingerprint: str, tz: str) -> dict[str, Any]:
+class _Quoted(Exception):
+    def __init__(self, receipt: dict[str, Any]) -> None:
+        super().__init__("quote")
+        self.receipt = receipt
+
+
+async def quote_order(order: OrderInput, *, tz: str) -> dict[str, Any]:
+    """What placing the order would do (discounts, payable, points spent and earned, tier change),
+    computed by the same code in a transaction that is rolled back: nothing is written or redeemed."""
+    if order.points_to_spend or order.balance_to_spend_cents or order.coupon_ids:
+        if order.member_id is None:
+            raise field_errors({"member": "使用积分、储值或优惠券需要会员"})
+    if order.coupon_ids and not COUPON_HOOK:
+        raise field_errors({"coupon_ids": "优惠券核销尚未启用"})
+    dry = replace(order, order_no=f"quote-{uuid.uuid4().hex}")  # never an order number in use
+    try:
+        await _place(dry, dry.fingerprint(), tz, quote=True)
+    except _Quoted as quoted:
+        receipt = {**quoted.receipt, "order_no": order.order_no, "quote": True}
+        receipt.pop("order_id", None)
+        return receipt
+    raise RuntimeError("a quote must end in its rollback")
+
+
+async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = False) -> dict[str, Any]:
     now = clock.now()
     placed_at = order.placed_at or now
     async with in_transaction() as conn:
@@ -175,6 +200,8 @@ async def _place(order: OrderInput, fingerprint: str, tz: str) -> dict[str, Any]
         if order.member_id is None:
             receipt.update(discount_cents=0, points_spent=0, points_value_cents=0, balance_spent_cents=0,
                            payable_cents=order.amount_cents, points_earned=0)
+            if quote:
+                raise _Quoted(receipt)
             await Order.filter(id=row.id).using_db(conn).update(receipt=receipt)
             return receipt
         program = await programs.load(conn)
@@ -222,6 +249,8 @@ async def _place(order: OrderInput, fingerprint: str, tz: str) -> dict[str, Any]
         receipt.update(discount_cents=discount, points_spent=order.points_to_spend, points_value_cents=points_value,
                        balance_spent_cents=principal + bonus, payable_cents=due - points_value - principal - bonus,
                        points_earned=earned, tier_change=tier_change, **_balances(assets, program))
+        if quote:
+            raise _Quoted(receipt)
         await Order.filter(id=row.id).using_db(conn).update(receipt=receipt)
         await events.append(member_id=order.member_id, type="order_placed", channel=order.channel,
                             store_id=order.store_id, using_db=conn,

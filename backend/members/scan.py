@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.errors import Forbidden
+from backend.errors import Forbidden, Unauthenticated, error
 from backend.security import tokens
+
+ScanTokenExpired = error("SCAN_TOKEN_EXPIRED", 422, "扫码已失效，请让顾客重新出示会员码")
 
 SCAN_AUDIENCE = "scan"
 SCAN_TTL_S = 600
@@ -18,7 +20,11 @@ def issue_scan_token(secret: str, *, member_id: int, store_id: int, staff_id: in
 
 def member_from_scan_token(secret: str, token: str, *, store_id: int | None) -> int:
     """The scanned member, if the token was issued at ``store_id``; 403 for another store's token."""
-    claims: dict[str, Any] = tokens.verify(secret, token, audience=SCAN_AUDIENCE)
+    try:
+        claims: dict[str, Any] = tokens.verify(secret, token, audience=SCAN_AUDIENCE)
+    except Unauthenticated:
+        # Not the clerk's login: the scan is stale. A distinct code lets the counter ask for a new scan.
+        raise ScanTokenExpired() from None
     if store_id is None or claims.get("store") != store_id:
         raise Forbidden("该扫码凭证属于其他门店", details={"reason": "scan_token_other_store"})
     return int(claims["sub"])

@@ -233,6 +233,9 @@ async def test_a_purchase_spending_points_and_a_coupon_shows_the_receipt(stack, 
     await dialog.get_by_label("满100减20").check()
     await dialog.get_by_label("使用积分").fill("500")
     await expect(dialog.locator("[data-field=summary]")).to_contain_text("用券 1 张，用积分 500")
+    # The payable before confirming, from the API's quote (which writes nothing).
+    await expect(dialog.locator("[data-field=quote]")).to_contain_text("还需支付 ¥175.00")
+    await expect(dialog.locator("[data-field=quote]")).to_contain_text("预计获得积分 175")
     await shots("purchase-dialog")
     await dialog.get_by_role("button", name="确认消费").click()
 
@@ -395,7 +398,8 @@ async def test_a_walk_in_member_is_registered_with_consents_unticked_by_default(
 
     await expect(page.locator("#notice")).to_have_text("新会员已登记")
     await expect(page.locator("#m-nickname")).to_have_text("周女士")
-    await expect(page.locator("#m-actions")).to_be_hidden()
+    # Registration hands back a scan token for the new member: the clerk can serve them at once.
+    await expect(page.locator("#m-actions")).to_be_visible()
     await shots("registered")
     member_id = int(await page.locator("#member-card").get_attribute("data-member-id"))
     granted = {(row.channel, row.purpose): row.granted for row in await MemberConsent.filter(member_id=member_id)}

@@ -322,3 +322,30 @@ async def test_placed_at_in_the_past_counts_in_the_window_it_belongs_to(stack, c
     old = (stack.clock.now() - timedelta(days=400)).isoformat()
     await order(stack, counter, amount_cents=300000, placed_at=old)
     assert (await assets(stack, counter))["tier"]["code"] == "normal"
+
+
+async def test_a_quote_shows_what_an_order_would_do_and_changes_nothing(stack, counter):
+    await order(stack, counter, amount_cents=50000)  # 500 points
+    body = {"order_no": unique("Q"), "scan_token": counter.scan, "amount_cents": 20000, "points_to_spend": 300}
+    response = await stack.http.post("/api/v1/store/orders/quote", json=body, headers=bearer(counter.clerk))
+    assert response.status_code == 200, response.text
+    quote = response.json()
+    assert quote["quote"] is True and quote["order_no"] == body["order_no"] and "order_id" not in quote
+    assert (quote["points_value_cents"], quote["payable_cents"], quote["points_earned"]) == (300, 19700, 197)
+    assert quote["points_balance"] == 500 - 300 + 197
+    assert await Order.filter(member_id=counter.member_id).count() == 1
+    assert (await assets(stack, counter))["points"]["balance"] == 500
+    placed = await order(stack, counter, **body)
+    assert {k: placed[k] for k in ("payable_cents", "points_earned", "points_balance")} == \
+        {k: quote[k] for k in ("payable_cents", "points_earned", "points_balance")}
+    too_much = await stack.http.post("/api/v1/store/orders/quote", headers=bearer(counter.clerk), json={
+        **body, "order_no": unique("Q"), "points_to_spend": 5000})
+    assert too_much.status_code == 422 and too_much.json()["error"]["code"] == "INSUFFICIENT_POINTS"
+    await assert_ledgers_hold(counter.member_id)
+
+
+async def test_a_stale_scan_is_its_own_error_not_a_logout(stack, counter):
+    stack.clock.advance(minutes=11)  # scan tokens last 10 minutes; the clerk's login lasts 12 hours
+    response = await stack.http.post("/api/v1/store/orders", headers=bearer(counter.clerk), json={
+        "order_no": unique("O"), "scan_token": counter.scan, "amount_cents": 100})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "SCAN_TOKEN_EXPIRED"

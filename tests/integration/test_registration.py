@@ -221,3 +221,17 @@ async def test_required_custom_fields_are_enforced_at_registration(stack):
     ok = await register_mp(stack, unique_phone(), custom_fields={"shoe_size": 38}, expect=201)
     assert ok.json()["member"]["custom_fields"] == {"shoe_size": 38}
 
+
+
+async def test_counter_registration_opens_a_new_members_card_but_never_an_existing_one(stack):
+    _, clerk = await make_staff(stack, role="clerk")
+    created = await counter_register(stack, clerk, "13700137001", name="新客")
+    assert created.status_code == 201 and created.json()["scan_token"]
+    card = await stack.http.post("/api/v1/store/members/current", json={"scan_token": created.json()["scan_token"]},
+                                 headers=bearer(clerk))
+    assert card.status_code == 200 and card.json()["member"]["nickname"] == "新客"
+    again = await counter_register(stack, clerk, "13700137001")
+    assert again.status_code == 200
+    assert again.json() == {"created": False, "member": {"id": created.json()["member"]["id"],
+                                                         "member_no": created.json()["member"]["member_no"],
+                                                         "phone": "137****7001"}}

@@ -136,6 +136,11 @@
         sessionExpired();
         throw new ApiError("UNAUTHENTICATED", EXPIRED_MESSAGE, 401, error.details);
       }
+      if (error.code === "SCAN_TOKEN_EXPIRED") {
+        // The scan is stale, not the login: the clerk stays signed in and scans again.
+        state.scanToken = null;
+        state.scanValidUntil = 0;
+      }
       throw new ApiError(error.code || `HTTP_${response.status}`, error.message || `操作失败（${response.status}）`,
         response.status, error.details);
     }
@@ -585,8 +590,51 @@
     });
   }
 
-  // What will be sent, in words; the discount and the payable come back on the receipt, computed by
-  // the API (the page does not know the points rate or how coupons combine).
+  // What the order will do, computed by the API (POST /store/orders/quote runs the same rules and
+  // writes nothing): the page does not know the points rate or how coupons combine.
+  let quoteSeq = 0;
+  let quoteTimer = null;
+
+  function purchaseBody(form) {
+    const amount = parseYuan(form.amount.value);
+    const points = parseCount(form.points.value);
+    const balance = parseYuan(form.balance.value, { allowZero: true });
+    if (amount === null || points === null || balance === null) return null;
+    return {
+      scan_token: state.scanToken, order_no: form.order_no.value.trim(), amount_cents: amount,
+      coupon_ids: Array.from(form.querySelectorAll("input[name=coupon]:checked"), (input) => Number(input.value)),
+      points_to_spend: points, balance_to_spend_cents: balance, member_price_applied: form.member_price.checked,
+    };
+  }
+
+  function requestQuote(form) {
+    window.clearTimeout(quoteTimer);
+    const field = $("[data-field=quote]", form);
+    const body = purchaseBody(form);
+    const seq = ++quoteSeq;
+    if (!body || !scanValid() || !/^[A-Za-z0-9_\-.]{1,64}$/.test(body.order_no)) {
+      field.textContent = "";
+      return;
+    }
+    quoteTimer = window.setTimeout(async () => {
+      try {
+        const quote = await api("/store/orders/quote", body);
+        if (seq !== quoteSeq) return;
+        const parts = [];
+        if (quote.discount_cents) parts.push(`券优惠 ${yuan(quote.discount_cents)}`);
+        if (quote.points_spent) parts.push(`积分抵扣 ${yuan(quote.points_value_cents)}`);
+        if (quote.balance_spent_cents) parts.push(`储值支付 ${yuan(quote.balance_spent_cents)}`);
+        parts.push(`还需支付 ${yuan(quote.payable_cents)}`, `预计获得积分 ${quote.points_earned}`);
+        field.textContent = parts.join("，");
+        field.classList.remove("form-error-text");
+      } catch (error) {
+        if (seq !== quoteSeq || error.status === 401) return;
+        field.textContent = error.message;
+        field.classList.add("form-error-text");
+      }
+    }, 250);
+  }
+
   function purchaseSummary(form) {
     const amount = parseYuan(form.amount.value);
     const balance = parseYuan(form.balance.value, { allowZero: true });
@@ -598,7 +646,8 @@
     if (balance) parts.push(`用储值 ${yuan(balance)}`);
     const has = state.summary || {};
     $("[data-field=summary]", form).textContent = `${parts.join("，")}。可用积分 ${(has.points || {}).balance || 0}，`
-      + `储值余额 ${yuan(has.balance_cents || 0)}；优惠与还需支付以收据为准。`;
+      + `储值余额 ${yuan(has.balance_cents || 0)}。`;
+    requestQuote(form);
   }
 
   async function purchase(form, key) {
@@ -683,7 +732,9 @@
     const result = await api("/store/members", body, { key });
     clearMember();
     if (result.created) {
-      renderMember(result, { readOnly: true });
+      state.scanToken = result.scan_token;
+      state.scanValidUntil = Date.now() + Math.max(0, (result.scan_token_expires_in || 600) - 15) * 1000;
+      renderMember(result);
       notify("新会员已登记");
     } else {
       // An existing member is served by scanning their code, as at every other visit.
