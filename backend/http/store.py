@@ -218,8 +218,9 @@ REDEEM_ERRORS = ["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", "COUPON_N
 
 @bp.post("/coupons/<coupon_id:int>/redeem")
 @endpoint(summary="Redeem (核销) a coupon of the scanned member at this store", tag=TAG, body=RedeemRequest,
-          errors=REDEEM_ERRORS)
+          idempotent=True, errors=[*REDEEM_ERRORS, "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])
 @staff_required(*CLERK)
+@idempotent
 async def redeem_coupon(request: Request, coupon_id: int) -> HTTPResponse:
     body = parse_body(request, RedeemRequest)
     store_id = _store_of(request)
@@ -232,9 +233,11 @@ async def redeem_coupon(request: Request, coupon_id: int) -> HTTPResponse:
 
 @bp.post("/redemptions/<redemption_id:int>/reverse")
 @endpoint(summary="Undo a counter redemption of this store within the coupon's reversal window (audited)",
-          tag=TAG, body=ReverseRequest,
-          errors=["UNAUTHENTICATED", "FORBIDDEN", "REDEMPTION_NOT_FOUND", "REDEMPTION_NOT_REVERSIBLE"])
+          tag=TAG, body=ReverseRequest, idempotent=True,
+          errors=["UNAUTHENTICATED", "FORBIDDEN", "REDEMPTION_NOT_FOUND", "REDEMPTION_NOT_REVERSIBLE",
+                  "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])
 @staff_required(*CLERK)
+@idempotent
 async def reverse_redemption(request: Request, redemption_id: int) -> HTTPResponse:
     body = parse_body(request, ReverseRequest)
     redemption = await coupons.reverse(redemption_id=redemption_id, store_id=_store_of(request),

@@ -352,3 +352,17 @@ async def test_a_merge_moves_coupons(stack, counter):
                                      headers=bearer(counter.admin))
     assert response.json()["moved"]["coupons"] == 1
     assert (await Coupon.get(id=coupon_id)).member_id == counter.member_id
+
+
+async def test_a_retried_redemption_with_its_key_gets_the_first_answer_not_a_conflict(stack, counter):
+    template = await make_template(stack, counter.admin, terms={"kind": "gift", "gift_sku": "CUP", "valid_days": 7})
+    coupon_id = await give(stack, counter.admin, template["id"], counter.member_id)
+    path = f"/api/v1/store/coupons/{coupon_id}/redeem"
+    headers = {**bearer(counter.clerk), "Idempotency-Key": "redeem-once-1"}
+    first = await stack.http.post(path, json={"scan_token": counter.scan}, headers=headers)
+    again = await stack.http.post(path, json={"scan_token": counter.scan}, headers=headers)
+    assert first.status_code == 201 and again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other_key = await stack.http.post(path, json={"scan_token": counter.scan},
+                                      headers={**bearer(counter.clerk), "Idempotency-Key": "redeem-once-2"})
+    assert other_key.status_code == 409
