@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
+import json
+import os
 import secrets
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from tortoise.transactions import in_transaction
 
 from backend import audit, clock
 from backend.coupons import service as coupon_service
 from backend.coupons.terms import Terms
+from backend.db import close_db, init_db
 from backend.http.auth import STAFF_AUDIENCE
 from backend.loyalty import orders
 from backend.loyalty import program as programs
@@ -21,10 +27,12 @@ from backend.loyalty.views import EXPIRING_WINDOW
 from backend.members import scan, service, sessions
 from backend.security import tokens
 from backend.security.pii import PiiCipher
+from backend.settings import load_settings
 from backend.stores import service as stores
 from backend.stores.models import Store
 from bench.project import Project
 from bench.runner import BenchFailure
+from bench.servers import ROOT
 
 STORE_CODE = "BENCH01"
 # Phone numbers of one run: 139 and eight digits, counting up from a random start.
@@ -192,24 +200,21 @@ async def gift_template(*, name: str = "压测赠品券") -> int:
     return template.id
 
 
-@dataclass(frozen=True)
-class SeededCoupon:
+class SeededCoupon(NamedTuple):
     coupon_id: int
     member_id: int  # its owner
 
 
-async def coupons(project: Project, template_id: int, member_ids: list[int], count: int, *,
-                  per_transaction: int = 500) -> list[SeededCoupon]:
+async def issue_coupons(template_id: int, member_ids: list[int], count: int, *, tz: str,
+                        per_transaction: int = 500) -> list[SeededCoupon]:
     """``count`` available coupons of the template, dealt to ``member_ids`` in turn, in that order.
 
     Issued through ``coupons.service.issue`` as admin batches are (source ``admin``; round ``r`` of the
     deal is batch ``bench-r``, one coupon per member), ``per_transaction`` coupons per transaction: a
-    transaction a coupon would spend most of the time committing. Consecutive coupons belong to
-    different members (when there are several).
+    transaction a coupon would spend most of the time committing. Needs the ORM connected.
     """
     if not member_ids:
         raise SeedError("coupons need at least one member to hold them")
-    tz = project.settings.timezone
     issued: list[SeededCoupon] = []
     while len(issued) < count:
         async with in_transaction() as conn:
@@ -222,3 +227,79 @@ async def coupons(project: Project, template_id: int, member_ids: list[int], cou
                     raise SeedError(f"coupon {coupon.id} of member {member_id} was not a new available coupon")
                 issued.append(SeededCoupon(coupon.id, member_id))
     return issued
+
+
+async def coupons(project: Project, member_ids: list[int], count: int, *, processes: int = 1) -> list[SeededCoupon]:
+    """``count`` available gift coupons dealt to ``member_ids`` in turn: consecutive coupons belong to
+    different members (when there are several).
+
+    ``processes`` issuers work at once, this process and ``processes - 1`` children (``python -m
+    bench.seed coupons``): issuing is Python work in the ORM, a millisecond a coupon, and a machine
+    has more than one core. Each issues a share of the members' coupons from a gift template of its
+    own (``gift_template``): a template's issue count is its row lock, so two issuers of one template
+    would take turns.
+    """
+    if not member_ids:
+        raise SeedError("coupons need at least one member to hold them")
+    groups = [member_ids[g::processes] for g in range(min(max(processes, 1), len(member_ids)))]
+    # Coupon n of the whole deal goes to member n mod M, which is in group (n mod M) mod P.
+    owner_group = [(n % len(member_ids)) % len(groups) for n in range(count)]
+    templates = [await gift_template() for _ in groups]
+    shares: list[list[SeededCoupon]] = [[] for _ in groups]
+
+    async def share(g: int) -> None:
+        size = owner_group.count(g)
+        if g == 0:
+            shares[g] = await issue_coupons(templates[g], groups[g], size, tz=project.settings.timezone)
+        else:
+            shares[g] = await _issue_in_child(project, templates[g], groups[g], size)
+
+    async with asyncio.TaskGroup() as tasks:  # one failing cancels (and stops) the others
+        for g in range(len(groups)):
+            tasks.create_task(share(g))
+    taken = [iter(coupons) for coupons in shares]
+    return [next(taken[g]) for g in owner_group]
+
+
+async def _issue_in_child(project: Project, template_id: int, member_ids: list[int], count: int) -> list[SeededCoupon]:
+    argv = [sys.executable, "-m", "bench.seed", "coupons", "--template", str(template_id), "--count", str(count),
+            "--members", ",".join(map(str, member_ids))]
+    # Its own session, as the servers: Ctrl-C reaches the harness only, which stops the child on its way out.
+    process = await asyncio.create_subprocess_exec(
+        *argv, cwd=ROOT, env={**os.environ, **project.env}, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+    try:
+        stdout, stderr = await process.communicate()
+    finally:
+        if process.returncode is None:  # cancelled: another issuer failed, or Ctrl-C
+            process.kill()
+            await process.wait()
+    if process.returncode != 0:
+        raise SeedError(f"bench.seed coupons exited with {process.returncode}:\n{stderr.decode(errors='replace')}")
+    return [SeededCoupon(*pair) for pair in json.loads(stdout)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.seed coupons``: an issuer of ``coupons(processes=N)``, on the environment's database."""
+    parser = argparse.ArgumentParser(prog="python -m bench.seed", description=main.__doc__)
+    parser.add_argument("what", choices=["coupons"])
+    parser.add_argument("--template", type=int, required=True)
+    parser.add_argument("--members", required=True, help="member ids, comma-separated")
+    parser.add_argument("--count", type=int, required=True)
+    args = parser.parse_args(argv)
+
+    async def run() -> list[SeededCoupon]:
+        settings = load_settings()
+        await init_db(settings.database_url, generate_sqlite_schema=False)
+        try:
+            return await issue_coupons(args.template, [int(m) for m in args.members.split(",")], args.count,
+                                       tz=settings.timezone)
+        finally:
+            await close_db()
+
+    print(json.dumps(asyncio.run(run())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
