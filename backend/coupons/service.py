@@ -19,7 +19,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from backend import audit, clock
+from backend import audit, clock, db
 from backend.coupons import terms as terms_
 from backend.coupons.errors import (
     CouponAlreadyRedeemed,
@@ -218,7 +218,8 @@ async def exchange(*, member_id: int, item_id: int, tz: str) -> tuple[Coupon, in
 
 # --- redeeming ---
 
-async def _check_usable(coupon: Coupon, conn: BaseDBAsyncClient, *, store_id: int | None, channel: str) -> terms_.Terms:
+async def _check_usable(coupon: Coupon, conn: BaseDBAsyncClient, *, store_id: int | None, channel: str,
+                        template_status: str | None = None) -> terms_.Terms:
     now = clock.now()
     if coupon.status == "redeemed":
         raise CouponAlreadyRedeemed(details={"coupon_id": coupon.id})
@@ -226,19 +227,27 @@ async def _check_usable(coupon: Coupon, conn: BaseDBAsyncClient, *, store_id: in
         raise CouponExpired(details={"valid_until": coupon.valid_until.isoformat()})
     if coupon.valid_from > now:
         raise CouponNotYetValid(details={"valid_from": coupon.valid_from.isoformat()})
-    template_status = await CouponTemplate.filter(id=coupon.template_id).using_db(conn).values_list(
-        "status", flat=True)
-    if template_status and template_status[0] == "paused":
+    if template_status is None:
+        statuses = await CouponTemplate.filter(id=coupon.template_id).using_db(conn).values_list("status", flat=True)
+        template_status = statuses[0] if statuses else None
+    if template_status == "paused":
         raise CouponTemplatePaused()
     terms = terms_.Terms.model_validate(coupon.terms)
     terms_.check_scope(terms, store_id=store_id, channel=channel)
     return terms
 
 
+# The counter's hottest write: fixed statements (see db.fetch).
+COUPON_FOR_MEMBER_SQL = """
+SELECT c.*, t.status AS template_status FROM coupons c LEFT JOIN coupon_templates t ON t.id = c.template_id
+ WHERE c.id = $1 AND c.member_id = $2"""
+MARK_REDEEMED_SQL = "UPDATE coupons SET status = 'redeemed', redeemed_at = $2 WHERE id = $1 AND status = 'available' " \
+                    "RETURNING id"
+
+
 async def _mark_redeemed(conn: BaseDBAsyncClient, coupon: Coupon) -> None:
-    won = await Coupon.filter(id=coupon.id, status="available").using_db(conn).update(
-        status="redeemed", redeemed_at=clock.now())
-    if not won:
+    """The one conditional UPDATE that decides who redeems: the others get 409."""
+    if not await db.fetch(MARK_REDEEMED_SQL, coupon.id, clock.now(), conn=conn):
         raise CouponAlreadyRedeemed(details={"coupon_id": coupon.id})
 
 
@@ -246,10 +255,13 @@ async def redeem_in_store(*, coupon_id: int, member_id: int, store_id: int, staf
                           order_amount_cents: int | None) -> Redemption:
     """核销 at the counter, outside an order (a gift, or a discount the POS applies itself)."""
     async with in_transaction() as conn:
-        coupon = await Coupon.get_or_none(id=coupon_id, member_id=member_id).using_db(conn)
-        if coupon is None:
+        row = await db.fetch_one(COUPON_FOR_MEMBER_SQL, coupon_id, member_id, conn=conn)
+        if row is None:
             raise CouponNotFound()
-        terms = await _check_usable(coupon, conn, store_id=store_id, channel="pos")
+        template_status = row.pop("template_status")
+        coupon = Coupon._init_from_db(**row)
+        terms = await _check_usable(coupon, conn, store_id=store_id, channel="pos",
+                                    template_status=template_status or "ended")
         discount = 0
         if order_amount_cents is not None:
             discount = terms_.discounts(order_amount_cents, [terms])[0]
