@@ -14,7 +14,6 @@ from backend.http.common import ok
 from backend.http.docs import endpoint
 from backend.http.pagination import page
 from backend.idempotency import idempotent
-from backend.loyalty import program
 from backend.security.codes import CodeSigner
 from miniprogram_api.routes import current_member
 
@@ -67,18 +66,8 @@ async def coupon_code(request: Request, coupon_id: int) -> HTTPResponse:
 @member_required
 async def coupon_center(request: Request) -> HTTPResponse:
     member = await current_member(request)
-    tier = await service.tier_of(member.id)
-    lowest = (await program.load()).tiers[0].code
-    items = []
-    for template in await CouponTemplate.filter(claimable=True, status="active").order_by("-id").limit(100):
-        if not service.claimable_by(template, tier, lowest):
-            continue
-        if template.total_stock is not None and template.issued_count >= template.total_stock:
-            continue
-        held = await Coupon.filter(template_id=template.id, member_id=member.id).count()
-        if template.per_member_limit is not None and held >= template.per_member_limit:
-            continue
-        items.append({**views.render_template(template), "held": held})
+    items = [{**views.render_template(template), "held": held}
+             for template, held in await service.claimable_templates(member.id)]
     return ok({"items": items, "next_cursor": None})
 
 

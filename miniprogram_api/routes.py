@@ -30,14 +30,17 @@ TAG = "shopper"
 
 
 
-async def current_member(request: Request) -> Member:
-    """The caller's member; a token of a deleted or merged member no longer works."""
+async def current_member_row(request: Request) -> dict[str, Any]:
+    """The caller's ``members`` row; a token of a deleted or merged member no longer works."""
     # A fixed statement: this runs on every shopper request, and the query builder costs more than the query.
     row = await db.fetch_one("SELECT * FROM members WHERE id = $1", request.ctx.member_id)
-    member = Member._init_from_db(**row) if row else None
-    if member is None or member.status != "active":
+    if row is None or row["status"] != "active":
         raise Unauthenticated("会员已注销或已合并，请重新登录", details={"reason": "member_inactive"})
-    return member
+    return row
+
+
+async def current_member(request: Request) -> Member:
+    return Member._init_from_db(**await current_member_row(request))
 
 
 class SessionRequest(Body):
@@ -162,11 +165,8 @@ async def register(request: Request) -> HTTPResponse:
 @endpoint(summary="The member's profile (phone masked) and custom fields", tag=TAG, errors=["UNAUTHENTICATED"])
 @member_required
 async def get_me(request: Request) -> HTTPResponse:
-    # The mini-program's most frequent call: one fixed statement, no model built.
-    row = await db.fetch_one("SELECT * FROM members WHERE id = $1", request.ctx.member_id)
-    if row is None or row["status"] != "active":
-        raise Unauthenticated("会员已注销或已合并，请重新登录", details={"reason": "member_inactive"})
-    return ok(service.profile_from_row(row))
+    # The mini-program's most frequent call: no model built.
+    return ok(service.profile_from_row(await current_member_row(request)))
 
 
 @bp.patch("/me")

@@ -5,16 +5,12 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-KINDS = ("amount_off", "percent_off", "gift", "free_shipping")
-TEMPLATE_STATUSES = ("draft", "active", "paused", "ended")
-COUPON_STATUSES = ("available", "redeemed", "expired")
-
 
 class CouponTemplate(Model):
     id = fields.BigIntField(primary_key=True)
     name = fields.CharField(max_length=40)
     description = fields.CharField(max_length=200, default="")
-    status = fields.CharField(max_length=10, default="draft", db_index=True)
+    status = fields.CharField(max_length=10, default="draft", db_index=True)  # draft | active | paused | ended
     terms = fields.JSONField()  # kind, amounts, validity, scope, stacking: see coupons.terms.Terms
     total_stock = fields.IntField(null=True)  # null: unlimited
     issued_count = fields.IntField(default=0)  # the stock guard and the template's row lock
@@ -33,7 +29,7 @@ class Coupon(Model):
     id = fields.BigIntField(primary_key=True)
     template_id = fields.BigIntField(db_index=True)
     member_id = fields.BigIntField()
-    status = fields.CharField(max_length=10, default="available")
+    status = fields.CharField(max_length=10, default="available")  # available | redeemed | expired
     terms = fields.JSONField()  # the template's terms when issued: later edits never change them
     name = fields.CharField(max_length=40)
     valid_from = fields.DatetimeField()

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
+from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from backend import audit, clock, db
@@ -181,6 +182,21 @@ async def tier_of(member_id: int, conn: BaseDBAsyncClient | None = None) -> str 
 def claimable_by(template: CouponTemplate, tier: str | None, lowest: str) -> bool:
     return template.claimable and template.status == "active" and (
         not template.claim_tiers or (tier or lowest) in template.claim_tiers)
+
+
+async def claimable_templates(member_id: int) -> list[tuple[CouponTemplate, int]]:
+    """The coupon center: templates this member may claim now, each with how many they hold."""
+    from backend.loyalty import program
+
+    tier = await tier_of(member_id)
+    lowest = (await program.load()).tiers[0].code
+    templates = await CouponTemplate.filter(claimable=True, status="active").order_by("-id").limit(100)
+    held = dict(await Coupon.filter(member_id=member_id, template_id__in=[t.id for t in templates])
+                .annotate(n=Count("id")).group_by("template_id").values_list("template_id", "n"))
+    return [(template, held.get(template.id, 0)) for template in templates
+            if claimable_by(template, tier, lowest)
+            and (template.total_stock is None or template.issued_count < template.total_stock)
+            and (template.per_member_limit is None or held.get(template.id, 0) < template.per_member_limit)]
 
 
 async def claim(*, member_id: int, template_id: int, tz: str) -> Coupon:

@@ -35,15 +35,19 @@ TAG = "integrations"
 SIGNED = ["UNAUTHENTICATED"]
 
 
-class LookupRequest(Body):
+class MemberRef(Body):
+    """Exactly one way to name a member: phone, unionid, member_id or member_no."""
+
     phone: str | None = Field(None, max_length=20)
     unionid: str | None = Field(None, max_length=64)
+    member_id: int | None = None
     member_no: str | None = Field(None, max_length=20)
 
     @model_validator(mode="after")
-    def exactly_one(self) -> LookupRequest:
-        if sum(value is not None for value in (self.phone, self.unionid, self.member_no)) != 1:
-            raise ValueError("请提供 phone、unionid、member_no 其中之一")
+    def exactly_one(self) -> MemberRef:
+        given = (self.phone, self.unionid, self.member_id, self.member_no)
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("请提供 phone、unionid、member_id、member_no 其中之一")
         return self
 
 
@@ -59,19 +63,11 @@ class MemberPush(Body):
 
 
 @bp.post("/members/lookup")
-@endpoint(summary="Member summary by phone, unionid or member_no", tag=TAG, body=LookupRequest,
+@endpoint(summary="Member summary by phone, unionid, member_id or member_no", tag=TAG, body=MemberRef,
           errors=[*SIGNED, "MEMBER_NOT_FOUND"])
 @app_signed
 async def lookup(request: Request) -> HTTPResponse:
-    body = parse_body(request, LookupRequest)
-    if body.phone is not None:
-        member = await service.find_by_phone(phone=body.phone, pii=request.app.ctx.pii)
-    elif body.unionid is not None:
-        member = await service.find_by_identity(kind="unionid", value=body.unionid)
-    else:
-        member = await service.find_by_identity(kind="card", value=body.member_no or "")
-    if member is None:
-        raise MemberNotFound()
+    member = await _find(request, parse_body(request, MemberRef))
     return json(await scan.member_summary(member, store_id=None), ensure_ascii=False)
 
 
@@ -91,20 +87,6 @@ async def push_member(request: Request) -> HTTPResponse:
     return json({"created": result.created, **summary}, status=201 if result.created else 200, ensure_ascii=False)
 
 
-class MemberRef(Body):
-    phone: str | None = Field(None, max_length=20)
-    unionid: str | None = Field(None, max_length=64)
-    member_id: int | None = None
-    member_no: str | None = Field(None, max_length=20)
-
-    @model_validator(mode="after")
-    def exactly_one(self) -> MemberRef:
-        given = (self.phone, self.unionid, self.member_id, self.member_no)
-        if sum(value is not None for value in given) != 1:
-            raise ValueError("请提供 phone、unionid、member_id、member_no 其中之一")
-        return self
-
-
 class IntegrationOrder(OrderBody):
     channel: Literal["online", "pos", "third_party"]
     member: MemberRef | None = Field(None, description="the buyer; omit for a guest order")
@@ -115,7 +97,7 @@ class IntegrationRefund(RefundBody):
     channel: Literal["online", "pos", "third_party"]
 
 
-async def _resolve(request: Request, ref: MemberRef) -> int:
+async def _find(request: Request, ref: MemberRef) -> Member:
     if ref.phone is not None:
         member = await service.find_by_phone(phone=ref.phone, pii=request.app.ctx.pii)
     elif ref.unionid is not None:
@@ -126,7 +108,7 @@ async def _resolve(request: Request, ref: MemberRef) -> int:
         member = await Member.get_or_none(id=ref.member_id, status="active")
     if member is None:
         raise MemberNotFound()
-    return member.id
+    return member
 
 
 @bp.post("/orders")
@@ -135,7 +117,7 @@ async def _resolve(request: Request, ref: MemberRef) -> int:
 @app_signed
 async def place_order(request: Request) -> HTTPResponse:
     body = parse_body(request, IntegrationOrder)
-    member_id = await _resolve(request, body.member) if body.member else None
+    member_id = (await _find(request, body.member)).id if body.member else None
     if body.store_id is not None and not await Store.exists(id=body.store_id):
         raise field_errors({"store_id": "门店不存在"})
     outcome = await orders.place_order(body.to_input(channel=body.channel, member_id=member_id,

@@ -153,6 +153,22 @@ class Assets:
             raise RuntimeError(f"points lots of member {self.member_id} short by {remaining}")
         return entry, take
 
+    async def transfer_all_to(self, other: Assets, *, ctx: Context) -> None:
+        """Everything this account holds moves to ``other`` (a merge): points with their lots and
+        debt, principal and bonus; each side's ledgers record it. Both accounts must be locked."""
+        points, debt = self.account.points_balance, self.account.points_debt
+        if points or debt:
+            await self._entry(kind="transfer_out", points=-points, debt_delta=-debt, ctx=ctx, ref="merge:out")
+            await other._entry(kind="transfer_in", points=points, debt_delta=debt, ctx=ctx,
+                               ref=f"merge:in:{self.member_id}")
+            await PointsLot.filter(member_id=self.member_id, remaining__gt=0).using_db(self.conn).update(
+                member_id=other.member_id)
+        principal, bonus = self.account.principal_cents, self.account.bonus_cents
+        if principal or bonus:
+            await self._wallet(kind="transfer_out", principal=-principal, bonus=-bonus, ctx=ctx, ref="merge:out")
+            await other._wallet(kind="transfer_in", principal=principal, bonus=bonus, ctx=ctx,
+                                ref=f"merge:in:{self.member_id}")
+
     # --- stored value ---
 
     async def _wallet(self, *, kind: str, principal: int, bonus: int, ctx: Context, ref: str | None,

@@ -11,11 +11,6 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-POINTS_KINDS = ("earn", "spend", "expire", "adjust", "refund_reversal", "refund_restore", "debt_repay",
-                "transfer_in", "transfer_out", "bonus")
-WALLET_KINDS = ("topup", "spend", "refund", "adjust", "transfer_in", "transfer_out")
-POINTS_SOURCES = ("order", "campaign", "staff", "system")
-
 
 class LoyaltyAccount(Model):
     """One member's balances: always the sums of their ledgers (and of the live lots, for points)."""
@@ -38,12 +33,13 @@ class LoyaltyAccount(Model):
 class PointsEntry(Model):
     id = fields.BigIntField(primary_key=True)
     member_id = fields.BigIntField()
+    # earn | spend | expire | adjust | refund_reversal | refund_restore | debt_repay | bonus | transfer_in/out
     kind = fields.CharField(max_length=16)
     points = fields.BigIntField()  # signed change of the balance
     debt_delta = fields.BigIntField(default=0)  # signed change of the points debt
     balance_after = fields.BigIntField()
     reason = fields.CharField(max_length=200, default="")
-    source = fields.CharField(max_length=12)
+    source = fields.CharField(max_length=12)  # order | campaign | staff | system
     channel = fields.CharField(max_length=16, null=True)
     store_id = fields.IntField(null=True)
     order_id = fields.BigIntField(null=True, db_index=True)
@@ -87,7 +83,7 @@ class PointsLotUse(Model):
 class WalletEntry(Model):
     id = fields.BigIntField(primary_key=True)
     member_id = fields.BigIntField()
-    kind = fields.CharField(max_length=16)
+    kind = fields.CharField(max_length=16)  # topup | spend | refund | transfer_in | transfer_out
     principal_cents = fields.BigIntField()  # signed
     bonus_cents = fields.BigIntField()  # signed
     principal_after = fields.BigIntField()

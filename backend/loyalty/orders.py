@@ -144,12 +144,16 @@ def _balances(assets: Assets | None, program: programs.Program) -> dict[str, Any
             "bonus_cents": a.bonus_cents, "tier": program.tier(a.tier_code).code}
 
 
-async def place_order(order: OrderInput, *, tz: str) -> Outcome:
+def _check_input(order: OrderInput) -> None:
     if order.points_to_spend or order.balance_to_spend_cents or order.coupon_ids:
         if order.member_id is None:
             raise field_errors({"member": "使用积分、储值或优惠券需要会员"})
     if order.coupon_ids and not COUPON_HOOK:
         raise field_errors({"coupon_ids": "优惠券核销尚未启用"})
+
+
+async def place_order(order: OrderInput, *, tz: str) -> Outcome:
+    _check_input(order)
     fingerprint = order.fingerprint()
     try:
         return Outcome(await _place(order, fingerprint, tz), created=True)
@@ -171,11 +175,7 @@ class _Quoted(Exception):
 async def quote_order(order: OrderInput, *, tz: str) -> dict[str, Any]:
     """What placing the order would do (discounts, payable, points spent and earned, tier change),
     computed by the same code in a transaction that is rolled back: nothing is written or redeemed."""
-    if order.points_to_spend or order.balance_to_spend_cents or order.coupon_ids:
-        if order.member_id is None:
-            raise field_errors({"member": "使用积分、储值或优惠券需要会员"})
-    if order.coupon_ids and not COUPON_HOOK:
-        raise field_errors({"coupon_ids": "优惠券核销尚未启用"})
+    _check_input(order)
     dry = replace(order, order_no=f"quote-{uuid.uuid4().hex}")  # never an order number in use
     try:
         await _place(dry, dry.fingerprint(), tz, quote=True)
@@ -315,6 +315,7 @@ def _replay_refund(previous: Refund, amount_cents: int) -> Outcome:
 async def _refund(order: Order, amount_cents: int, reason: str, refund_no: str | None) -> dict[str, Any]:
     paid_total = order.amount_cents - order.discount_cents  # coupon discounts are not refunded as money
     async with in_transaction() as conn:
+        program = await programs.load(conn)
         # The conditional UPDATE is the guard and the order's row lock: refunds of one order queue here.
         claimed = await Order.filter(id=order.id, refunded_cents__lte=paid_total - amount_cents).using_db(
             conn).update(refunded_cents=F("refunded_cents") + amount_cents)
@@ -351,7 +352,7 @@ async def _refund(order: Order, amount_cents: int, reason: str, refund_no: str |
                                                debt_for_shortfall=True, ref=f"refund:{refund.id}:reverse",
                                                prefer_entry=earn.id if earn else None)
                 debt = reverse - clawed
-            assets.account.tier_measure = await tiers.measure(conn, order.member_id, await programs.load(conn))
+            assets.account.tier_measure = await tiers.measure(conn, order.member_id, program)
             await assets.save()
             await events.append(member_id=order.member_id, type="order_refunded", channel=order.channel,
                                 store_id=order.store_id, using_db=conn,
@@ -365,7 +366,7 @@ async def _refund(order: Order, amount_cents: int, reason: str, refund_no: str |
         receipt.update(points_reversed=reverse, points_clawed_back=clawed, points_debt_added=debt,
                        coupons_returned=coupons_returned,
                        points_restored=restore, balance_restored_cents=principal + bonus,
-                       **_balances(assets, await programs.load(conn)))
+                       **_balances(assets, program))
         await Order.filter(id=order.id).using_db(conn).update(
             points_reversed=F("points_reversed") + reverse, points_restored=F("points_restored") + restore,
             principal_restored_cents=F("principal_restored_cents") + principal,

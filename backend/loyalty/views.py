@@ -13,7 +13,7 @@ from backend import clock, db
 from backend.loyalty import orders, tiers
 from backend.loyalty import program as programs
 from backend.loyalty.accounts import Assets, Context
-from backend.loyalty.models import Order, PointsEntry, PointsLot, TierChange, WalletEntry
+from backend.loyalty.models import Order, PointsEntry, TierChange, WalletEntry
 
 EXPIRING_WINDOW = timedelta(days=30)
 # Coupons add their part of the asset view here: async (member_id, db.Reader) -> dict.
@@ -129,17 +129,7 @@ async def merge_hook(conn: BaseDBAsyncClient, survivor_id: int, merged_id: int) 
     program = await programs.load(conn)
     moved = {"points": merged.account.points_balance, "points_debt": merged.account.points_debt,
              "principal_cents": merged.account.principal_cents, "bonus_cents": merged.account.bonus_cents}
-    ctx = Context(source="system", reason=f"会员合并 {merged_id} → {survivor_id}")
-    points, debt = merged.account.points_balance, merged.account.points_debt
-    if points or debt:
-        await merged._entry(kind="transfer_out", points=-points, debt_delta=-debt, ctx=ctx, ref="merge:out")
-        await survivor._entry(kind="transfer_in", points=points, debt_delta=debt, ctx=ctx, ref=f"merge:in:{merged_id}")
-        await PointsLot.filter(member_id=merged_id, remaining__gt=0).using_db(conn).update(member_id=survivor_id)
-    principal, bonus = merged.account.principal_cents, merged.account.bonus_cents
-    if principal or bonus:
-        await merged._wallet(kind="transfer_out", principal=-principal, bonus=-bonus, ctx=ctx, ref="merge:out")
-        await survivor._wallet(kind="transfer_in", principal=principal, bonus=bonus, ctx=ctx,
-                               ref=f"merge:in:{merged_id}")
+    await merged.transfer_all_to(survivor, ctx=Context(source="system", reason=f"会员合并 {merged_id} → {survivor_id}"))
     moved["orders"] = await Order.filter(member_id=merged_id).using_db(conn).update(member_id=survivor_id)
     survivor.account.tier_measure = await tiers.measure(conn, survivor_id, program)
     merged.account.tier_measure = 0

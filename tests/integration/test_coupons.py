@@ -108,6 +108,11 @@ async def test_twenty_concurrent_claims_by_one_member_with_limit_one_give_one(st
     assert sorted(r.status_code for r in responses) == [201] + [409] * 19
     assert await Coupon.filter(template_id=template["id"]).count() == 1
     assert (await CouponTemplate.get(id=template["id"])).issued_count == 1
+    # The center no longer offers what the member may not claim again; others show what is held.
+    other = await make_template(stack, counter.admin, claimable=True, per_member_limit=2)
+    assert (await claim(stack, counter.token, other["id"])).status_code == 201
+    center = (await stack.http.get("/api/v1/mp/coupon-center", headers=bearer(counter.token))).json()
+    assert [(t["id"], t["held"]) for t in center["items"]] == [(other["id"], 1)]
 
 
 async def test_the_daily_limit_resets_the_next_merchant_day(stack, counter):

@@ -263,6 +263,12 @@
     input.focus();
   }
 
+  function rememberScan(answer) {
+    state.scanToken = answer.scan_token;
+    // A little before the server's own limit, so an action never carries a token about to lapse.
+    state.scanValidUntil = Date.now() + Math.max(0, (answer.scan_token_expires_in || 600) - 15) * 1000;
+  }
+
   function scanValid() {
     return state.scanToken && Date.now() < state.scanValidUntil;
   }
@@ -279,9 +285,7 @@
     input.disabled = true;
     try {
       const summary = await api("/store/scan", { code });
-      state.scanToken = summary.scan_token;
-      // A little before the server's own limit, so an action never carries a token about to lapse.
-      state.scanValidUntil = Date.now() + Math.max(0, (summary.scan_token_expires_in || 600) - 15) * 1000;
+      rememberScan(summary);
       renderMember(summary, { focusCoupon: summary.kind === "coupon" ? summary.coupon.id : null });
       notify(summary.kind === "coupon" ? `已识别券：${summary.coupon.name}` : "已识别会员");
       show($("#receipt"), false);
@@ -732,8 +736,7 @@
     const result = await api("/store/members", body, { key });
     clearMember();
     if (result.created) {
-      state.scanToken = result.scan_token;
-      state.scanValidUntil = Date.now() + Math.max(0, (result.scan_token_expires_in || 600) - 15) * 1000;
+      rememberScan(result);
       renderMember(result);
       notify("新会员已登记");
     } else {
