@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -24,6 +25,8 @@ from backend.members.wechat import WeChatGateway
 from backend.ratelimit import Limiter
 from backend.security.pii import PiiCipher
 from backend.settings import Settings
+from notifications import templates
+from notifications.worker import build_dispatcher, close_channels
 
 log = logging.getLogger("backend.app")
 access_log = logging.getLogger("backend.access")
@@ -39,13 +42,15 @@ API_DESCRIPTION = (
 def _register_blueprints(app: Sanic) -> None:
     # Imported here so each domain's HTTP layer registers its routes (and error codes) once.
     from backend.http import console, console_coupons, console_loyalty, integrations, staff, store
+    from backend.http import notifications as notification_routes
     from backend.web import pages
     from miniprogram_api import coupons as mp_coupons
     from miniprogram_api import routes as mp
 
     system.install(app)
     for blueprint in (staff.bp, mp.bp, mp_coupons.bp, store.bp, console.bp, console_loyalty.bp, console_coupons.bp,
-                      integrations.bp, pages.bp):
+                      integrations.bp, notification_routes.bp, notification_routes.callbacks,
+                      notification_routes.unsubscribe, pages.bp):
         app.blueprint(blueprint)
 
 
@@ -77,6 +82,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
 
     http_errors.install(app)
     loyalty.install(settings.timezone)
+    templates.configure(settings.timezone)
     coupons.install(settings.timezone)
     _register_blueprints(app)
     SpecificationBuilder().add_component("schemas", "ErrorCode", error_catalogue_schema())
@@ -87,11 +93,20 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         app.ctx.limiter = Limiter(app.ctx.kv)
         app.ctx.wechat = WeChatGateway(settings, app.ctx.kv)
         await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
+        app.ctx.dispatcher = build_dispatcher(settings, app.ctx.kv, app.ctx.wechat, app.ctx.pii)
+        app.ctx.worker_stop = asyncio.Event()
+        if settings.worker_in_app:
+            # The embedded default: one process also delivers the messages it queues.
+            app.add_task(app.ctx.dispatcher.run(app.ctx.worker_stop, loops=1), name="notification_worker")
         log.info("started", extra={"database": "sqlite" if settings.uses_sqlite else "postgres",
                                    "kv": "redis" if settings.uses_redis else "memory"})
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
+        app.ctx.worker_stop.set()
+        if settings.worker_in_app:
+            await app.cancel_task("notification_worker", raise_exception=False)
+        await close_channels(app.ctx.dispatcher)
         await app.ctx.wechat.close()
         await app.ctx.kv.close()
         await db.close_db()

@@ -1,4 +1,4 @@
-"""``python -m backend COMMAND``: serve, migrate, create-store, create-staff, create-app-key, seed-demo."""
+"""``python -m backend COMMAND``: serve, worker, migrate, create-store, create-staff, create-app-key, seed-demo."""
 
 from __future__ import annotations
 
@@ -163,6 +163,19 @@ def cmd_expire_coupons(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.logs import configure_logging
+    from notifications.worker import run_worker
+
+    if args.batch < 1 or args.loops < 1:
+        raise CliError("--batch and --loops must be at least 1")
+    configure_logging(settings.log_level, json_format=settings.log_json)
+    handled = asyncio.run(run_worker(settings, once=args.once, batch_size=args.batch, loops=args.loops))
+    if args.once:
+        print(json.dumps({"messages": handled}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m backend", description="全渠道会员一体化 member platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -193,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_expire_coupons)
     sub.add_parser("review-tiers", help="lower tiers no longer qualified after their retention").set_defaults(
         func=cmd_review_tiers)
+    worker = sub.add_parser("worker", help="deliver queued messages (SMS, email, WeChat) until stopped")
+    worker.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    worker.add_argument("--batch", type=int, default=100, help="messages claimed at a time")
+    worker.add_argument("--loops", type=int, default=2, help="batches in flight in this process")
+    worker.set_defaults(func=cmd_worker)
     return parser
 
 

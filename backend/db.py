@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "backend.members.models",
     "backend.loyalty.models",
     "backend.coupons.models",
+    "notifications.models",
 ]
 
 

@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -33,10 +34,43 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
+# Frequency caps: KEYS are sorted sets of message ids scored by time; ARGV = now_ms, member, then per key
+# (limit, window_ms, ttl_s). A window of 0 is a calendar period named in the key (no trimming). All
+# keys are checked before any is written, so a message counts against every cap or none. A member
+# already in a set (a retried message) does not count again. Answers {0, 0} when reserved, else
+# {index of the first full key (1-based), score of its oldest entry}.
+_RESERVE = """
+local now = tonumber(ARGV[1])
+local member = ARGV[2]
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[3 * i])
+  local window = tonumber(ARGV[3 * i + 1])
+  if window > 0 then redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window) end
+  if not redis.call('ZSCORE', key, member) and redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    return {i, tonumber(oldest[2]) or now}
+  end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'NX', now, member)
+  redis.call('EXPIRE', key, tonumber(ARGV[3 * i + 2]))
+end
+return {0, 0}
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+@dataclass(frozen=True)
+class Cap:
+    """One counting window for ``reserve``: a key, its limit, its rolling length (0: calendar) and TTL."""
+
+    key: str
+    limit: int
+    window_ms: int
+    ttl_s: int
 
 
 class KV(Protocol):
@@ -48,6 +82,8 @@ class KV(Protocol):
     async def incr(self, key: str, ttl_s: int) -> int: ...
     async def advance(self, key: str, value: int, ttl_s: int) -> bool: ...
     def lock(self, name: str, ttl_s: int, wait_s: float = 0) -> AsyncIterator[None]: ...
+    async def reserve(self, caps: list[Cap], member: str, now_ms: int) -> tuple[int, int]: ...
+    async def unreserve(self, keys: list[str], member: str) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -61,6 +97,7 @@ class RedisKV:
         self._advance = self._redis.register_script(_ADVANCE)
         self._incr = self._redis.register_script(_INCR_EXPIRE)
         self._release = self._redis.register_script(_RELEASE)
+        self._reserve = self._redis.register_script(_RESERVE)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -104,6 +141,25 @@ class RedisKV:
         async with self._guard():
             return bool(await self._advance(keys=[self._k(key)], args=[value, ttl_s]))
 
+    async def reserve(self, caps: list[Cap], member: str, now_ms: int) -> tuple[int, int]:
+        """Count ``member`` against every cap, or against none when one is full (see _RESERVE)."""
+        if not caps:
+            return 0, 0
+        args: list[object] = [now_ms, member]
+        for cap in caps:
+            args += [cap.limit, cap.window_ms, cap.ttl_s]
+        async with self._guard():
+            full, oldest = await self._reserve(keys=[self._k(cap.key) for cap in caps], args=args)
+        return int(full), int(oldest)
+
+    async def unreserve(self, keys: list[str], member: str) -> None:
+        if keys:
+            async with self._guard():
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.zrem(self._k(key), member)
+                    await pipe.execute()
+
     @asynccontextmanager
     async def lock(self, name: str, ttl_s: int, wait_s: float = 0) -> AsyncIterator[None]:
         token = secrets.token_hex(16)
@@ -132,6 +188,8 @@ class MemoryKV:
     def __init__(self, prefix: str = "mp:") -> None:
         self.prefix = prefix
         self._data: dict[str, tuple[str, float | None]] = {}
+        self._sets: dict[str, dict[str, int]] = {}  # cap windows: key -> {member: score}
+        self._set_expiry: dict[str, float] = {}
 
     def _live(self, key: str) -> str | None:
         item = self._data.get(key)
@@ -186,6 +244,31 @@ class MemoryKV:
         self._put(key, str(value), ttl_s)
         return True
 
+    async def reserve(self, caps: list[Cap], member: str, now_ms: int) -> tuple[int, int]:
+        # The same steps as _RESERVE; one event loop runs them without interleaving (no await inside).
+        sets: list[dict[str, int]] = []
+        for i, cap in enumerate(caps, start=1):
+            entries = self._sets.setdefault(cap.key, {})
+            if cap.window_ms > 0:
+                for old in [m for m, score in entries.items() if score <= now_ms - cap.window_ms]:
+                    del entries[old]
+            if member not in entries and len(entries) >= cap.limit:
+                return i, min(entries.values(), default=now_ms)
+            sets.append(entries)
+        expires = time.monotonic()
+        for cap, entries in zip(caps, sets, strict=True):
+            entries.setdefault(member, now_ms)
+            self._set_expiry[cap.key] = expires + cap.ttl_s
+        if len(self._sets) > 50_000:
+            for key in [k for k, at in self._set_expiry.items() if at <= expires]:
+                self._sets.pop(key, None)
+                self._set_expiry.pop(key, None)
+        return 0, 0
+
+    async def unreserve(self, keys: list[str], member: str) -> None:
+        for key in keys:
+            self._sets.get(key, {}).pop(member, None)
+
     @asynccontextmanager
     async def lock(self, name: str, ttl_s: int, wait_s: float = 0) -> AsyncIterator[None]:
         key = "lock:" + name
@@ -203,6 +286,8 @@ class MemoryKV:
 
     async def close(self) -> None:
         self._data.clear()
+        self._sets.clear()
+        self._set_expiry.clear()
 
 
 def create_kv(redis_url: str, prefix: str) -> RedisKV | MemoryKV:

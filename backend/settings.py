@@ -7,6 +7,8 @@ message that names the variable; secrets are never logged or shown in ``repr``.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -60,7 +62,19 @@ class Settings:
     sms_secret_key: str = field(default="", repr=False)
     sms_sdk_app_id: str = ""
     sms_sign_name: str = ""
+    sms_region: str = "ap-guangzhou"
+    sms_callback_secret: str = field(default="", repr=False)
+    smtp_tls_verify: bool = True
+    wechat_subscribe_state: str = "formal"
+    merchant_name: str = "会员中心"
     public_base_url: str = "http://127.0.0.1:8000"
+    sms_concurrency: int = 16
+    sms_qps: float = 0.0
+    email_concurrency: int = 4
+    email_qps: float = 0.0
+    wechat_concurrency: int = 8
+    wechat_qps: float = 0.0
+    worker_in_app: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -80,12 +94,21 @@ class Settings:
         return not self.wechat_app_id and not self.is_production
 
     @property
+    def sms_callback_token(self) -> str:
+        """The secret SMS callbacks carry in their URL: SMS_CALLBACK_SECRET, or one derived from SECRET_KEY."""
+        if self.sms_callback_secret:
+            return self.sms_callback_secret
+        digest = hmac.new(self.secret_key.encode(), b"sms-callback", hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:24]).decode()
+
+    @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
     def public_view(self) -> dict[str, object]:
         """Settings safe to print: secrets replaced by whether they are set."""
-        hidden = {"secret_key", "pii_key", "wechat_app_secret", "smtp_password", "sms_secret_key"}
+        hidden = {"secret_key", "pii_key", "wechat_app_secret", "smtp_password", "sms_secret_key",
+                  "sms_callback_secret"}
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -128,6 +151,14 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {raw}")
     return value
+
+
+def _rate(env: dict[str, str], name: str) -> float:
+    """Calls per second; 0 or unset means no limit of our own."""
+    raw = env.get(name)
+    if raw is None or raw in ("", "0"):
+        return 0.0
+    return _float(env, name, 0.0)
 
 
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
@@ -229,6 +260,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if sms_provider not in ("", "tencent", "log"):
         raise SettingsError("SMS_PROVIDER must be tencent or log (unset means log)")
 
+    if sms_provider == "tencent":
+        missing_sms = [name for name in ("SMS_SECRET_ID", "SMS_SECRET_KEY", "SMS_SDK_APP_ID", "SMS_SIGN_NAME")
+                       if not env.get(name)]
+        if missing_sms:
+            raise SettingsError(f"SMS_PROVIDER=tencent needs {', '.join(missing_sms)}")
+    subscribe_state = env.get("WECHAT_SUBSCRIBE_STATE", "formal") or "formal"
+    if subscribe_state not in ("formal", "trial", "developer"):
+        raise SettingsError("WECHAT_SUBSCRIBE_STATE must be formal, trial or developer")
+    if env.get("SMTP_HOST") and not env.get("SMTP_FROM"):
+        raise SettingsError("SMTP_FROM is required when SMTP_HOST is set (the sender address)")
+
     log_level = (env.get("LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
@@ -266,5 +308,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         sms_secret_key=env.get("SMS_SECRET_KEY", ""),
         sms_sdk_app_id=env.get("SMS_SDK_APP_ID", ""),
         sms_sign_name=env.get("SMS_SIGN_NAME", ""),
+        sms_region=env.get("SMS_REGION") or "ap-guangzhou",
+        sms_callback_secret=env.get("SMS_CALLBACK_SECRET", ""),
+        smtp_tls_verify=_bool(env, "SMTP_TLS_VERIFY", True),
+        wechat_subscribe_state=subscribe_state,
+        merchant_name=env.get("MERCHANT_NAME") or "会员中心",
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        sms_concurrency=_int(env, "SMS_CONCURRENCY", 16, minimum=1),
+        sms_qps=_rate(env, "SMS_QPS"),
+        email_concurrency=_int(env, "EMAIL_CONCURRENCY", 4, minimum=1),
+        email_qps=_rate(env, "EMAIL_QPS"),
+        wechat_concurrency=_int(env, "WECHAT_CONCURRENCY", 8, minimum=1),
+        wechat_qps=_rate(env, "WECHAT_QPS"),
+        worker_in_app=_bool(env, "WORKER_IN_APP", not env.get("DATABASE_URL")),
     )

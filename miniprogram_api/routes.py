@@ -24,6 +24,7 @@ from backend.members import privacy, service, sessions
 from backend.members.errors import AlreadyRegistered
 from backend.members.models import Member, WeChatAccount
 from backend.security.codes import CodeSigner
+from notifications import inbound
 
 bp = Blueprint("miniprogram", url_prefix="/api/v1/mp")
 TAG = "shopper"
@@ -283,3 +284,38 @@ async def balance_ledger(request: Request) -> HTTPResponse:
 async def my_orders(request: Request) -> HTTPResponse:
     member = await current_member(request)
     return ok(await page(request, Order.filter(member_id=member.id), loyalty_views.render_order))
+
+
+class SubscriptionResults(Body):
+    accepted: list[str] = Field(default_factory=list, max_length=20,
+                                description="template ids the member accepted: one send each")
+    rejected: list[str] = Field(default_factory=list, max_length=20, description="declined this time: nothing changes")
+    banned: list[str] = Field(default_factory=list, max_length=20,
+                              description="\"always reject\": the template's remaining sends are cleared")
+
+    @model_validator(mode="after")
+    def template_ids(self) -> SubscriptionResults:
+        for template_id in (*self.accepted, *self.rejected, *self.banned):
+            if not 1 <= len(template_id) <= 64 or not template_id.isprintable():
+                raise ValueError("模板 id 应为 1 到 64 个可打印字符")
+        return self
+
+
+@bp.post("/me/subscriptions")
+@endpoint(summary="Results of wx.requestSubscribeMessage: each accepted one-time template grants one send", tag=TAG,
+          body=SubscriptionResults, idempotent=True, errors=["UNAUTHENTICATED"])
+@member_required
+@idempotent
+async def record_subscriptions(request: Request) -> HTTPResponse:
+    body = parse_body(request, SubscriptionResults)
+    member = await current_member(request)
+    items = await inbound.record_subscriptions(member_id=member.id, accepted=body.accepted, banned=body.banned)
+    return ok({"items": items})
+
+
+@bp.get("/me/subscriptions")
+@endpoint(summary="Sends left per subscribe-message template", tag=TAG, errors=["UNAUTHENTICATED"])
+@member_required
+async def list_subscriptions(request: Request) -> HTTPResponse:
+    member = await current_member(request)
+    return ok({"items": await inbound.subscriptions(member_id=member.id)})

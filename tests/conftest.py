@@ -31,6 +31,7 @@ from sanic import Sanic
 
 from backend import clock
 from backend.loyalty import program
+from notifications import policy, templates
 from backend.settings import Settings, load_settings
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgres://postgres@127.0.0.1:5432/test")
@@ -84,6 +85,13 @@ class Stack:
     http: httpx.AsyncClient
     clock: clock.ManualClock
     wechat: Any  # tests.fakes.wechat.FakeWeChat
+    sms: Any = None  # tests.fakes.tencent_sms.FakeTencentSms
+    smtp: Any = None  # tests.fakes.smtp.FakeSmtp
+    env: dict[str, str] | None = None  # the environment the app was configured from (for subprocesses)
+
+    @property
+    def dispatcher(self) -> Any:
+        return self.app.ctx.dispatcher
 
     @property
     def kv(self) -> Any:
@@ -97,7 +105,8 @@ class Stack:
         return self.base_url + path
 
 
-def stack_environment(name: str, tmp: Path, wechat: Any, wechat_base: str, **extra: str) -> dict[str, str]:
+def stack_environment(name: str, tmp: Path, wechat: Any, wechat_base: str, sms: Any = None,
+                      smtp_address: tuple[str, int] | None = None, **extra: str) -> dict[str, str]:
     env = {
         "APP_ENV": "test",
         "DATA_DIR": str(tmp),
@@ -110,6 +119,12 @@ def stack_environment(name: str, tmp: Path, wechat: Any, wechat_base: str, **ext
         "WECHAT_TIMEOUT_S": "2",
         "MAX_BODY_BYTES": "65536",
     }
+    if sms is not None:
+        env.update({"SMS_PROVIDER": "tencent", "SMS_API_BASE": sms.base_url, "SMS_SECRET_ID": sms.secret_id,
+                    "SMS_SECRET_KEY": sms.secret_key, "SMS_SDK_APP_ID": sms.sdk_app_id, "SMS_SIGN_NAME": "测试商城"})
+    if smtp_address is not None:
+        env.update({"SMTP_HOST": smtp_address[0], "SMTP_PORT": str(smtp_address[1]), "SMTP_TLS": "none",
+                    "SMTP_FROM": "会员中心 <member@shop.test>"})
     if name == "sqlite":
         env["DATABASE_URL"] = f"sqlite://{tmp / 'test.sqlite3'}"
     env.update(extra)
@@ -144,8 +159,28 @@ def fake_wechat() -> Any:
 
 
 @pytest.fixture(scope="session")
+def fake_sms() -> Any:
+    from tests.fakes.tencent_sms import FakeTencentSms
+
+    fake = FakeTencentSms()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_smtp() -> Any:
+    from tests.fakes.smtp import FakeSmtp
+
+    fake = FakeSmtp()
+    address = fake.start()
+    yield fake, address
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
 async def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                fake_wechat: Any) -> AsyncIterator[Stack]:
+                fake_wechat: Any, fake_sms: Any, fake_smtp: Any) -> AsyncIterator[Stack]:
     from backend.app import create_app
     from backend.cli import migrate
 
@@ -166,7 +201,9 @@ async def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         await admin.close()
         extra = {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
                  "REDIS_URL": REDIS_TEST_URL, "REDIS_PREFIX": f"test-{uuid.uuid4().hex[:8]}:"}
-    settings = load_settings(stack_environment(name, tmp, wechat, wechat_base, **extra))
+    smtp, smtp_address = fake_smtp
+    env = stack_environment(name, tmp, wechat, wechat_base, sms=fake_sms, smtp_address=smtp_address, **extra)
+    settings = load_settings(env)
     if name == "postgres":
         # The schema comes from the migrations, as in production: a missing migration fails here.
         await migrate(settings)
@@ -180,7 +217,7 @@ async def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url, timeout=30,
                                  limits=httpx.Limits(max_connections=200)) as http:
-        yield Stack(name, settings, app, base_url, http, manual, wechat)
+        yield Stack(name, settings, app, base_url, http, manual, wechat, fake_sms, smtp, env)
     await stop_server(server)
     clock.reset()
     if database:
@@ -210,6 +247,7 @@ async def _clear_kv(stack: Stack) -> None:
             await kv.client.delete(*keys)
     else:
         kv._data.clear()
+        kv._sets.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -221,8 +259,12 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     await _truncate_all()
     await _clear_kv(stack)
     program.forget()
+    policy.forget()
+    templates.forget()
     stack.clock.set(START)
     stack.wechat.reset()
+    stack.sms.reset()
+    stack.smtp.reset()
     yield
 
 

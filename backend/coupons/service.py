@@ -20,6 +20,7 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+import notifications
 from backend import audit, clock, db
 from backend.coupons import terms as terms_
 from backend.coupons.errors import (
@@ -292,6 +293,7 @@ async def redeem_in_store(*, coupon_id: int, member_id: int, store_id: int, staf
         await events.append(member_id=member_id, type="coupon_redeemed", channel="pos", store_id=store_id,
                             using_db=conn, payload={"coupon_id": coupon.id, "redemption_id": redemption.id,
                                                     "discount_cents": discount})
+        await _receipt(conn, redemption, coupon.name)
     return redemption
 
 
@@ -320,7 +322,20 @@ async def redeem_for_order(conn: BaseDBAsyncClient, order: Any, member_id: int, 
                             store_id=order.store_id, using_db=conn,
                             payload={"coupon_id": coupon.id, "redemption_id": redemption.id, "order_id": order.id,
                                      "discount_cents": discount})
+        await _receipt(conn, redemption, coupon.name)
     return sum(amounts)
+
+
+async def _receipt(conn: BaseDBAsyncClient, redemption: Redemption, coupon_name: str) -> None:
+    """The member's redemption receipt (a service message), queued with the redemption."""
+    store = await db.fetch_one("SELECT name FROM stores WHERE id = $1", redemption.store_id, conn=conn) \
+        if redemption.store_id else None
+    await notifications.enqueue(
+        member_id=redemption.member_id, template_key="coupon_redeemed",
+        dedupe_key=f"coupon_redeemed:{redemption.id}", conn=conn,
+        context={"coupon_name": coupon_name, "redeemed_at": redemption.created_at.isoformat(),
+                 "store_name": store["name"] if store else "线上商城", "discount_cents": redemption.discount_cents,
+                 "coupon_id": redemption.coupon_id})
 
 
 async def return_for_refund(conn: BaseDBAsyncClient, order: Any) -> list[int]:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+import notifications
 from backend import clock, db
 from backend.loyalty.accounts import Assets, Context
 from backend.loyalty.models import LoyaltyAccount, TierChange, TierGift
@@ -46,11 +47,17 @@ async def _change(assets: Assets, program: Program, *, to_code: str, reason: str
     account, now = assets.account, clock.now()
     from_code = account.tier_code or program.tiers[0].code
     account.tier_code, account.tier_since = to_code, now
-    await TierChange.create(member_id=account.member_id, from_code=from_code, to_code=to_code, reason=reason,
-                            measure=value, created_at=now, using_db=assets.conn)
+    change = await TierChange.create(member_id=account.member_id, from_code=from_code, to_code=to_code,
+                                     reason=reason, measure=value, created_at=now, using_db=assets.conn)
     await events.append(member_id=account.member_id, type="tier_changed",
                         payload={"from": from_code, "to": to_code, "reason": reason, "measure": value},
                         using_db=assets.conn)
+    if program.rank(to_code) > program.rank(from_code):
+        await notifications.enqueue(
+            member_id=account.member_id, template_key="tier_upgraded", conn=assets.conn,
+            dedupe_key=f"tier_upgraded:{change.id}",
+            context={"tier_code": to_code, "tier_name": program.tier(to_code).name,
+                     "from_tier_name": program.tier(from_code).name})
     return {"from": from_code, "to": to_code, "reason": reason}
 
 

@@ -18,6 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+import notifications
 from backend import audit, clock
 from backend.errors import Conflict, error, field_errors
 from backend.members import custom_fields, events
@@ -183,6 +184,8 @@ async def _create(*, phone: str, index: str, reg: Registration, consents: dict[t
         await events.append(member_id=member.id, type="registered", channel=reg.channel, store_id=reg.store_id,
                             payload={"member_no": member.member_no, "referrer_id": member.referrer_id},
                             using_db=conn)
+        await notifications.enqueue(member_id=member.id, template_key="welcome", dedupe_key=f"welcome:{member.id}",
+                                    context={"channel": reg.channel}, conn=conn)
         if account is not None:
             await _bind_wechat(member=member, account=account, conn=conn)
         if referrer is not None:

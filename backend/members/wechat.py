@@ -1,10 +1,11 @@
-"""The WeChat mini-program gateway: code2session, the phone number, and one shared access token.
+"""The WeChat mini-program gateway: code2session, the phone number, subscribe messages, one shared token.
 
 wechatpy is synchronous (requests), so every call runs in a bounded thread pool off the event loop.
 Each pool thread has its own wechatpy client (a ``requests.Session`` is not promised thread-safe);
 the access token lives in our key-value store so every process shares one, and it is handed to
 wechatpy per call. WeChat answers HTTP 200 with an ``errcode`` for most failures: the codes a user
-can cause become domain errors, everything else is an outage (503).
+can cause become domain errors, everything else is an outage (503). Subscribe-message sends never
+raise for WeChat's answer: they return a ``SubscribeSendResult`` for the notification worker to classify.
 """
 
 from __future__ import annotations
@@ -67,6 +68,24 @@ class WeChatSession:
     openid: str
     unionid: str | None
     session_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SubscribeSendResult:
+    """WeChat's answer to one subscribe-message send, or why there was none.
+
+    ``reason``: ok | errcode | timeout | connection | http_status | bad_response | not_configured | closed.
+    """
+
+    ok: bool
+    errcode: int | None
+    errmsg: str
+    msgid: str | None
+    reason: str
+
+
+SEND_REASONS = frozenset({"ok", "errcode", "timeout", "connection", "http_status", "bad_response",
+                          "not_configured", "closed"})
 
 
 class _Failure(Exception):
@@ -180,6 +199,46 @@ class WeChatGateway:
             raise WeChatDecryptFailed(details={"reason": "no_phone_number"})
         return phone
 
+    async def send_subscribe_message(self, *, openid: str, template_id: str, data: dict[str, str],
+                                     page: str = "", miniprogram_state: str = "formal",
+                                     lang: str = "zh_CN") -> SubscribeSendResult:
+        """Send one subscribe message; errcodes and outages come back in the result, never raised."""
+        if self._sandbox or not self._settings.wechat_app_id:
+            return SubscribeSendResult(ok=False, errcode=None, errmsg="wechat app id not configured",
+                                       msgid=None, reason="not_configured")
+        # Posted directly: wechatpy's send_subscribe_message has no miniprogram_state or lang.
+        body = {"touser": openid, "template_id": template_id, "page": page,
+                "data": {key: {"value": value} for key, value in data.items()},
+                "miniprogram_state": miniprogram_state, "lang": lang}
+
+        def post(client: _Client) -> Any:
+            return client.post("message/subscribe/send", data=body)
+
+        try:
+            token = await self._token()
+            try:
+                result = await self._run(post, token)
+            except _Failure as failure:
+                if failure.errcode not in TOKEN_REJECTED:
+                    raise
+                log.warning("wechat subscribe/send: access token rejected (errcode %s), refreshing",
+                            failure.errcode)
+                token = await self._token(stale=token)
+                result = await self._run(post, token)
+        except _Failure as failure:
+            log.info("wechat subscribe/send failed: %s errcode=%s %s",
+                     failure.reason, failure.errcode, failure.errmsg)
+            return SubscribeSendResult(ok=False, errcode=failure.errcode, errmsg=failure.errmsg, msgid=None,
+                                       reason=_send_reason(failure.reason))
+        except DependencyUnavailable as exc:  # no access token (logged by _token), or the KV store is down
+            reason = str(exc.details.get("reason") or "connection")
+            return SubscribeSendResult(ok=False, errcode=exc.details.get("errcode"),
+                                       errmsg=f"access token unavailable: {reason}", msgid=None,
+                                       reason=_send_reason(reason))
+        msgid = result.get("msgid")
+        return SubscribeSendResult(ok=True, errcode=0, errmsg=str(result.get("errmsg") or "ok"),
+                                   msgid=None if msgid is None else str(msgid), reason="ok")
+
     async def close(self) -> None:
         """Stop the pool (waiting for calls in flight, each bounded by the timeout) and close connections."""
         loop = asyncio.get_running_loop()
@@ -285,6 +344,12 @@ class WeChatGateway:
         except LockNotAcquired:
             raise DependencyUnavailable(details={"dependency": "wechat", "errcode": None,
                                                  "reason": "token_refresh_busy"}) from None
+
+
+def _send_reason(reason: str) -> str:
+    """A failure reason in SubscribeSendResult's vocabulary: waiting for the token lock is a timeout."""
+    reason = {"token_refresh_busy": "timeout", "unexpected": "bad_response"}.get(reason, reason)
+    return reason if reason in SEND_REASONS else "connection"
 
 
 def _well_formed(code: object) -> bool:

@@ -2,13 +2,16 @@
 
 Speaks jscode2session, the access token (cgi-bin/token and cgi-bin/stable_token), getuserphonenumber
 and subscribe-message send, with WeChat's habits: errors are HTTP 200 with ``errcode``/``errmsg``,
-codes work once, and a bad access token is errcode 40001.
+codes work once, and a bad access token is errcode 40001. Subscribe sends are checked like WeChat
+checks them (template, openid, field values by type, daily quota, the user's consent) by a small rule
+set of its own, so the product's field rules are tested against something they did not write.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import threading
 import time
@@ -20,6 +23,32 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 TOKEN_PATHS = ("/cgi-bin/token", "/cgi-bin/stable_token")
+SUBSCRIBE_SEND = "/cgi-bin/message/subscribe/send"
+_MOMENT = r"(?:[0-9]{4}(?:年[0-9]{1,2}月[0-9]{1,2}日|[-/.][0-9]{1,2}[-/.][0-9]{1,2})(?: ?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?" \
+          r"|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)"
+# WeChat's documented rule per field type, as a check on the value (already known to be a non-empty str).
+FIELD_RULES = {
+    "thing": lambda v: len(v) <= 20,
+    "number": lambda v: re.fullmatch(r"[+-]?[0-9]+(?:\.[0-9]+)?", v) and len(re.sub(r"[^0-9]", "", v)) <= 32,
+    "letter": lambda v: re.fullmatch(r"[A-Za-z]{1,32}", v),
+    "symbol": lambda v: len(v) <= 5 and not any(c.isalnum() or c.isspace() for c in v),
+    "character_string": lambda v: re.fullmatch(r"[!-~]{1,32}", v),
+    "phone_number": lambda v: re.fullmatch(r"[0-9+\-() ]{1,17}", v),
+    "name": lambda v: len(v) <= (10 if re.search(r"[\u4e00-\u9fff]", v) else 20),
+    "phrase": lambda v: re.fullmatch(r"[\u4e00-\u9fff]{1,5}", v),
+    "amount": lambda v: re.fullmatch(r"[¥￥]?[0-9]{1,10}(?:\.[0-9]+)?元?", v),
+    "time": lambda v: re.fullmatch(f"{_MOMENT}(?: ?~ ?{_MOMENT})?", v),
+    "date": lambda v: re.fullmatch(f"{_MOMENT}(?: ?~ ?{_MOMENT})?", v),
+    "car_number": lambda v: len(v) <= 8,
+}
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+MINIPROGRAM_STATES = ("developer", "trial", "formal")
+LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # benchmarks open hundreds of connections at once
 
 
 class FakeWeChat:
@@ -43,11 +72,17 @@ class FakeWeChat:
             self.token_fetches = 0
             self.calls: list[tuple[str, dict[str, Any]]] = []
             self.sent: list[dict[str, Any]] = []
+            self._templates: dict[str, tuple[str, ...]] = {}  # none registered: any template id is known
+            self._refused: set[str] = set()
+            self.quota_exceeded = False  # subscribe send answers 45009 while set
+            self._msgid = 1_000_000
 
     def start(self) -> str:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: every reply carries Content-Length
+
             def do_GET(self) -> None:
                 fake._handle(self)
 
@@ -57,7 +92,7 @@ class FakeWeChat:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, name="fake-wechat", daemon=True).start()
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
@@ -96,6 +131,20 @@ class FakeWeChat:
     def fail_next(self, path_suffix: str, errcode: int, errmsg: str = "fake error", times: int = 1) -> None:
         with self._lock:
             self._failures.append([path_suffix, errcode, errmsg, times])
+
+    def add_template(self, template_id: str, keys: tuple[str, ...] = ()) -> None:
+        """Make ``template_id`` known (once any is, others answer 40037); ``keys`` must all be in data."""
+        with self._lock:
+            self._templates[template_id] = tuple(keys)
+
+    def refuse(self, openid: str) -> None:
+        """Sends to ``openid`` answer 43101 (no credit or refused) until ``accept``."""
+        with self._lock:
+            self._refused.add(openid)
+
+    def accept(self, openid: str) -> None:
+        with self._lock:
+            self._refused.discard(openid)
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -140,7 +189,7 @@ class FakeWeChat:
             return self._issue_token(args)
         if path == "/sns/jscode2session":
             return self._code2session(args)
-        if path in ("/wxa/business/getuserphonenumber", "/cgi-bin/message/subscribe/send"):
+        if path in ("/wxa/business/getuserphonenumber", SUBSCRIBE_SEND):
             token = args.get("access_token")
             if not token:
                 return {"errcode": 41001, "errmsg": "access_token missing"}
@@ -148,9 +197,49 @@ class FakeWeChat:
                 return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
             if path.endswith("getuserphonenumber"):
                 return self._phone_number(args)
-            self.sent.append({k: v for k, v in args.items() if k != "access_token"})
-            return {"errcode": 0, "errmsg": "ok"}
+            return self._subscribe_send(args)
         return {"errcode": 404, "errmsg": f"fake WeChat has no {path}"}
+
+    def _subscribe_send(self, args: dict[str, Any]) -> dict[str, Any]:
+        # The order WeChat appears to check in: arguments, template, openid, data, quota, consent.
+        for name in ("touser", "template_id"):
+            if not isinstance(args.get(name), str) or not args[name]:
+                return {"errcode": 47003, "errmsg": f"argument invalid! {name} is empty"}
+        template_id, openid = args["template_id"], args["touser"]
+        if self._templates and template_id not in self._templates:
+            return {"errcode": 40037, "errmsg": "invalid template_id"}
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", openid):
+            return {"errcode": 40003, "errmsg": "invalid openid"}
+        if args.get("miniprogram_state", "formal") not in MINIPROGRAM_STATES:
+            return {"errcode": 47003, "errmsg": "argument invalid! miniprogram_state invalid"}
+        if args.get("lang", "zh_CN") not in LANGS:
+            return {"errcode": 47003, "errmsg": "argument invalid! lang invalid"}
+        problem = self._data_problem(args.get("data"), self._templates.get(template_id, ()))
+        if problem:
+            return {"errcode": 47003, "errmsg": f"argument invalid! {problem}"}
+        if self.quota_exceeded:
+            return {"errcode": 45009, "errmsg": "reach max api daily quota limit"}
+        if openid in self._refused:
+            return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
+        self._msgid += 1
+        self.sent.append({k: v for k, v in args.items() if k != "access_token"})
+        return {"errcode": 0, "errmsg": "ok", "msgid": self._msgid}
+
+    @staticmethod
+    def _data_problem(data: Any, required: tuple[str, ...]) -> str | None:
+        if not isinstance(data, dict) or not data:
+            return "data is empty"
+        for key in required:
+            if key not in data:
+                return f"data.{key}.value is empty"
+        for key, entry in data.items():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if not isinstance(value, str) or not value:
+                return f"data.{key}.value is empty"
+            rule = FIELD_RULES.get(key.rstrip("0123456789"))
+            if _CONTROL.search(value) or (rule is not None and not rule(value)):
+                return f"data.{key}.value invalid"
+        return None
 
     def _issue_token(self, args: dict[str, Any]) -> dict[str, Any]:
         if args.get("grant_type") != "client_credential":

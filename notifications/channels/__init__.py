@@ -1,0 +1,1 @@
+"""Delivery channels: each turns one rendered message into one provider call and a ``SendResult``."""

@@ -1,0 +1,356 @@
+"""Message templates: the built-in service templates, validation, and sandboxed rendering.
+
+A template says what one kind of message reads like on each channel:
+
+- ``sms``: ``template_id`` (approved at the provider), ``params`` (positional values) and ``text``
+  (the approved wording, for the log channel, the delivery log and the opt-out check);
+- ``email``: ``subject``, ``text`` and ``html``;
+- ``wechat``: subscribe-message ``template_id``, ``page`` and ``fields`` ``{thing1: "...", ...}``.
+
+Every string is a Jinja2 expression rendered in a sandbox with ``member`` (profile and assets),
+``event`` (the values of what caused the message), ``merchant`` and ``today``. The four built-in
+templates are sent by domain events; an admin can edit or switch each off.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from backend import clock, db
+from notifications import wechat_fields
+from notifications.errors import TemplateInvalid
+from notifications.models import MessageTemplate
+
+_TEXT = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_HTML = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+_tz = ZoneInfo("Asia/Shanghai")
+
+
+def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """``{{ event.redeemed_at | local }}``: an ISO time in merchant time."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(when, datetime):
+        return str(value)
+    return when.astimezone(_tz).strftime(fmt) if when.tzinfo else when.strftime(fmt)
+
+
+def _yuan(cents: Any) -> str:
+    """``{{ event.discount_cents | yuan }}``: integer cents as 12.34."""
+    cents = int(cents)
+    sign, cents = ("-" if cents < 0 else ""), abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+for _env in (_TEXT, _HTML):
+    _env.filters["local"] = _local
+    _env.filters["yuan"] = _yuan
+
+
+def configure(timezone: str) -> None:
+    global _tz
+    _tz = ZoneInfo(timezone)
+# An SMS promotion must tell the reader how to opt out: 拒收请回复R, 回T退订, 退订回TD ...
+OPT_OUT_PHRASE = re.compile(r"(拒收|退订)[^A-Za-z]{0,4}[A-Za-z]{1,2}|回复?\s*[A-Za-z]{1,2}\s*(退订|拒收)")
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SmsContent(Part):
+    template_id: str = Field("", max_length=32, description="the provider's approved template id")
+    params: list[str] = Field(default_factory=list, max_length=10)
+    text: str = Field(min_length=1, max_length=500, description="the approved wording (the sign name is SMS_SIGN_NAME)")
+
+
+class EmailContent(Part):
+    subject: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=20_000)
+    html: str = Field("", max_length=100_000)
+
+
+class WeChatContent(Part):
+    template_id: str = Field("", max_length=64)
+    page: str = Field("", max_length=200)
+    fields: dict[str, str] = Field(min_length=1, max_length=10)
+
+    @field_validator("fields")
+    @classmethod
+    def known_types(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            try:
+                wechat_fields.field_type(key)
+            except ValueError as exc:
+                raise ValueError(f"字段 {key}: {exc}") from None
+        return value
+
+
+class Content(Part):
+    sms: SmsContent | None = None
+    email: EmailContent | None = None
+    wechat: WeChatContent | None = None
+
+
+ChannelName = Literal["wechat", "sms", "email"]
+
+
+class TemplateDoc(Part):
+    name: str = Field(min_length=1, max_length=64)
+    purpose: Literal["service", "marketing"]
+    enabled: bool = True
+    channels: list[ChannelName] = Field(min_length=1, max_length=3)
+    content: Content
+
+    @model_validator(mode="after")
+    def consistent(self) -> TemplateDoc:
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("渠道顺序中不能重复")
+        for channel in self.channels:
+            if getattr(self.content, channel) is None:
+                raise ValueError(f"渠道 {channel} 没有内容")
+        if self.purpose == "marketing" and self.content.sms is not None \
+                and not OPT_OUT_PHRASE.search(self.content.sms.text):
+            raise ValueError("营销短信须包含退订说明，例如“拒收请回复R”")
+        return self
+
+
+def _wechat(page: str, **fields: str) -> WeChatContent:
+    return WeChatContent(template_id="", page=page, fields=fields)
+
+
+BUILTIN: dict[str, TemplateDoc] = {
+    "welcome": TemplateDoc(
+        name="注册欢迎", purpose="service", channels=["wechat", "sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ member.member_no }}"],
+                           text="欢迎加入{{ merchant }}会员，您的会员号 {{ member.member_no }}，积分与权益可在小程序查看。"),
+            email=EmailContent(subject="欢迎加入{{ merchant }}会员",
+                               text="{{ member.name }}，您好：\n欢迎加入{{ merchant }}会员，会员号 {{ member.member_no }}。",
+                               html="<p>{{ member.name }}，您好：</p><p>欢迎加入{{ merchant }}会员，"
+                                    "会员号 <b>{{ member.member_no }}</b>。</p>"),
+            wechat=_wechat("pages/member/index", thing1="欢迎加入{{ merchant }}会员",
+                           character_string2="{{ member.member_no }}", time3="{{ today }}"))),
+    "coupon_redeemed": TemplateDoc(
+        name="核销凭证", purpose="service", channels=["wechat", "sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ event.coupon_name }}", "{{ event.redeemed_at | local }}"],
+                           text="您的优惠券“{{ event.coupon_name }}”已于 {{ event.redeemed_at | local }} 在"
+                                "{{ event.store_name }}核销。"),
+            email=EmailContent(subject="优惠券核销凭证",
+                               text="您的优惠券“{{ event.coupon_name }}”已于 {{ event.redeemed_at | local }} 在"
+                                    "{{ event.store_name }}核销，优惠 {{ event.discount_cents | yuan }} 元。"),
+            wechat=_wechat("pages/coupons/index", thing1="{{ event.coupon_name }}",
+                           time2="{{ event.redeemed_at | local }}", thing3="{{ event.store_name }}"))),
+    "tier_upgraded": TemplateDoc(
+        name="等级升级", purpose="service", channels=["wechat", "sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ event.tier_name }}"],
+                           text="恭喜您升级为{{ event.tier_name }}会员，更多权益请在小程序查看。"),
+            email=EmailContent(subject="恭喜升级为{{ event.tier_name }}会员",
+                               text="{{ member.name }}，恭喜您升级为{{ event.tier_name }}会员。"),
+            wechat=_wechat("pages/member/index", thing1="{{ event.tier_name }}", time2="{{ today }}"))),
+    "points_expiring": TemplateDoc(
+        name="积分到期提醒", purpose="service", channels=["wechat", "sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ event.points }}", "{{ event.expires_on }}"],
+                           text="您有 {{ event.points }} 积分将于 {{ event.expires_on }} 到期，请及时使用。"),
+            email=EmailContent(subject="积分即将到期",
+                               text="您有 {{ event.points }} 积分将于 {{ event.expires_on }} 到期，请及时使用。"),
+            wechat=_wechat("pages/points/index", number1="{{ event.points }}",
+                           date2="{{ event.expires_on }}"))),
+}
+
+
+# -- storage -----------------------------------------------------------------------------------------
+
+CACHE_TTL_S = 5.0
+_cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+
+def builtin_row(key: str) -> dict[str, Any] | None:
+    """A built-in template as it stands until an admin saves a change to it."""
+    doc = BUILTIN.get(key)
+    if doc is None:
+        return None
+    return {"id": None, "key": key, "name": doc.name, "purpose": doc.purpose, "enabled": doc.enabled,
+            "builtin": True, "channels": list(doc.channels),
+            "content": doc.content.model_dump(mode="json", exclude_none=True), "version": 0, "updated_at": None}
+
+
+async def get(key: str, conn: BaseDBAsyncClient | None = None, *, fresh: bool = False) -> dict[str, Any] | None:
+    """The template as a dict (``channels`` and ``content`` decoded), cached for a few seconds; a built-in
+    template nobody has edited comes from the defaults above."""
+    cached = _cache.get(key)
+    if not fresh and cached is not None and time.monotonic() < cached[0]:
+        return cached[1]
+    row = await db.fetch_one(
+        "SELECT id, key, name, purpose, enabled, builtin, channels, content, version, updated_at "
+        "FROM message_templates WHERE key = $1", key, conn=conn)
+    row = decode(row) if row is not None else builtin_row(key)
+    _cache[key] = (time.monotonic() + CACHE_TTL_S, row)
+    return row
+
+
+def decode(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for name in ("channels", "content"):
+        if isinstance(out[name], str | bytes):
+            out[name] = json.loads(out[name])
+    out["enabled"], out["builtin"] = bool(out["enabled"]), bool(out["builtin"])
+    return out
+
+
+def forget() -> None:
+    _cache.clear()
+
+
+def as_json(row: dict[str, Any]) -> dict[str, Any]:
+    updated = db.to_datetime(row["updated_at"]) if row["updated_at"] else None
+    return {"key": row["key"], "name": row["name"], "purpose": row["purpose"], "enabled": row["enabled"],
+            "builtin": row["builtin"], "channels": row["channels"], "content": row["content"],
+            "version": row["version"], "updated_at": updated.isoformat() if updated else None}
+
+
+async def save(key: str, doc: TemplateDoc, *, conn: BaseDBAsyncClient) -> bool:
+    """Write the template (a built-in one's first edit creates its row); False when the row was missing."""
+    content = doc.content.model_dump(mode="json", exclude_none=True)
+    check_syntax(content)
+    if key in BUILTIN and doc.purpose != BUILTIN[key].purpose:
+        raise TemplateInvalid("内置模板的用途不能修改", details={"purpose": BUILTIN[key].purpose})
+    forget()
+    updated = await db.fetch(
+        "UPDATE message_templates SET name = $2, purpose = $3, enabled = $4, channels = $5, content = $6, "
+        "version = version + 1, updated_at = $7 WHERE key = $1 RETURNING id",
+        key, doc.name, doc.purpose, doc.enabled, json.dumps(doc.channels),
+        json.dumps(content, ensure_ascii=False), clock.now(), conn=conn)
+    if updated:
+        return True
+    if key not in BUILTIN:
+        return False
+    await MessageTemplate.create(key=key, name=doc.name, purpose=doc.purpose, enabled=doc.enabled, builtin=True,
+                                 channels=doc.channels, content=content, version=1, updated_at=clock.now(),
+                                 using_db=conn)
+    return True
+
+
+async def create(key: str, doc: TemplateDoc, *, conn: BaseDBAsyncClient) -> None:
+    content = doc.content.model_dump(mode="json", exclude_none=True)
+    check_syntax(content)
+    forget()
+    await MessageTemplate.create(key=key, name=doc.name, purpose=doc.purpose, enabled=doc.enabled,
+                                 channels=doc.channels, content=content, updated_at=clock.now(), using_db=conn)
+
+
+async def list_all() -> list[dict[str, Any]]:
+    rows = {r["key"]: decode(r) for r in await db.fetch(
+        "SELECT id, key, name, purpose, enabled, builtin, channels, content, version, updated_at "
+        "FROM message_templates ORDER BY id")}
+    out = [rows.pop(key, None) or builtin_row(key) for key in BUILTIN]
+    return [r for r in out if r is not None] + list(rows.values())
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=2048)
+def _compiled(source: str, html: bool) -> Any:
+    return (_HTML if html else _TEXT).from_string(source)
+
+
+def _strings(content: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    out: list[tuple[str, str, bool]] = []
+    for channel, part in content.items():
+        for name, value in part.items():
+            if name == "template_id":
+                continue
+            if isinstance(value, str):
+                out.append((f"{channel}.{name}", value, name == "html"))
+            elif isinstance(value, list):
+                out += [(f"{channel}.{name}[{i}]", v, False) for i, v in enumerate(value)]
+            elif isinstance(value, dict):
+                out += [(f"{channel}.{name}.{k}", v, False) for k, v in value.items()]
+    return out
+
+
+def check_syntax(content: dict[str, Any]) -> None:
+    """Every string compiles, and literal WeChat values fit their field type."""
+    problems: dict[str, str] = {}
+    for where, source, html in _strings(content):
+        try:
+            _compiled(source, html)
+        except TemplateError as exc:
+            problems[where] = f"模板语法错误：{exc}"
+    for key, source in (content.get("wechat") or {}).get("fields", {}).items():
+        if "{" not in source:
+            problem = wechat_fields.check_value(key, source)
+            if problem:
+                problems[f"wechat.fields.{key}"] = problem
+    if problems:
+        raise TemplateInvalid(details={"problems": problems})
+
+
+class RenderError(Exception):
+    """A template that cannot be rendered for this member (a missing variable, a value WeChat refuses)."""
+
+
+def render_channel(content: dict[str, Any], channel: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The channel's part with every string rendered; WeChat values fitted to their field limits."""
+    part = content[channel]
+    try:
+        if channel == "sms":
+            return {"template_id": part.get("template_id", ""),
+                    "params": [_render(p, variables) for p in part.get("params", [])],
+                    "text": _render(part["text"], variables)}
+        if channel == "email":
+            return {"subject": " ".join(_render(part["subject"], variables).split()),
+                    "text": _render(part["text"], variables),
+                    "html": _render(part.get("html", ""), variables, html=True)}
+        fields = {key: wechat_fields.fit(key, _render(source, variables))
+                  for key, source in part["fields"].items()}
+        return {"template_id": part.get("template_id", ""), "page": part.get("page", ""), "fields": fields}
+    except (TemplateError, ValueError) as exc:
+        raise RenderError(f"{channel}: {exc}") from None
+
+
+def _render(source: str, variables: dict[str, Any], *, html: bool = False) -> str:
+    if not source:
+        return ""
+    return _compiled(source, html).render(variables)
+
+
+def variables(*, member: dict[str, Any], event: dict[str, Any], merchant: str, now: datetime,
+              tz: Any) -> dict[str, Any]:
+    return {"member": member, "event": event, "merchant": merchant,
+            "today": now.astimezone(tz).strftime("%Y-%m-%d")}
+
+
+def sample_member() -> dict[str, Any]:
+    return {"name": "张三", "nickname": "张三", "member_no": "M00000001", "tier_name": "金卡", "points": 1280,
+            "balance_yuan": "56.00", "birthday": "1990-05-20"}
+
+
+
+SAMPLE_EVENTS: dict[str, dict[str, Any]] = {
+    "welcome": {"channel": "miniprogram"},
+    "coupon_redeemed": {"coupon_name": "满100减20", "redeemed_at": "2026-03-02T02:00:00+00:00",
+                        "store_name": "南京西路店", "discount_cents": 2000, "coupon_id": 1},
+    "tier_upgraded": {"tier_code": "gold", "tier_name": "金卡", "from_tier_name": "银卡"},
+    "points_expiring": {"points": 300, "expires_on": "2026-12-31"},
+}
+
+
+def preview(content: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
+    """Each channel rendered with ``variables``, or the problem that would fail the message."""
+    out: dict[str, Any] = {}
+    for channel in content:
+        try:
+            out[channel] = {"ok": True, "rendered": render_channel(content, channel, variables)}
+        except RenderError as exc:
+            out[channel] = {"ok": False, "problem": str(exc)}
+    return out
