@@ -70,12 +70,14 @@ _WRITE_PG = (
     "$8::text[], $9::int[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $15::timestamptz[], "
     "$16::text[]) AS v(id, status, reason, channel, provider, pid, recipient, rendered, attempts, due_at, "
     "lease_until, sent_at, finished_at, expect) "
-    "WHERE m.id = v.id AND m.claimed_by = $14 AND (m.status = v.expect OR m.status = 'unknown') RETURNING m.id")
+    "WHERE m.id = v.id AND m.claimed_by = $14 AND (m.status = v.expect OR (v.expect = 'sending' AND m.status = 'unknown')) "
+    "RETURNING m.id")
 _WRITE_SQLITE = (
     "UPDATE messages SET status = $2, reason = $3, channel = $4, provider = $5, provider_message_id = $6, "
     "recipient = $7, rendered = $8, attempts = $9, due_at = $10, lease_until = $11, sent_at = $12, "
     "finished_at = $15, claimed_by = CASE WHEN $2 IN ('queued', 'deferred') THEN NULL ELSE claimed_by END, "
-    "updated_at = $13 WHERE id = $1 AND claimed_by = $14 AND (status = $16 OR status = 'unknown') RETURNING id")
+    "updated_at = $13 WHERE id = $1 AND claimed_by = $14 AND (status = $16 OR ($16 = 'sending' AND status = 'unknown')) "
+    "RETURNING id")
 
 
 @dataclass
