@@ -176,6 +176,26 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.logs import configure_logging
+    from jobs.scheduler import run_scheduler
+
+    configure_logging(settings.log_level, json_format=settings.log_json)
+    asyncio.run(run_scheduler(settings))
+    return 0
+
+
+def cmd_run_job(args: argparse.Namespace, settings: Settings) -> int:
+    from jobs.scheduler import run_one
+
+    try:
+        result = asyncio.run(run_one(settings, args.job))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps(result, ensure_ascii=False, default=str))
+    return 0 if result.get("outcome") not in ("failed",) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m backend", description="全渠道会员一体化 member platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -211,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--batch", type=int, default=100, help="messages claimed at a time")
     worker.add_argument("--loops", type=int, default=2, help="batches in flight in this process")
     worker.set_defaults(func=cmd_worker)
+    sub.add_parser("scheduler", help="run lifecycle programs and touches on their schedules until stopped"
+                   ).set_defaults(func=cmd_scheduler)
+    run_job = sub.add_parser("run-job", help="run one job now, under the same once-per-period guard")
+    run_job.add_argument("job", help="program:KEY (e.g. program:birthday) or touch:ID")
+    run_job.set_defaults(func=cmd_run_job)
     return parser
 
 

@@ -57,6 +57,14 @@ for i, key in ipairs(KEYS) do
 end
 return {0, 0}
 """
+# A lease: take KEYS[1] for ARGV[1] when free, or extend it when ARGV[1] already holds it.
+_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) return 1 end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -83,6 +91,9 @@ class KV(Protocol):
     async def advance(self, key: str, value: int, ttl_s: int) -> bool: ...
     def lock(self, name: str, ttl_s: int, wait_s: float = 0) -> AsyncIterator[None]: ...
     async def reserve(self, caps: list[Cap], member: str, now_ms: int) -> tuple[int, int]: ...
+    async def lease(self, key: str, holder: str, ttl_s: int) -> bool: ...
+    async def full(self, caps: list[Cap], now_ms: int) -> bool: ...
+    async def release_lease(self, key: str, holder: str) -> None: ...
     async def unreserve(self, keys: list[str], member: str) -> None: ...
     async def close(self) -> None: ...
 
@@ -98,6 +109,7 @@ class RedisKV:
         self._incr = self._redis.register_script(_INCR_EXPIRE)
         self._release = self._redis.register_script(_RELEASE)
         self._reserve = self._redis.register_script(_RESERVE)
+        self._lease = self._redis.register_script(_LEASE)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -151,6 +163,25 @@ class RedisKV:
         async with self._guard():
             full, oldest = await self._reserve(keys=[self._k(cap.key) for cap in caps], args=args)
         return int(full), int(oldest)
+
+    async def full(self, caps: list[Cap], now_ms: int) -> bool:
+        """Whether any cap is already at its limit (a read: nothing is reserved or trimmed)."""
+        async with self._guard():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for cap in caps:
+                    low = now_ms - cap.window_ms if cap.window_ms else "-inf"
+                    pipe.zcount(self._k(cap.key), f"({low}" if cap.window_ms else low, "+inf")
+                counted = await pipe.execute()
+        return any(int(n) >= cap.limit for n, cap in zip(counted, caps, strict=True))
+
+    async def lease(self, key: str, holder: str, ttl_s: int) -> bool:
+        """Take or extend a lease on ``key`` for ``holder``; False while someone else holds it."""
+        async with self._guard():
+            return bool(await self._lease(keys=[self._k("lease:" + key)], args=[holder, ttl_s]))
+
+    async def release_lease(self, key: str, holder: str) -> None:
+        async with self._guard():
+            await self._release(keys=[self._k("lease:" + key)], args=[holder])
 
     async def unreserve(self, keys: list[str], member: str) -> None:
         if keys:
@@ -264,6 +295,27 @@ class MemoryKV:
                 self._sets.pop(key, None)
                 self._set_expiry.pop(key, None)
         return 0, 0
+
+    async def full(self, caps: list[Cap], now_ms: int) -> bool:
+        for cap in caps:
+            entries = self._sets.get(cap.key, {})
+            live = [s for s in entries.values() if not cap.window_ms or s > now_ms - cap.window_ms]
+            if len(live) >= cap.limit:
+                return True
+        return False
+
+    async def lease(self, key: str, holder: str, ttl_s: int) -> bool:
+        name = "lease:" + key
+        current = self._live(name)
+        if current is not None and current != holder:
+            return False
+        self._put(name, holder, ttl_s)
+        return True
+
+    async def release_lease(self, key: str, holder: str) -> None:
+        name = "lease:" + key
+        if self._live(name) == holder:
+            del self._data[name]
 
     async def unreserve(self, keys: list[str], member: str) -> None:
         for key in keys:

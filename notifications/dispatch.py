@@ -273,17 +273,11 @@ class Dispatcher:
         if expires is not None and now >= expires:
             return job.end("expired", "past_expiry", now)
         # 1-2. consent and channel choice
-        reasons: dict[str, str] = {}
-        for channel in row["channels"] or template["channels"]:
-            reason = self._unavailable(channel, template, who, job.purpose)
-            if reason is None:
-                job.channel = channel
-                break
-            reasons[channel] = reason
+        job.channel, refusal = self.choose_channel(row["channels"] or template["channels"], template, who,
+                                                   job.purpose)
         if job.channel is None:
-            summary = "; ".join(f"{c}: {r}" for c, r in reasons.items()) or "no_channel"
-            consent_blocked = any(r in ("no_consent", "no_grant") for r in reasons.values())
-            return job.end("no_consent" if consent_blocked else "failed", summary, now)
+            assert refusal is not None
+            return job.end(*refusal, now)
         # 3. quiet hours
         if job.purpose == "marketing":
             quiet_end = rules.quiet_hours.window_end(now, self.tz)
@@ -317,6 +311,19 @@ class Dispatcher:
         job.recipient = _mask(job.channel, job.outgoing.to)
         job.reason = None
 
+    def choose_channel(self, channels: list[str], template: dict[str, Any], who: Recipient, purpose: str
+                       ) -> tuple[str | None, tuple[str, str] | None]:
+        """The first channel the member can receive on, or the final (status, reason) when none can."""
+        reasons: dict[str, str] = {}
+        for channel in channels:
+            reason = self._unavailable(channel, template, who, purpose)
+            if reason is None:
+                return channel, None
+            reasons[channel] = reason
+        summary = "; ".join(f"{c}: {r}" for c, r in reasons.items()) or "no_channel"
+        consent_blocked = any(r in ("no_consent", "no_grant") for r in reasons.values())
+        return None, ("no_consent" if consent_blocked else "failed", summary)
+
     def _unavailable(self, channel: str, template: dict[str, Any], who: Recipient, purpose: str) -> str | None:
         part = template["content"].get(channel)
         if part is None or channel not in self.channels:
@@ -339,15 +346,7 @@ class Dispatcher:
         caps = rules.caps_for(job.channel or "", job.purpose)
         if not caps:
             return None
-        member_id = int(job.row["member_id"])
-        local_day = now.astimezone(self.tz).date().isoformat()
-        keys: list[Cap] = []
-        for cap in caps:
-            base = f"cap:{member_id}:{cap.channel}:{cap.purpose}:{cap.window}"
-            if cap.window == "day":
-                keys.append(Cap(f"{base}:{local_day}", cap.limit, 0, 2 * 86400))
-            else:
-                keys.append(Cap(base, cap.limit, WINDOW_SECONDS[cap.window] * 1000, WINDOW_SECONDS[cap.window] + 60))
+        keys = self.cap_keys(int(job.row["member_id"]), caps, now)
         now_ms = int(now.timestamp() * 1000)
         full, oldest_ms = await self.kv.reserve(keys, str(job.id), now_ms)
         if not full:
@@ -360,6 +359,22 @@ class Dispatcher:
         else:
             frees = datetime.fromtimestamp((oldest_ms + cap.window_ms) / 1000, tz=now.tzinfo)
         return frees + timedelta(seconds=self._random.uniform(1, min(600, rules.quiet_hours.jitter_s) + 1))
+
+    def cap_keys(self, member_id: int, caps: list[Any], now: datetime) -> list[Cap]:
+        local_day = now.astimezone(self.tz).date().isoformat()
+        keys: list[Cap] = []
+        for cap in caps:
+            base = f"cap:{member_id}:{cap.channel}:{cap.purpose}:{cap.window}"
+            if cap.window == "day":
+                keys.append(Cap(f"{base}:{local_day}", cap.limit, 0, 2 * 86400))
+            else:
+                keys.append(Cap(base, cap.limit, WINDOW_SECONDS[cap.window] * 1000, WINDOW_SECONDS[cap.window] + 60))
+        return keys
+
+    async def would_cap(self, member_id: int, channel: str, purpose: str, rules: Policy, now: datetime) -> bool:
+        """Whether one more message now would hit a cap (nothing is reserved)."""
+        caps = rules.caps_for(channel, purpose)
+        return bool(caps) and await self.kv.full(self.cap_keys(member_id, caps, now), int(now.timestamp() * 1000))
 
     async def _unreserve(self, job: Job) -> None:
         if job.cap_keys:

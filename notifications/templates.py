@@ -165,6 +165,33 @@ BUILTIN: dict[str, TemplateDoc] = {
                                text="您有 {{ event.points }} 积分将于 {{ event.expires_on }} 到期，请及时使用。"),
             wechat=_wechat("pages/points/index", number1="{{ event.points }}",
                            date2="{{ event.expires_on }}"))),
+    "coupon_expiring": TemplateDoc(
+        name="优惠券到期提醒", purpose="service", channels=["wechat", "sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ event.coupon_name }}", "{{ event.valid_until | local('%Y-%m-%d') }}"],
+                           text="您的优惠券“{{ event.coupon_name }}”将于 {{ event.valid_until | local('%Y-%m-%d') }} "
+                                "到期，请及时使用。"),
+            email=EmailContent(subject="优惠券即将到期",
+                               text="您的优惠券“{{ event.coupon_name }}”将于 {{ event.valid_until | local }} 到期。"),
+            wechat=_wechat("pages/coupons/index", thing1="{{ event.coupon_name }}",
+                           time2="{{ event.valid_until | local }}"))),
+    "newbie_task": TemplateDoc(
+        name="新手任务", purpose="marketing", channels=["sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ member.name }}"],
+                           text="{{ member.name }}，新人专享券已到账，完成首单即可使用。拒收请回复R"),
+            email=EmailContent(subject="新人专享券已到账",
+                               text="{{ member.name }}，新人专享券已放入您的账户，完成首单即可使用。"))),
+    "birthday": TemplateDoc(
+        name="生日祝福", purpose="marketing", channels=["sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ member.name }}"],
+                           text="{{ member.name }}，生日快乐！生日礼券已放入您的账户。拒收请回复R"),
+            email=EmailContent(subject="生日快乐，{{ member.name }}",
+                               text="{{ member.name }}，生日快乐！{{ merchant }}为您准备了生日礼券。"))),
+    "winback": TemplateDoc(
+        name="沉睡唤醒", purpose="marketing", channels=["sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ member.name }}"],
+                           text="{{ member.name }}，好久不见，回归礼券已放入您的账户。拒收请回复R"),
+            email=EmailContent(subject="好久不见，{{ member.name }}",
+                               text="{{ member.name }}，好久不见！回归礼券已放入您的账户。"))),
 }
 
 
@@ -342,6 +369,8 @@ SAMPLE_EVENTS: dict[str, dict[str, Any]] = {
                         "store_name": "南京西路店", "discount_cents": 2000, "coupon_id": 1},
     "tier_upgraded": {"tier_code": "gold", "tier_name": "金卡", "from_tier_name": "银卡"},
     "points_expiring": {"points": 300, "expires_on": "2026-12-31"},
+    "coupon_expiring": {"coupon_name": "满100减20", "valid_until": "2026-03-05T16:00:00+00:00", "coupon_id": 1},
+    "newbie_task": {}, "birthday": {"birthday": "2026-05-20"}, "winback": {"dormant_days": 90},
 }
 
 

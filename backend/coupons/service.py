@@ -9,6 +9,7 @@ UPDATE ``... WHERE status = 'available'``: one caller wins, the others get 409.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -172,6 +173,50 @@ async def issue_batch(*, template_id: int, member_ids: list[int], batch_id: str,
                                                      "already_issued": result["already_issued"],
                                                      "failed": len(result["failed"])})
     return result
+
+
+async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: str, params: list[Any],
+                    source: str, source_ref: str, tz: str) -> dict[str, int]:
+    """One coupon of the template for each member ``members_sql`` selects (a ``SELECT member_id …``
+    whose placeholders start at ``$6``), in three statements whatever the number of members.
+
+    Idempotent per (template, member, source_ref); holds the template's stock and per-member limit
+    under its row lock, oldest member ids first when stock runs short. For touches and programs
+    that reach many members at once; ``issue`` is the one-member form.
+    """
+    locked = await db.fetch_one(
+        "UPDATE coupon_templates SET issued_count = issued_count WHERE id = $1 RETURNING status, total_stock, "
+        "issued_count, per_member_limit, terms, name", template_id, conn=conn)
+    if locked is None:
+        raise CouponTemplateNotFound()
+    if locked["status"] != "active":
+        return {"issued": 0, "refused": -1}
+    terms_doc = locked["terms"] if isinstance(locked["terms"], dict) else json.loads(locked["terms"])
+    now = clock.now()
+    valid_from, valid_until = terms_.Terms.model_validate(terms_doc).window(now)
+    stock = None if locked["total_stock"] is None else max(int(locked["total_stock"]) - int(locked["issued_count"]), 0)
+    limit_sql = ("AND (SELECT count(*) FROM coupons h WHERE h.template_id = $1 AND h.member_id = r.member_id) < $5"
+                 if locked["per_member_limit"] is not None else "AND $5 > 0")
+    n = len(params) + 6
+    pg = db.is_postgres()
+    json_, ts = ("CAST(${} AS jsonb)", "CAST(${} AS timestamptz)") if pg else ("${}", "${}")
+    rows = await db.fetch(
+        "INSERT INTO coupons (template_id, member_id, status, terms, name, valid_from, valid_until, source, "
+        "source_ref, issued_at, issued_day) "
+        f"SELECT $1, r.member_id, 'available', {json_.format(n)}, ${n + 1}, {ts.format(n + 2)}, "
+        f"{ts.format(n + 3)}, $2, $3, {ts.format(n + 4)}, ${n + 5} FROM ({members_sql}) r "
+        "WHERE NOT EXISTS (SELECT 1 FROM coupons c WHERE c.template_id = $1 AND c.member_id = r.member_id "
+        f"AND c.source_ref = $3) {limit_sql} ORDER BY r.member_id LIMIT $4 "
+        "ON CONFLICT (template_id, member_id, source_ref) DO NOTHING RETURNING id, member_id",
+        template_id, source, source_ref, stock if stock is not None else 2**62, locked["per_member_limit"] or 1,
+        *params, json.dumps(terms_doc), locked["name"], valid_from, valid_until, now, _day(now, tz), conn=conn)
+    if rows:
+        await db.fetch("UPDATE coupon_templates SET issued_count = issued_count + $2 WHERE id = $1",
+                       template_id, len(rows), conn=conn)
+        await events.append_many(
+            [(int(r["member_id"]), {"coupon_id": int(r["id"]), "template_id": template_id, "source": source})
+             for r in rows], type="coupon_issued", using_db=conn)
+    return {"issued": len(rows), "refused": 0}
 
 
 async def tier_of(member_id: int, conn: BaseDBAsyncClient | None = None) -> str | None:

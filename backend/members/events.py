@@ -15,3 +15,14 @@ async def append(*, member_id: int, type: str, payload: dict[str, Any] | None = 
     """One timeline row; pass the transaction's connection so it commits with the change."""
     return await MemberEvent.create(member_id=member_id, type=type, payload=payload or {}, channel=channel,
                                     store_id=store_id, created_at=clock.now(), using_db=using_db)
+
+
+async def append_many(rows: list[tuple[int, dict[str, Any]]], *, type: str, channel: str | None = None,
+                      using_db: BaseDBAsyncClient | None = None) -> None:
+    """Many timeline rows of one type in one statement (bulk issues reaching thousands of members)."""
+    if not rows:
+        return
+    now = clock.now()
+    await MemberEvent.bulk_create([MemberEvent(member_id=member_id, type=type, payload=payload, channel=channel,
+                                               created_at=now) for member_id, payload in rows],
+                                  batch_size=5000, using_db=using_db)

@@ -427,7 +427,7 @@ async def test_template_validation_names_each_problem(stack):
 async def test_preview_renders_each_channel_for_a_member_and_fits_wechat_fields(stack):
     admin = await admin_token(stack)
     listed = (await stack.http.get("/api/v1/admin/message-templates", headers=bearer(admin))).json()["items"]
-    assert [t["key"] for t in listed] == ["welcome", "coupon_redeemed", "tier_upgraded", "points_expiring"]
+    assert [t["key"] for t in listed][:4] == ["welcome", "coupon_redeemed", "tier_upgraded", "points_expiring"]
     member_id, _, _ = await shopper(stack)
     response = await stack.http.post("/api/v1/admin/message-templates/coupon_redeemed/preview",
                                      json={"member_id": member_id,

@@ -1,0 +1,168 @@
+"""Console API for the scheduler: lifecycle programs, touches (触达) and job runs, under /api/v1/admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+from tortoise.transactions import in_transaction
+
+from backend import audit, db
+from backend.errors import field_errors
+from backend.http.auth import staff_required
+from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
+from backend.http.docs import endpoint
+from backend.http.pagination import page
+from backend.http.validation import parse_body
+from jobs import lifecycle, runs, service, touches
+from jobs.models import Touch
+
+bp = Blueprint("console_jobs", url_prefix="/api/v1/admin")
+TAG = "console"
+AUTH = STAFF_AUTH_ERRORS
+TOUCH = [*AUTH, "TOUCH_NOT_FOUND"]
+
+
+def _program_view(key: str, settings: lifecycle.ProgramSettings) -> dict[str, Any]:
+    return {"key": key, "name": lifecycle.NAMES[key], **settings.model_dump(mode="json")}
+
+
+@bp.get("/lifecycle-programs")
+@endpoint(summary="The built-in lifecycle programs with their settings", tag=TAG, errors=AUTH)
+@staff_required(*CONSOLE)
+async def list_programs(request: Request) -> HTTPResponse:
+    programs = await lifecycle.load_all(fresh=True)
+    return ok({"items": [_program_view(key, settings) for key, settings in programs.items()]})
+
+
+@bp.put("/lifecycle-programs/<key:str>")
+@endpoint(summary="Switch a program, set its timing, template and coupon (audited)", tag=TAG,
+          body=lifecycle.ProgramSettings, errors=[*AUTH, "LIFECYCLE_PROGRAM_NOT_FOUND", "TOUCH_INVALID"])
+@staff_required(*CONSOLE)
+async def put_program(request: Request, key: str) -> HTTPResponse:
+    if key not in lifecycle.DEFAULTS:
+        raise service.ProgramNotFound(details={"key": key})
+    settings = parse_body(request, lifecycle.ProgramSettings)
+    from notifications import templates
+
+    if settings.template_key and await templates.get(settings.template_key, fresh=True) is None:
+        raise service.TouchInvalid("消息模板不存在", details={"template_key": settings.template_key})
+    if settings.coupon_template_id and not await db.fetch_one("SELECT id FROM coupon_templates WHERE id = $1",
+                                                              settings.coupon_template_id):
+        raise service.TouchInvalid("优惠券模板不存在", details={"coupon_template_id": settings.coupon_template_id})
+    before = (await lifecycle.load_all(fresh=True))[key]
+    async with in_transaction() as conn:
+        await lifecycle.save(key, settings, conn)
+        await audit.record(actor=staff_actor(request), action="lifecycle_program.update",
+                           target_type="lifecycle_program", target_id=key, before=before.model_dump(mode="json"),
+                           after=settings.model_dump(mode="json"), using_db=conn)
+    return ok(_program_view(key, settings))
+
+
+@bp.post("/lifecycle-programs/<key:str>/run")
+@endpoint(summary="Run a program now for today (once a day: a second run answers already_done)", tag=TAG,
+          errors=[*AUTH, "LIFECYCLE_PROGRAM_NOT_FOUND"])
+@staff_required(*CONSOLE)
+async def run_program(request: Request, key: str) -> HTTPResponse:
+    if key not in lifecycle.DEFAULTS:
+        raise service.ProgramNotFound(details={"key": key})
+    result = await service.run_program(key, kv=request.app.ctx.kv, owner=runs.new_owner(),
+                                       tz=request.app.ctx.settings.tz)
+    return ok(result)
+
+
+@bp.get("/job-runs")
+@endpoint(summary="Job runs, newest first (filter with ?job=program:birthday or touch:3)", tag=TAG, errors=AUTH)
+@staff_required(*CONSOLE)
+async def list_runs(request: Request) -> HTTPResponse:
+    job = request.args.get("job")
+    rows = await db.fetch(
+        "SELECT * FROM job_runs WHERE ($1 = '' OR job = $1) ORDER BY id DESC LIMIT 100", job or "")
+    return ok({"items": [service.run_view(r) for r in rows]})
+
+
+# -- touches -------------------------------------------------------------------------------------------
+
+@bp.get("/touches")
+@endpoint(summary="Touches, newest first", tag=TAG, errors=AUTH)
+@staff_required(*CONSOLE)
+async def list_touches(request: Request) -> HTTPResponse:
+    return ok(await page(request, Touch.all(), service.touch_view))
+
+
+@bp.post("/touches")
+@endpoint(summary="Create a touch (draft): audience, channels, template, coupon, schedule, hold-out", tag=TAG,
+          body=touches.TouchDoc, errors=[*AUTH, "TOUCH_INVALID"])
+@staff_required(*CONSOLE)
+async def create_touch(request: Request) -> HTTPResponse:
+    doc = parse_body(request, touches.TouchDoc)
+    return ok(service.touch_view(await service.create_touch(doc, staff_actor(request))), status=201)
+
+
+@bp.get("/touches/<touch_id:int>")
+@endpoint(summary="One touch", tag=TAG, errors=TOUCH)
+@staff_required(*CONSOLE)
+async def get_touch(request: Request, touch_id: int) -> HTTPResponse:
+    return ok(service.touch_view(await service.get_touch(touch_id)))
+
+
+@bp.put("/touches/<touch_id:int>")
+@endpoint(summary="Change a draft or paused touch", tag=TAG, body=touches.TouchDoc,
+          errors=[*TOUCH, "TOUCH_STATE", "TOUCH_INVALID"])
+@staff_required(*CONSOLE)
+async def put_touch(request: Request, touch_id: int) -> HTTPResponse:
+    doc = parse_body(request, touches.TouchDoc)
+    return ok(service.touch_view(await service.update_touch(touch_id, doc, staff_actor(request))))
+
+
+def _transition(action: str, summary: str) -> None:
+    @bp.post(f"/touches/<touch_id:int>/{action}", name=f"touch_{action}")
+    @endpoint(summary=summary, tag=TAG, errors=[*TOUCH, "TOUCH_STATE"])
+    @staff_required(*CONSOLE)
+    async def handler(request: Request, touch_id: int) -> HTTPResponse:
+        return ok(service.touch_view(await service.change_state(touch_id, action, staff_actor(request))))
+
+
+_transition("schedule", "Schedule a draft touch (draft → scheduled)")
+_transition("pause", "Pause a touch: its runs are skipped (scheduled | running → paused)")
+_transition("resume", "Resume a paused touch (paused → scheduled)")
+_transition("finish", "End a touch for good (→ finished)")
+
+
+@bp.post("/touches/<touch_id:int>/dry-run")
+@endpoint(summary="What a run now would do, sending nothing: audience, and per channel sent, no consent, "
+                  "capped, deferred by quiet hours", tag=TAG, errors=[*TOUCH, "TOUCH_INVALID"])
+@staff_required(*CONSOLE)
+async def dry_run(request: Request, touch_id: int) -> HTTPResponse:
+    from backend import clock
+    from notifications import templates
+
+    touch = await service.get_touch(touch_id)
+    template = await templates.get(touch.template_key, fresh=True)
+    if template is None:
+        raise service.TouchInvalid("消息模板不存在", details={"template_key": touch.template_key})
+    data = {**service._as_dict(touch)}
+    return ok(await touches.dry_run(data, template, dispatcher=request.app.ctx.dispatcher, now=clock.now(),
+                                    tz=request.app.ctx.settings.tz))
+
+
+@bp.post("/touches/<touch_id:int>/run")
+@endpoint(summary="Run a scheduled touch now for the current period (once per period)", tag=TAG,
+          errors=[*TOUCH, "TOUCH_INVALID"])
+@staff_required(*CONSOLE)
+async def run_touch(request: Request, touch_id: int) -> HTTPResponse:
+    result = await service.run_touch(touch_id, kv=request.app.ctx.kv, owner=runs.new_owner(),
+                                     tz=request.app.ctx.settings.tz)
+    return ok(result)
+
+
+@bp.get("/touches/<touch_id:int>/stats")
+@endpoint(summary="Sent / delivered / failed / no_consent / capped per channel, coupons, and conversions "
+                  "against the hold-out group", tag=TAG, errors=TOUCH)
+@staff_required(*CONSOLE)
+async def stats(request: Request, touch_id: int) -> HTTPResponse:
+    touch = await service.get_touch(touch_id)
+    if request.args.get("attribution_days"):
+        raise field_errors({"attribution_days": "归因窗口在触达中设置"})
+    return ok(await touches.stats(service._as_dict(touch)))
