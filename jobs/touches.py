@@ -142,7 +142,8 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
         ts = "CAST($4 AS timestamptz)" if db.is_postgres() else "$4"
         chosen = await db.fetch(
             "INSERT INTO touch_recipients (touch_id, member_id, period, grp, created_at) "
-            f"SELECT $1, m.id, $2, {holdout_sql('m.id', '$1', '$3')}, {ts} FROM members m "
+            f"SELECT CAST($1 AS BIGINT), m.id, $2, {holdout_sql('m.id', 'CAST($1 AS BIGINT)', 'CAST($3 AS INTEGER)')}, "
+            f"{ts} FROM members m "
             f"WHERE m.status = 'active' AND m.id > $5 AND m.id <= $6 AND ({where}) "
             "ON CONFLICT (touch_id, member_id, period) DO NOTHING RETURNING grp",
             touch_id, period, int(touch["holdout_pct"]), now, low, high, *params, conn=conn)

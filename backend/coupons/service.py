@@ -195,7 +195,8 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
     now = clock.now()
     valid_from, valid_until = terms_.Terms.model_validate(terms_doc).window(now)
     stock = None if locked["total_stock"] is None else max(int(locked["total_stock"]) - int(locked["issued_count"]), 0)
-    limit_sql = ("AND (SELECT count(*) FROM coupons h WHERE h.template_id = $1 AND h.member_id = r.member_id) < $5"
+    limit_sql = ("AND (SELECT count(*) FROM coupons h WHERE h.template_id = CAST($1 AS BIGINT) "
+                 "AND h.member_id = r.member_id) < $5"
                  if locked["per_member_limit"] is not None else "AND $5 > 0")
     n = len(params) + 6
     pg = db.is_postgres()
@@ -203,10 +204,11 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
     rows = await db.fetch(
         "INSERT INTO coupons (template_id, member_id, status, terms, name, valid_from, valid_until, source, "
         "source_ref, issued_at, issued_day) "
-        f"SELECT $1, r.member_id, 'available', {json_.format(n)}, ${n + 1}, {ts.format(n + 2)}, "
-        f"{ts.format(n + 3)}, $2, $3, {ts.format(n + 4)}, ${n + 5} FROM ({members_sql}) r "
-        "WHERE NOT EXISTS (SELECT 1 FROM coupons c WHERE c.template_id = $1 AND c.member_id = r.member_id "
-        f"AND c.source_ref = $3) {limit_sql} ORDER BY r.member_id LIMIT $4 "
+        f"SELECT CAST($1 AS BIGINT), r.member_id, 'available', {json_.format(n)}, CAST(${n + 1} AS TEXT), "
+        f"{ts.format(n + 2)}, {ts.format(n + 3)}, CAST($2 AS TEXT), CAST($3 AS TEXT), {ts.format(n + 4)}, "
+        f"CAST(${n + 5} AS TEXT) FROM ({members_sql}) r "
+        "WHERE NOT EXISTS (SELECT 1 FROM coupons c WHERE c.template_id = CAST($1 AS BIGINT) "
+        f"AND c.member_id = r.member_id AND c.source_ref = CAST($3 AS TEXT)) {limit_sql} ORDER BY r.member_id LIMIT $4 "
         "ON CONFLICT (template_id, member_id, source_ref) DO NOTHING RETURNING id, member_id",
         template_id, source, source_ref, stock if stock is not None else 2**62, locked["per_member_limit"] or 1,
         *params, json.dumps(terms_doc), locked["name"], valid_from, valid_until, now, _day(now, tz), conn=conn)
