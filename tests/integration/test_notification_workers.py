@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -100,19 +99,22 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_sends_no_promotion_tw
     stack.sms.latency_s = 0.3  # every send is in flight for a while
 
     env = {**os.environ, **(stack.env or {}), "LOG_LEVEL": "ERROR", "SMS_CONCURRENCY": "8"}
-    process = subprocess.Popen([sys.executable, "-m", "backend", "worker", "--batch", "40", "--loops", "2"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "backend", "worker", "--batch", "40", "--loops", "2", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while stack.sms.count("calls") < 30:
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            if process.returncode is not None:
+                raise AssertionError((await process.stderr.read()).decode()[-2000:])
             assert time.monotonic() < deadline, "the worker sent nothing within a minute"
             await asyncio.sleep(0.05)
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
+        await asyncio.wait_for(process.wait(), timeout=10)
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             process.kill()
+            await process.wait()
     await asyncio.sleep(0.5)  # sends the fake was still answering when the worker died
     mid = Counter(m.status for m in await Message.filter(id__in=list(ids)))
     assert mid["sending"] > 0, mid  # killed with sends in flight

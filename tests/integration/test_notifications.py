@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 from backend.members.models import ConsentRecord, Member, MemberConsent
 from notifications.models import Message, SubscribeGrant
 from tests.factories import bearer, make_staff, register_mp, unique_phone, wechat_login
-from tests.notify_helpers import add_promo, admin_token, messages, one, put_policy, queue, set_template_ids, shopper
+from tests.notify_helpers import (
+    add_promo,
+    admin_token,
+    messages,
+    one,
+    queue,
+    set_template_ids,
+    shopper,
+)
 
 NIGHT = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # 22:00 in Asia/Shanghai
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 from collections import Counter
 from datetime import timedelta
@@ -216,9 +215,10 @@ async def test_the_scheduler_host_schedules_programs_and_live_touches_from_the_d
 async def test_two_scheduler_processes_run_a_job_once(stack):
     env = {**os.environ, **(stack.env or {}), "LOG_LEVEL": "ERROR"}
     # Both processes run on the real clock: the period is today's real date.
-    processes = [subprocess.Popen([sys.executable, "-m", "backend", "run-job", "program:birthday"], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-    outputs = [p.communicate(timeout=60) for p in processes]
+    processes = [await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "backend", "run-job", "program:birthday", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for _ in range(2)]
+    outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), timeout=60)
     assert all(p.returncode == 0 for p in processes), [o[1].decode()[-500:] for o in outputs]
     outcomes = sorted(o[0].decode() for o in outputs)
     assert sum('"outcome": "done"' in o for o in outcomes) == 1, outcomes
