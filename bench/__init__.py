@@ -12,10 +12,15 @@ project server and the baselines they are compared with::
                 baselines.json_target(), baselines.asyncpg_target(project.dsn, seeded.member_id)]
 
 Every target runs in its own server process (one worker), one after another, under the same load.
+
+A benchmark that is not HTTP targets under load (``dispatch``: the notification workers draining the
+outbox) registers with :func:`standalone_benchmark` instead: it gets the parsed command line, with its
+own options, and runs itself.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from collections.abc import Awaitable, Callable
@@ -165,27 +170,50 @@ class Target:
 
 
 Setup = Callable[["Project"], Awaitable[list[Target]]]
+Run = Callable[[argparse.Namespace], Awaitable[int]]
+Arguments = Callable[[argparse._ArgumentGroup], None]
 
 
 @dataclass(frozen=True)
 class Benchmark:
     name: str
     description: str
-    setup: Setup
+    setup: Setup | None  # HTTP targets: what the runner measures (None for a standalone benchmark)
     goals: dict[str, float] = field(default_factory=dict)  # "me/asyncpg" -> lowest acceptable ratio
+    run: Run | None = None  # a standalone benchmark: runs itself, returns the exit status
+    arguments: Arguments | None = None  # its own command-line options
 
 
 BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def _register(entry: Benchmark) -> None:
+    if entry.name in BENCHMARKS:
+        raise ValueError(f"benchmark {entry.name!r} is registered twice")
+    BENCHMARKS[entry.name] = entry
 
 
 def benchmark(name: str, description: str, *, goals: dict[str, float] | None = None) -> Callable[[Setup], Setup]:
     """Register ``setup`` as ``python -m bench NAME``; ``goals`` maps ``project/baseline`` to a minimum."""
 
     def register(setup: Setup) -> Setup:
-        if name in BENCHMARKS:
-            raise ValueError(f"benchmark {name!r} is registered twice")
-        BENCHMARKS[name] = Benchmark(name, description, setup, dict(goals or {}))
+        _register(Benchmark(name, description, setup, dict(goals or {})))
         return setup
+
+    return register
+
+
+def standalone_benchmark(name: str, description: str, *, goals: dict[str, float] | None = None,
+                         arguments: Arguments | None = None) -> Callable[[Run], Run]:
+    """Register ``run`` as ``python -m bench NAME``: a benchmark with its own run path, not HTTP targets.
+
+    ``arguments`` adds its options to a group of the command line (shown by ``--help``); ``run`` gets
+    every parsed option and returns the exit status (1 below a goal under ``--strict``).
+    """
+
+    def register(run: Run) -> Run:
+        _register(Benchmark(name, description, None, dict(goals or {}), run=run, arguments=arguments))
+        return run
 
     return register
 

@@ -1,4 +1,4 @@
-"""``python -m bench NAME``: measure NAME's project endpoint and its baselines, print rates and ratios."""
+"""``python -m bench NAME``: measure NAME's project endpoint (or worker) and its baselines, print rates and ratios."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 
-from bench import BENCHMARKS, Benchmark, load, runner, servers
+from bench import BENCHMARKS, load, runner, servers
 from bench.benchmarks import load_all
 
 
@@ -30,22 +31,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a ratio is below its target")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="run the project server under cProfile and write DIR/<target>.prof")
+    for name, registered in sorted(BENCHMARKS.items()):  # standalone benchmarks' own options
+        if registered.arguments is not None:
+            registered.arguments(parser.add_argument_group(
+                f"{name} options", "(the HTTP options above, but --strict, do not apply to it)"))
     return parser
 
 
-async def _run_cancellable(benchmark: Benchmark, options: runner.Options) -> int:
+async def _run_cancellable(run: Awaitable[int]) -> int:
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, task.cancel)  # stop servers and drop the database on the way out
-    return await runner.run(benchmark, options)
+    return await run
 
 
 def main(argv: list[str] | None = None) -> int:
+    load_all()
     parser = build_parser()
     args = parser.parse_args(argv)
-    load_all()
     if args.list or not args.name:
         if not args.list:
             parser.print_usage(sys.stderr)
@@ -56,18 +61,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {args.name!r}; known: {', '.join(sorted(BENCHMARKS))}")
     if args.duration <= 0 or args.warmup < 0 or args.connections < 1 or args.threads < 1:
         parser.error("--duration must be positive, --warmup not negative, --connections and --threads >= 1")
+    chosen = BENCHMARKS[args.name]
+    if chosen.run is not None and args.profile is not None:
+        parser.error(f"--profile profiles an HTTP server; {args.name} has none (see bench/README.md for py-spy)")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("backend.settings").setLevel(logging.ERROR)  # production without WeChat is expected
     options = runner.Options(duration_s=args.duration, warmup_s=args.warmup, connections=args.connections,
                              threads=args.threads, loadgen=args.loadgen, max_error_rate=args.max_error_rate,
                              strict=args.strict, profile_dir=args.profile)
     try:
-        return asyncio.run(_run_cancellable(BENCHMARKS[args.name], options))
+        return asyncio.run(_run_cancellable(
+            chosen.run(args) if chosen.run is not None else runner.run(chosen, options)))
     except (runner.BenchFailure, load.LoadError, servers.ServerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted: servers stopped, bench database dropped", file=sys.stderr)
+        print("interrupted: servers and workers stopped, bench database dropped", file=sys.stderr)
         return 130
 
 

@@ -164,6 +164,8 @@ def profile_summary(path: Path, limit: int = 25) -> list[str]:
 
 
 async def run(benchmark: Benchmark, options: Options) -> int:
+    if benchmark.setup is None:
+        raise BenchFailure(f"{benchmark.name} is a standalone benchmark: it has no HTTP targets")
     generator = load.choose(options.loadgen)
     shape = Load(connections=options.connections, threads=options.threads)
     out(f"# bench {benchmark.name}: {benchmark.description}")

@@ -62,7 +62,7 @@ async def running(server: Server, *, name: str, log_dir: Path) -> AsyncIterator[
         await _wait_ready(process, base_url, name=name, log=log)
         yield base_url
     finally:
-        await _stop(process)
+        await stop(process)
 
 
 async def _wait_ready(process: asyncio.subprocess.Process, base_url: str, *, name: str, log: Path) -> None:
@@ -84,7 +84,7 @@ async def _wait_ready(process: asyncio.subprocess.Process, base_url: str, *, nam
             await asyncio.sleep(0.1)
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def stop(process: asyncio.subprocess.Process) -> None:
     """SIGTERM (Sanic stops gracefully, runs its after-stop listeners), SIGKILL if it hangs."""
     if process.returncode is not None:
         return
