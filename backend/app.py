@@ -41,7 +41,16 @@ API_DESCRIPTION = (
 
 def _register_blueprints(app: Sanic) -> None:
     # Imported here so each domain's HTTP layer registers its routes (and error codes) once.
-    from backend.http import console, console_coupons, console_loyalty, integrations, staff, store
+    from backend.http import (
+        console,
+        console_audience,
+        console_coupons,
+        console_jobs,
+        console_loyalty,
+        integrations,
+        staff,
+        store,
+    )
     from backend.http import notifications as notification_routes
     from backend.web import pages
     from miniprogram_api import coupons as mp_coupons
@@ -50,7 +59,7 @@ def _register_blueprints(app: Sanic) -> None:
     system.install(app)
     for blueprint in (staff.bp, mp.bp, mp_coupons.bp, store.bp, console.bp, console_loyalty.bp, console_coupons.bp,
                       integrations.bp, notification_routes.bp, notification_routes.callbacks,
-                      notification_routes.unsubscribe, pages.bp):
+                      notification_routes.unsubscribe, console_jobs.bp, console_audience.bp, pages.bp):
         app.blueprint(blueprint)
 
 

@@ -25,6 +25,8 @@ MODEL_MODULES = [
     "backend.loyalty.models",
     "backend.coupons.models",
     "notifications.models",
+    "jobs.models",
+    "jobs.audience_models",
 ]
 
 

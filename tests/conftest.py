@@ -31,8 +31,10 @@ from sanic import Sanic
 
 from backend import clock
 from backend.loyalty import program
-from notifications import policy, templates
 from backend.settings import Settings, load_settings
+from jobs import lifecycle
+from jobs import tags as auto_tags
+from notifications import policy, templates
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -261,6 +263,8 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     program.forget()
     policy.forget()
     templates.forget()
+    auto_tags.forget()
+    lifecycle.forget()
     stack.clock.set(START)
     stack.wechat.reset()
     stack.sms.reset()

@@ -197,3 +197,35 @@ async def test_program_settings_are_validated_and_switchable(stack):
     assert by_http.status_code == 200 and by_http.json()["outcome"] == "disabled"
     runs_page = await stack.http.get("/api/v1/admin/job-runs", headers=bearer(admin))
     assert runs_page.status_code == 200
+
+
+async def test_a_tier_period_end_downgrades_through_the_nightly_review_and_the_upgrade_message_went_once(stack, counter):
+    from backend.loyalty.models import TierChange
+    from tests.loyalty_helpers import order
+
+    await order(stack, counter, amount_cents=600000)  # 6000 yuan: gold
+    [upgraded] = await messages(counter.member_id, "tier_upgraded")
+    assert upgraded.context["tier_name"] == "金卡" and upgraded.purpose == "service"
+    stack.clock.advance(days=200)
+    assert (await run_program(stack, "tier_review"))["counts"]["downgraded"] == 0  # retention not over
+    stack.clock.advance(days=200)
+    result = await run_program(stack, "tier_review")
+    assert result["counts"] == {"reviewed": 1, "downgraded": 1}
+    assert (await LoyaltyAccount.get(member_id=counter.member_id)).tier_code == "normal"
+    assert [c.reason for c in await TierChange.filter(member_id=counter.member_id).order_by("id")][-1] != "upgrade"
+    assert len(await messages(counter.member_id, "tier_upgraded")) == 1  # a downgrade sends no upgrade message
+
+
+async def test_churn_warning_tags_dormant_members_and_an_order_removes_it(stack):
+    from jobs.audience_models import MemberTag, Tag
+
+    member_id = (await shopper(stack))[0]
+    await add_order(member_id, placed_at=START)
+    stack.clock.set(START + timedelta(days=61))
+    await run_program(stack, "churn_warning")
+    tag = await Tag.get(code=lifecycle.CHURN_TAG)
+    assert await MemberTag.filter(tag_id=tag.id, member_id=member_id).exists()
+    await add_order(member_id, placed_at=stack.clock.now())
+    stack.clock.advance(days=1)
+    await run_program(stack, "churn_warning")
+    assert not await MemberTag.filter(tag_id=tag.id, member_id=member_id).exists()

@@ -223,3 +223,22 @@ async def test_two_scheduler_processes_run_a_job_once(stack):
     outcomes = sorted(o[0].decode() for o in outputs)
     assert sum('"outcome": "done"' in o for o in outcomes) == 1, outcomes
     assert await JobRun.filter(job="program:birthday").count() == 1
+
+
+async def test_an_admin_issues_a_coupon_to_a_segment_at_once_and_again_gives_nobody_a_second(stack):
+    admin = await admin_token(stack)
+    template_id = await coupon_template(stack, admin, "人群券")
+    members = [(await shopper(stack))[0] for _ in range(4)]
+    audience = await segment(stack, admin, {"field": "has_phone", "op": "eq", "value": True})
+    for _ in range(2):
+        response = await stack.http.post(f"/api/v1/admin/coupon-templates/{template_id}/issue",
+                                         json={"segment_id": audience, "batch_id": "spring"}, headers=bearer(admin))
+        assert response.status_code == 200, response.text
+    assert response.json()["issued"] == 0  # the second time
+    assert Counter(c.member_id for c in await Coupon.filter(template_id=template_id)) == {m: 1 for m in members}
+    both = await stack.http.post(f"/api/v1/admin/coupon-templates/{template_id}/issue", headers=bearer(admin),
+                                 json={"segment_id": audience, "member_ids": members, "batch_id": "x"})
+    assert both.status_code == 400
+    missing = await stack.http.post(f"/api/v1/admin/coupon-templates/{template_id}/issue", headers=bearer(admin),
+                                    json={"segment_id": audience + 50, "batch_id": "x"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "SEGMENT_NOT_FOUND"

@@ -1,0 +1,383 @@
+"""Member tags: manual tags staff apply, and automatic tags recomputed set-based in SQL each night.
+
+Automatic tags, by group (orders refunded in full do not count; amounts are net of refunds; "the
+window" is the last ``window_days`` days; "within N days" means placed at or after now − N days):
+
+- ``rfm``: members with an order in the window get one of the eight classes. R is high when the
+  last order is within ``rfm_recency_days``, F when the window holds at least ``rfm_frequency``
+  orders, M when the window's net amount reaches ``rfm_monetary_yuan``:
+  重要价值 (R F M high), 重要发展 (R M high, F low), 重要保持 (F M high, R low), 重要挽留 (M high,
+  R F low), 一般价值 (R F high, M low), 一般发展 (R high, F M low), 一般保持 (F high, R M low),
+  一般挽留 (all low).
+- ``value`` (independent of each other): 忠诚 — at least ``loyal_min_orders`` orders in the window
+  and the last within ``rfm_recency_days``; 大客户 — net amount in the window reaches
+  ``big_spender_yuan``; 回头客 — at least ``returning_min_orders`` orders in the window; 流失 — has
+  ordered, but not within ``churn_days``.
+- ``activity`` (exactly one per active member): 活跃 — last order within ``active_days``; 沉默 —
+  within ``dormant_days`` but not ``active_days``; 沉睡 — within ``churn_days`` but not
+  ``dormant_days``; 流失 — ordered, but not within ``churn_days``; 未消费 — never ordered.
+- ``channel`` / ``store``: the channel / store with the most orders in the window (ties: the most
+  recent order, then the lower code); ``channel:pos``, ``store:3``.
+- ``spend``: members with an order in the window, by its net amount in yuan against
+  ``spend_bands_yuan`` edges (lower edge included): ``spend:0-500``, ``spend:500-2000``, ``spend:5000+``.
+
+Each group is recomputed in one transaction: tags upserted, missing member tags inserted, stale
+ones deleted. Manual tags (``kind = 'manual'``) are never touched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from backend import audit, clock, db
+from backend.errors import field_errors
+from backend.members.errors import MemberNotFound
+from backend.members.models import CHANNELS, Member
+from jobs.audience_models import Tag, TagSettings
+from jobs.errors import TagCodeTaken, TagNotFound, TagNotManual
+
+log = logging.getLogger("jobs.tags")
+
+SETTINGS_ID = 1
+RFM_CLASSES = ("重要价值", "重要发展", "重要保持", "重要挽留", "一般价值", "一般发展", "一般保持", "一般挽留")
+VALUE_CLASSES = {"忠诚": "忠诚客户", "大客户": "大客户", "回头客": "回头客", "流失": "流失客户"}
+ACTIVITY_CLASSES = ("活跃", "沉默", "沉睡", "流失", "未消费")
+CHANNEL_NAMES = {"miniprogram": "小程序", "pos": "门店", "online": "线上商城", "third_party": "第三方平台",
+                 "console": "后台"}
+GROUPS = ("rfm", "value", "activity", "channel", "store", "spend")
+
+
+class TagRules(BaseModel):
+    """Thresholds of the automatic tags; amounts in yuan, periods in days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_days: int = Field(365, ge=30, le=1095, description="orders counted for rfm, value, channel, store, spend")
+    rfm_recency_days: int = Field(90, ge=1, le=1095, description="R is high when the last order is this recent")
+    rfm_frequency: int = Field(3, ge=1, le=10_000, description="F is high from this many orders in the window")
+    rfm_monetary_yuan: int = Field(1000, ge=1, le=100_000_000, description="M is high from this net amount")
+    loyal_min_orders: int = Field(6, ge=1, le=10_000)
+    big_spender_yuan: int = Field(5000, ge=1, le=100_000_000)
+    returning_min_orders: int = Field(2, ge=2, le=10_000)
+    active_days: int = Field(30, ge=1, le=3650)
+    dormant_days: int = Field(90, ge=1, le=3650)
+    churn_days: int = Field(180, ge=1, le=3650)
+    spend_bands_yuan: list[int] = Field(default_factory=lambda: [500, 2000, 5000], min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def consistent(self) -> TagRules:
+        if not self.active_days < self.dormant_days < self.churn_days:
+            raise ValueError("应满足 active_days < dormant_days < churn_days")
+        if self.rfm_recency_days > self.window_days:
+            raise ValueError("rfm_recency_days 不能大于 window_days")
+        edges = self.spend_bands_yuan
+        if edges[0] <= 0 or any(b <= a for a, b in itertools.pairwise(edges)):
+            raise ValueError("消费区间边界应为正数且逐个递增")
+        return self
+
+    def spend_bands(self) -> list[tuple[int, int | None, str]]:
+        """(lower cents, upper cents or None, code) per band."""
+        edges = [0, *self.spend_bands_yuan]
+        return [(lo * 100, hi * 100 if hi else None, f"spend:{lo}-{hi}" if hi else f"spend:{lo}+")
+                for lo, hi in zip(edges, [*edges[1:], None], strict=True)]
+
+
+# --- settings (one row, cached a few seconds per process) --------------------------------------
+
+CACHE_TTL_S = 5.0
+_cached: tuple[float, TagRules] | None = None
+
+
+async def load_settings(conn: BaseDBAsyncClient | None = None, *, fresh: bool = False) -> TagRules:
+    global _cached
+    if not fresh and _cached is not None and time.monotonic() < _cached[0]:
+        return _cached[1]
+    row = await db.fetch_one("SELECT data FROM tag_settings WHERE id = $1", SETTINGS_ID, conn=conn)
+    data = row["data"] if row else None
+    if isinstance(data, str | bytes):
+        data = json.loads(data)
+    rules = TagRules.model_validate(data) if data else TagRules()
+    _cached = (time.monotonic() + CACHE_TTL_S, rules)
+    return rules
+
+
+def forget() -> None:
+    """Drop this process's cached settings (tests that reset the database use it)."""
+    global _cached
+    _cached = None
+
+
+async def save_settings(rules: TagRules, *, actor: audit.Actor) -> TagRules:
+    """Replace the thresholds (audited); they apply from the next recompute."""
+    async with in_transaction() as conn:
+        before = (await load_settings(conn, fresh=True)).model_dump()
+        data = rules.model_dump(mode="json")
+        updated = await TagSettings.filter(id=SETTINGS_ID).using_db(conn).update(data=data, updated_at=clock.now())
+        if not updated:
+            await TagSettings.create(id=SETTINGS_ID, data=data, updated_at=clock.now(), using_db=conn)
+        await audit.record(actor=actor, action="tags.settings", target_type="tag_settings", target_id=SETTINGS_ID,
+                           before=before, after=data, using_db=conn)
+    forget()
+    return rules
+
+
+def _ts(placeholder: str) -> str:
+    """A timestamp parameter in a SELECT list: PostgreSQL would take it for text."""
+    return f"CAST({placeholder} AS TIMESTAMPTZ)" if db.is_postgres() else placeholder
+
+
+# --- manual tags -------------------------------------------------------------------------------
+
+
+def render(tag: Tag, member_count: int | None = None) -> dict[str, Any]:
+    view = {"id": tag.id, "code": tag.code, "name": tag.name, "kind": tag.kind, "group": tag.group,
+            "created_at": tag.created_at.isoformat()}
+    if member_count is not None:
+        view["member_count"] = member_count
+    return view
+
+
+async def member_counts(tag_ids: list[int]) -> dict[int, int]:
+    if not tag_ids:
+        return {}
+    marks = ", ".join(f"${i}" for i in range(1, len(tag_ids) + 1))
+    rows = await db.fetch(f"SELECT tag_id, COUNT(*) AS n FROM member_tags WHERE tag_id IN ({marks}) GROUP BY tag_id",
+                          *tag_ids)
+    return {int(r["tag_id"]): int(r["n"]) for r in rows}
+
+
+async def get_or_raise(*, tag_id: int) -> Tag:
+    tag = await Tag.get_or_none(id=tag_id)
+    if tag is None:
+        raise TagNotFound(details={"tag_id": tag_id})
+    return tag
+
+
+async def create_tag(*, name: str, code: str | None = None, actor: audit.Actor) -> Tag:
+    """A manual tag; its code defaults to its name. Codes with ":" are reserved for automatic tags."""
+    code = (code or name).strip()
+    if not 0 < len(code) <= 64 or ":" in code:
+        raise field_errors({"code": "标签代码为 1 到 64 个字符，且不能包含冒号"})
+    try:
+        tag = await Tag.create(code=code, name=name.strip(), kind="manual", group="", created_at=clock.now())
+    except IntegrityError:
+        raise TagCodeTaken(details={"code": code}) from None
+    await audit.record(actor=actor, action="tag.create", target_type="tag", target_id=tag.id, after=render(tag))
+    return tag
+
+
+def _manual(tag: Tag) -> None:
+    if tag.kind != "manual":
+        raise TagNotManual(details={"tag_id": tag.id, "code": tag.code})
+
+
+async def tag_members(*, tag_id: int, member_ids: list[int], actor: audit.Actor) -> dict[str, Any]:
+    """Apply a manual tag to active members; members who already carry it are left as they are."""
+    tag = await get_or_raise(tag_id=tag_id)
+    _manual(tag)
+    ids = list(dict.fromkeys(member_ids))
+    added: list[int] = []
+    active: set[int] = set()
+    async with in_transaction() as conn:
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start:start + 1000]
+            marks = ", ".join(f"${i}" for i in range(3, len(chunk) + 3))
+            rows = await db.fetch(
+                f"INSERT INTO member_tags (member_id, tag_id, source, created_at) SELECT m.id, $1, 'manual', "
+                f"{_ts('$2')} FROM members m WHERE m.id IN ({marks}) AND m.status = 'active' "
+                "ON CONFLICT (member_id, tag_id) DO NOTHING RETURNING member_id",
+                tag.id, clock.now(), *chunk, conn=conn)
+            added += [int(r["member_id"]) for r in rows]
+            active.update(await _active(chunk, conn))
+        await audit.record(actor=actor, action="tag.members_add", target_type="tag", target_id=tag.id,
+                           after={"member_ids": added}, using_db=conn)
+    return {"tagged": len(added), "already": len(active) - len(added),
+            "not_found": [i for i in ids if i not in active]}
+
+
+async def _active(ids: list[int], conn: BaseDBAsyncClient) -> set[int]:
+    marks = ", ".join(f"${i}" for i in range(1, len(ids) + 1))
+    rows = await db.fetch(f"SELECT id FROM members WHERE id IN ({marks}) AND status = 'active'", *ids, conn=conn)
+    return {int(r["id"]) for r in rows}
+
+
+async def untag_member(*, tag_id: int, member_id: int, actor: audit.Actor) -> bool:
+    """Remove a manual tag from a member; True when it was there."""
+    tag = await get_or_raise(tag_id=tag_id)
+    _manual(tag)
+    async with in_transaction() as conn:
+        rows = await db.fetch("DELETE FROM member_tags WHERE tag_id = $1 AND member_id = $2 RETURNING member_id",
+                              tag.id, member_id, conn=conn)
+        if rows:
+            await audit.record(actor=actor, action="tag.member_remove", member_id=member_id, target_type="tag",
+                               target_id=tag.id, using_db=conn)
+    return bool(rows)
+
+
+async def tags_of(*, member_id: int) -> list[dict[str, Any]]:
+    """A member's tags, manual first, then by code."""
+    if not await Member.exists(id=member_id):
+        raise MemberNotFound(details={"member_id": member_id})
+    rows = await db.fetch(
+        'SELECT t.id, t.code, t.name, t.kind, t."group", mt.source, mt.created_at FROM member_tags mt '
+        "JOIN tags t ON t.id = mt.tag_id WHERE mt.member_id = $1 ORDER BY t.kind DESC, t.code", member_id)
+    return [{"id": r["id"], "code": r["code"], "name": r["name"], "kind": r["kind"], "group": r["group"],
+             "source": r["source"], "tagged_at": db.to_datetime(r["created_at"]).isoformat()} for r in rows]
+
+
+# --- automatic tags ----------------------------------------------------------------------------
+
+_EFFECTIVE = "o.status <> 'refunded'"
+
+
+class _Sql:
+    """Parameters for one group's statements, numbered ``$1``… in the order they are added."""
+
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+
+    def p(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+
+def _stats(q: _Sql, since: datetime) -> str:
+    """One pass over the orders: per active member who has ordered, the window's order count ``f`` and
+    net amount ``net``, and the last order ever ``last_at``."""
+    w = q.p(since)
+    return (f"SELECT o.member_id, SUM(CASE WHEN o.placed_at >= {w} THEN 1 ELSE 0 END) AS f, "
+            f"CAST(SUM(CASE WHEN o.placed_at >= {w} THEN o.amount_cents - o.refunded_cents ELSE 0 END) AS BIGINT) "
+            "AS net, MAX(o.placed_at) AS last_at FROM orders o JOIN members m ON m.id = o.member_id "
+            f"WHERE m.status = 'active' AND {_EFFECTIVE} GROUP BY o.member_id")
+
+
+def _group_codes(group: str, q: _Sql, rules: TagRules, now: datetime) -> tuple[str, dict[str, str]]:
+    """The SQL selecting (member_id, code) for one group, and the group's fixed tags (code -> name)."""
+    def ago(days: int) -> str:
+        return q.p(now - timedelta(days=days))
+
+    if group == "rfm":
+        stats = _stats(q, now - timedelta(days=rules.window_days))
+        recent, freq, money = ago(rules.rfm_recency_days), q.p(rules.rfm_frequency), q.p(rules.rfm_monetary_yuan * 100)
+        sql = (f"SELECT s.member_id, 'rfm:' || (CASE WHEN s.net >= {money} THEN '重要' ELSE '一般' END) || "
+               f"(CASE WHEN s.last_at >= {recent} THEN (CASE WHEN s.f >= {freq} THEN '价值' ELSE '发展' END) "
+               f"ELSE (CASE WHEN s.f >= {freq} THEN '保持' ELSE '挽留' END) END) AS code FROM ({stats}) s "
+               "WHERE s.f > 0")
+        return sql, {f"rfm:{c}": f"{c}客户" for c in RFM_CLASSES}
+    if group == "value":
+        stats = _stats(q, now - timedelta(days=rules.window_days))
+        sql = (f"WITH s AS ({stats}) "
+               f"SELECT s.member_id, 'value:忠诚' AS code FROM s "
+               f"WHERE s.f >= {q.p(rules.loyal_min_orders)} AND s.last_at >= {ago(rules.rfm_recency_days)} "
+               f"UNION ALL SELECT s.member_id, 'value:大客户' FROM s WHERE s.net >= {q.p(rules.big_spender_yuan * 100)} "
+               f"UNION ALL SELECT s.member_id, 'value:回头客' FROM s WHERE s.f >= {q.p(rules.returning_min_orders)} "
+               f"UNION ALL SELECT s.member_id, 'value:流失' FROM s WHERE s.last_at < {ago(rules.churn_days)}")
+        return sql, {f"value:{c}": name for c, name in VALUE_CLASSES.items()}
+    if group == "activity":
+        stats = _stats(q, now - timedelta(days=rules.window_days))
+        sql = ("SELECT m.id AS member_id, 'activity:' || (CASE WHEN s.last_at IS NULL THEN '未消费' "
+               f"WHEN s.last_at >= {ago(rules.active_days)} THEN '活跃' "
+               f"WHEN s.last_at >= {ago(rules.dormant_days)} THEN '沉默' "
+               f"WHEN s.last_at >= {ago(rules.churn_days)} THEN '沉睡' ELSE '流失' END) AS code "
+               f"FROM members m LEFT JOIN ({stats}) s ON s.member_id = m.id WHERE m.status = 'active'")
+        return sql, {f"activity:{c}": c for c in ACTIVITY_CLASSES}
+    if group in ("channel", "store"):
+        column = "o.channel" if group == "channel" else "o.store_id"
+        ranked = (f"SELECT o.member_id, {column} AS ref, ROW_NUMBER() OVER (PARTITION BY o.member_id "
+                  f"ORDER BY COUNT(*) DESC, MAX(o.placed_at) DESC, {column}) AS rn "
+                  "FROM orders o JOIN members m ON m.id = o.member_id "
+                  f"WHERE m.status = 'active' AND {_EFFECTIVE} AND {column} IS NOT NULL "
+                  f"AND o.placed_at >= {ago(rules.window_days)} GROUP BY o.member_id, {column}")
+        sql = (f"SELECT x.member_id, '{group}:' || CAST(x.ref AS TEXT) AS code, x.ref FROM ({ranked}) x "
+               "WHERE x.rn = 1")
+        fixed = {f"channel:{c}": f"偏好渠道：{CHANNEL_NAMES.get(c, c)}" for c in CHANNELS} if group == "channel" else {}
+        return sql, fixed
+    stats = _stats(q, now - timedelta(days=rules.window_days))
+    bands = rules.spend_bands()
+    cases = " ".join(f"WHEN s.net < {hi} THEN '{code}'" for _, hi, code in bands if hi is not None)
+    sql = f"SELECT s.member_id, CASE {cases} ELSE '{bands[-1][2]}' END AS code FROM ({stats}) s WHERE s.f > 0"
+    return sql, {code: f"消费 {code.removeprefix('spend:')} 元" for _, _, code in bands}
+
+
+_UPSERT_TAG = ('INSERT INTO tags (code, name, kind, "group", created_at) {values} '
+               "ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE tags.kind = 'auto'")
+
+
+async def _sync(conn: BaseDBAsyncClient, *, desired: str, ours: str, params: list[Any],
+                now: datetime) -> dict[str, int]:
+    """Make the member tags of the tag ids ``ours`` selects exactly the (member_id, tag_id) rows of
+    ``desired``: insert what is missing, delete what is stale. Both use ``params`` as $1…$n."""
+    at = _ts(f"${len(params) + 1}")
+    added = await db.fetch(
+        f"INSERT INTO member_tags (member_id, tag_id, source, created_at) SELECT x.member_id, x.tag_id, 'auto', "
+        f"{at} FROM ({desired}) x WHERE TRUE ON CONFLICT (member_id, tag_id) DO NOTHING RETURNING member_id",
+        *params, now, conn=conn)
+    if db.is_postgres():
+        stale = (f"NOT EXISTS (SELECT 1 FROM ({desired}) x WHERE x.member_id = member_tags.member_id "
+                 "AND x.tag_id = member_tags.tag_id)")
+    else:  # a row-value NOT IN evaluates the subquery once on SQLite
+        stale = f"(member_tags.member_id, member_tags.tag_id) NOT IN (SELECT x.member_id, x.tag_id FROM ({desired}) x)"
+    # PostgreSQL: the tag ids as an array computed once, so only their rows are read (tag_id index).
+    mine = f"member_tags.tag_id = ANY(ARRAY({ours}))" if db.is_postgres() else f"member_tags.tag_id IN ({ours})"
+    removed = await db.fetch(f"DELETE FROM member_tags WHERE {mine} AND {stale} "
+                             "RETURNING member_id", *params, conn=conn)
+    return {"added": len(added), "removed": len(removed)}
+
+
+async def _recompute_group(group: str, rules: TagRules, now: datetime) -> dict[str, int]:
+    q = _Sql()
+    codes, fixed = _group_codes(group, q, rules, now)
+    base = list(q.params)
+    g, at = f"${len(base) + 1}", _ts(f"${len(base) + 2}")
+    async with in_transaction() as conn:
+        for code, name in fixed.items():
+            await db.fetch(_UPSERT_TAG.format(values="VALUES ($1, $2, 'auto', $3, $4)"), code, name, group, now,
+                           conn=conn)
+        if group == "store":
+            await db.fetch(_UPSERT_TAG.format(values=(
+                f"SELECT DISTINCT d.code, substr('偏好门店：' || COALESCE(st.name, d.code), 1, 64), 'auto', {g}, {at} "
+                f"FROM ({codes}) d LEFT JOIN stores st ON st.id = d.ref WHERE TRUE")), *base, group, now, conn=conn)
+        return await _sync(
+            conn, params=[*base, group], now=now,
+            desired=(f"SELECT d.member_id, t.id AS tag_id FROM ({codes}) d "
+                     f"JOIN tags t ON t.code = d.code AND t.kind = 'auto' AND t.\"group\" = {g}"),
+            ours=f"SELECT t.id FROM tags t WHERE t.kind = 'auto' AND t.\"group\" = {g}")
+
+
+async def set_auto_tag(code: str, *, name: str, group: str, member_sql: str, params: list[Any],
+                       now: datetime | None = None) -> dict[str, int]:
+    """Make the automatic tag ``code`` mark exactly the members ``member_sql`` selects (one column
+    ``id``, placeholders $1…); the tag is created on first use. For other jobs' own tags."""
+    now = now or clock.now()
+    async with in_transaction() as conn:
+        await db.fetch(_UPSERT_TAG.format(values="VALUES ($1, $2, 'auto', $3, $4)"), code, name, group, now,
+                       conn=conn)
+        row = await db.fetch_one("SELECT id, kind FROM tags WHERE code = $1", code, conn=conn)
+        if row is None or row["kind"] != "auto":
+            raise TagCodeTaken(details={"code": code})
+        tag_id = int(row["id"])
+        return await _sync(conn, params=list(params), now=now, ours=f"SELECT {tag_id}",
+                           desired=f"SELECT s.id AS member_id, {tag_id} AS tag_id FROM ({member_sql}) s")
+
+
+async def recompute_auto_tags(now: datetime | None = None) -> dict[str, Any]:
+    """Recompute every automatic tag from orders and members, one transaction per group."""
+    now = now or clock.now()
+    rules = await load_settings(fresh=True)
+    groups = {group: await _recompute_group(group, rules, now) for group in GROUPS}
+    rows = await db.fetch(
+        "SELECT t.code, COUNT(mt.id) AS n FROM tags t LEFT JOIN member_tags mt ON mt.tag_id = t.id "
+        "WHERE t.kind = 'auto' GROUP BY t.code ORDER BY t.code")
+    counts = {r["code"]: int(r["n"]) for r in rows}
+    log.info("auto tags recomputed", extra={"groups": groups})
+    return {"at": now.isoformat(), "groups": groups, "tags": counts}
