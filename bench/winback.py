@@ -29,8 +29,9 @@ DORMANT_DAYS = 90  # the segment: ordered before, but not within this many days
 HOLDOUT_PCT = 10
 # Shares of the generated members, by the trait's bucket (0-99) of their id:
 DORMANT_PCT = 20  # last order 100 to 760 days ago: the win-back audience
-ACTIVE_PCT = 60  # an order within the last 85 days (and half of them an older one too); the rest never ordered
+ACTIVE_PCT = 60  # an order within the last 85 days (half of them an older one too); the rest never ordered
 DELETED_PCT = 1  # deleted accounts, whatever their orders: never reached
+REFUNDED_PCT = 5  # of the active members: their recent order refunded in full (it does not count)
 SMS_GRANTED_PCT = 70  # SMS marketing consent granted; the next 15 % withdrew it, the rest never answered
 SMS_WITHDRAWN_PCT = 15
 
@@ -55,9 +56,11 @@ def _bucket(seed: int, column: str = "i") -> str:
     return f"(({_hash(seed, column)}) % 100)"
 
 
-# The member traits by id ``i``: ``b`` orders, ``d`` a spread of days, ``c`` consent, ``x`` a deleted account.
+# The member traits by id ``i``: ``b`` orders, ``d`` a spread of days, ``c`` consent, ``x`` a deleted account,
+# ``r`` a refunded recent order.
 _TRAITS = (f"SELECT i, {_bucket(1)} AS b, {_hash(2)} AS d, {_bucket(3)} AS c, "
-           f"{_bucket(4)} < {DELETED_PCT} AS x FROM generate_series($1::bigint, $2::bigint) AS i")
+           f"{_bucket(4)} < {DELETED_PCT} AS x, {_bucket(5)} < {REFUNDED_PCT} AS r "
+           "FROM generate_series($1::bigint, $2::bigint) AS i")
 _MEMBERS = (
     "INSERT INTO members (id, member_no, status, phone_enc, phone_prefix3, phone_last4, nickname, gender, "
     "custom_fields, referral_code, registration_channel, registered_at, deleted_at, updated_at) "
@@ -65,7 +68,8 @@ _MEMBERS = (
     f"CASE WHEN x THEN NULL ELSE '{PHONE_ENC}' END, CASE WHEN x THEN NULL ELSE '139' END, "
     "CASE WHEN x THEN NULL ELSE lpad((i % 10000)::text, 4, '0') END, '会员' || i, "
     "(ARRAY['female', 'male', 'unknown'])[1 + (d % 3)::int], '{}', 'F' || i, "
-    "(ARRAY['pos', 'miniprogram', 'online'])[1 + (d % 3)::int], $3::timestamptz - make_interval(days => 800 + (d % 400)::int), "
+    "(ARRAY['pos', 'miniprogram', 'online'])[1 + (d % 3)::int], "
+    "$3::timestamptz - make_interval(days => 800 + (d % 400)::int), "
     "CASE WHEN x THEN $3::timestamptz END, $3::timestamptz "
     f"FROM ({_TRAITS}) t")
 _ACCOUNTS = ("INSERT INTO loyalty_accounts (member_id, points_balance, updated_at) "
@@ -75,17 +79,21 @@ _CONSENTS = (
     f"SELECT i, 'sms', 'marketing', c < {SMS_GRANTED_PCT}, 'pos', '2026-01', $3::timestamptz "
     f"FROM ({_TRAITS}) t WHERE c < {SMS_GRANTED_PCT + SMS_WITHDRAWN_PCT}")
 # A dormant member: one or two orders 100 to 760 days ago; an active one: an order within 85 days and, for
-# half of them, one 200 to 500 days ago.
+# half of them, one 200 to 500 days ago. An active member's recent order is refunded in full for
+# REFUNDED_PCT of them: it does not count, so those with an older order are dormant too.
 _ORDERS = (
-    "INSERT INTO orders (channel, order_no, member_id, request_hash, amount_cents, items, receipt, placed_at, "
-    "created_at) "
-    "SELECT 'pos', 'F' || t.i || '-' || o.k, t.i, 'bench', 5000 + t.d % 20000, '[]', '{}', o.at, o.at "
+    "INSERT INTO orders (channel, order_no, member_id, request_hash, amount_cents, refunded_cents, status, items, "
+    "receipt, placed_at, created_at) "
+    "SELECT 'pos', 'F' || t.i || '-' || o.k, t.i, 'bench', 5000 + t.d % 20000, "
+    "CASE WHEN o.refunded THEN 5000 + t.d % 20000 ELSE 0 END, "
+    "CASE WHEN o.refunded THEN 'refunded' ELSE 'placed' END, "
+    "'[]', '{}', o.at, o.at "
     f"FROM ({_TRAITS}) t CROSS JOIN LATERAL ("
     f"SELECT 1 AS k, $3::timestamptz - make_interval(days => CASE WHEN t.b < {DORMANT_PCT} "
-    "THEN 100 + (t.d % 600)::int ELSE 1 + (t.d % 85)::int END) AS at "
-    f"WHERE t.b < {DORMANT_PCT + ACTIVE_PCT} UNION ALL "
+    "THEN 100 + (t.d % 600)::int ELSE 1 + (t.d % 85)::int END) AS at, "
+    f"t.b >= {DORMANT_PCT} AND t.r AS refunded WHERE t.b < {DORMANT_PCT + ACTIVE_PCT} UNION ALL "
     f"SELECT 2, $3::timestamptz - make_interval(days => CASE WHEN t.b < {DORMANT_PCT} "
-    "THEN 160 + (t.d % 600)::int ELSE 200 + (t.d % 300)::int END) "
+    "THEN 160 + (t.d % 600)::int ELSE 200 + (t.d % 300)::int END), false "
     f"WHERE t.b < {DORMANT_PCT + ACTIVE_PCT} AND t.d % 2 = 0) o")
 
 
@@ -94,6 +102,7 @@ class DataSet:
     first_id: int
     last_id: int
     orders: int
+    refunded: int  # orders refunded in full
     consents: int
     seconds: float
 
@@ -115,8 +124,11 @@ async def generate(conn: asyncpg.Connection, *, members: int, now: datetime) -> 
         consents = int((await conn.execute(_CONSENTS, first, last, now)).split()[-1])
         orders = int((await conn.execute(_ORDERS, first, last, now)).split()[-1])
     await conn.execute("VACUUM ANALYZE members, loyalty_accounts, member_consents, orders")
-    return DataSet(first_id=first, last_id=last, orders=orders, consents=consents,
-                   seconds=time.monotonic() - started)
+    seconds = time.monotonic() - started
+    refunded = await conn.fetchval("SELECT count(*) FROM orders WHERE member_id BETWEEN $1 AND $2 "
+                                   "AND status = 'refunded'", first, last)
+    return DataSet(first_id=first, last_id=last, orders=orders, refunded=int(refunded), consents=consents,
+                   seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -164,16 +176,20 @@ async def run_touch(winback: WinBack, *, kv: KV, tz: ZoneInfo, now: datetime,
 
 # -- the hand-written audience and the baseline -------------------------------------------------------
 
-# The segment's condition written by hand: an active member with an order, none since the cut-off.
-AUDIENCE = ("FROM members m WHERE m.status = 'active' AND EXISTS (SELECT 1 FROM orders o WHERE o.member_id = m.id) "
-            "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.member_id = m.id AND o.placed_at >= $1)")
+# The segment's condition written by hand: an active member with an order, none since the cut-off; orders
+# refunded in full do not count.
+AUDIENCE = ("FROM members m WHERE m.status = 'active' "
+            "AND EXISTS (SELECT 1 FROM orders o WHERE o.member_id = m.id AND o.status <> 'refunded') "
+            "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.member_id = m.id AND o.status <> 'refunded' "
+            "AND o.placed_at >= $1)")
 # jobs.touches.holdout_sql, written out for the touch ($2)
 HOLDOUT = f"((m.id * 7919 + $2::bigint * 104729) % 100) < {HOLDOUT_PCT}"
 BASELINE_TABLE = "bench_messages"
 _BASELINE = (
     f"INSERT INTO {BASELINE_TABLE} (member_id, template_key, purpose, channels, status, dedupe_key, touch_id, "
     "context, cap_behaviour, attempts, due_at, expires_at, created_at, updated_at) "
-    "SELECT m.id, $3, 'marketing', '[\"sms\"]', 'queued', $4::text || m.id, $2, $5::jsonb, 'drop', 0, $6, NULL, $6, $6 "
+    "SELECT m.id, $3, 'marketing', '[\"sms\"]', 'queued', $4::text || m.id, $2, $5::jsonb, 'drop', 0, "
+    "$6, NULL, $6, $6 "
     f"{AUDIENCE} AND NOT {HOLDOUT}")
 # What the two must agree on: every column the touch run writes (the ids come from a sequence).
 COMPARED = ("member_id, template_key, purpose, channels, status, dedupe_key, touch_id, context, cap_behaviour, "
@@ -186,8 +202,9 @@ def cutoff(now: datetime) -> datetime:
 
 async def expected(conn: asyncpg.Connection, winback: WinBack, *, now: datetime) -> tuple[int, int]:
     """The audience and its hold-out as the hand-written condition counts them (also warms the cache)."""
-    row = await conn.fetchrow(f"SELECT count(*) AS audience, count(*) FILTER (WHERE {HOLDOUT}) AS holdout {AUDIENCE}",
-                              cutoff(now), winback.touch_id)
+    row = await conn.fetchrow(
+        f"SELECT count(*) AS audience, count(*) FILTER (WHERE {HOLDOUT}) AS holdout {AUDIENCE}",
+        cutoff(now), winback.touch_id)
     return int(row["audience"]), int(row["holdout"])
 
 

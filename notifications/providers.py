@@ -17,7 +17,8 @@ def build_channels(settings: Settings, wechat_gateway: Any) -> dict[str, Channel
 
         channels["sms"] = TencentSms(api_base=settings.sms_api_base, secret_id=settings.sms_secret_id,
                                      secret_key=settings.sms_secret_key, sdk_app_id=settings.sms_sdk_app_id,
-                                     sign_name=settings.sms_sign_name, region=settings.sms_region)
+                                     sign_name=settings.sms_sign_name, region=settings.sms_region,
+                                     max_connections=settings.sms_concurrency)
     else:
         channels["sms"] = LogChannel("sms")
     if settings.smtp_host:

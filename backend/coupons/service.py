@@ -200,6 +200,10 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
                  if locked["per_member_limit"] is not None else "AND $5 > 0")
     n = len(params) + 6
     pg = db.is_postgres()
+    # OFFSET 0 keeps PostgreSQL's NOT EXISTS a probe of the unique index per member. As an anti-join, the
+    # planner, told by the statistics that the template has next to no coupons (a new template, or a table
+    # not analysed yet), scans every coupon of the template and source_ref for each member: quadratic.
+    fence = " OFFSET 0" if pg else ""
     json_, ts = ("CAST(${} AS jsonb)", "CAST(${} AS timestamptz)") if pg else ("${}", "${}")
     rows = await db.fetch(
         "INSERT INTO coupons (template_id, member_id, status, terms, name, valid_from, valid_until, source, "
@@ -208,7 +212,8 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
         f"{ts.format(n + 2)}, {ts.format(n + 3)}, CAST($2 AS TEXT), CAST($3 AS TEXT), {ts.format(n + 4)}, "
         f"CAST(${n + 5} AS TEXT) FROM ({members_sql}) r "
         "WHERE NOT EXISTS (SELECT 1 FROM coupons c WHERE c.template_id = CAST($1 AS BIGINT) "
-        f"AND c.member_id = r.member_id AND c.source_ref = CAST($3 AS TEXT)) {limit_sql} ORDER BY r.member_id LIMIT $4 "
+        f"AND c.member_id = r.member_id AND c.source_ref = CAST($3 AS TEXT){fence}) {limit_sql} "
+        "ORDER BY r.member_id LIMIT $4 "
         "ON CONFLICT (template_id, member_id, source_ref) DO NOTHING RETURNING id, member_id",
         template_id, source, source_ref, stock if stock is not None else 2**62, locked["per_member_limit"] or 1,
         *params, json.dumps(terms_doc), locked["name"], valid_from, valid_until, now, _day(now, tz), conn=conn)

@@ -1,5 +1,5 @@
-"""``fanout``: a dormant win-back touch over a generated member base, against a bare ``INSERT … SELECT`` of the
-same outbox rows.
+"""``fanout``: a dormant win-back touch over a generated member base, against a bare ``INSERT … SELECT``
+of the same outbox rows.
 
 Not an HTTP benchmark: it runs itself (``standalone_benchmark``). See bench/README.md, "fanout".
 """
@@ -26,12 +26,13 @@ TARGET_MEMBERS = 1_000_000
 
 def arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--members", type=int, default=TARGET_MEMBERS,
-                       help=f"generated members ({TARGET_MEMBERS}; the {TARGET_S:g} s target is for that many)")
+                       help=f"generated members ({TARGET_MEMBERS}; the {TARGET_S:g} s target is for so many)")
 
 
 @standalone_benchmark(
-    "fanout", "a dormant win-back touch (segment, SMS outbox rows, coupons, 10% hold-out) over generated members "
-    "through jobs.service.run_touch vs a bare INSERT … SELECT of the same outbox rows", arguments=arguments)
+    "fanout", "a dormant win-back touch (segment, SMS outbox rows, coupons, 10% hold-out) over generated "
+    "members through jobs.service.run_touch vs a bare INSERT … SELECT of the same outbox rows",
+    arguments=arguments)
 async def fanout(args: argparse.Namespace) -> int:
     if args.members < 1:
         raise BenchFailure("--members must be at least 1")
@@ -47,23 +48,23 @@ async def fanout(args: argparse.Namespace) -> int:
 
 
 async def _run(project: Project, members: int) -> bool | None:
-    """Generate, run the touch, run the baseline, check both; whether the target was met (None: not applicable)."""
+    """Generate, run the touch and the baseline, check both; whether the target was met (None: not checked)."""
     now = clock.now()
     conn = await asyncpg.connect(project.dsn, timeout=10)
     kv = create_kv(REDIS_URL, project.env["REDIS_PREFIX"])
     try:
         data = await winback.generate(conn, members=members, now=now)
         touch = await winback.prepare_touch(now=now)
-        audience, holdout = await winback.expected(conn, touch, now=now)  # reads the tables once before timing
+        audience, holdout = await winback.expected(conn, touch, now=now)  # reads the tables before timing
         out(f"# data set: {data.members} members ({winback.DELETED_PCT}% deleted), a loyalty account each, "
             f"{data.consents} SMS marketing consents ({winback.SMS_GRANTED_PCT}% of members granted, "
-            f"{winback.SMS_WITHDRAWN_PCT}% withdrawn), {data.orders} orders; generated with generate_series in "
-            f"{data.seconds:.1f}s (not measured)")
+            f"{winback.SMS_WITHDRAWN_PCT}% withdrawn), {data.orders} orders ({data.refunded} refunded in full, "
+            f"which do not count); generated with generate_series in {data.seconds:.1f}s (not measured)")
         out(f"# touch {touch.touch_id}: segment \"ordered before, not within {winback.DORMANT_DAYS} days\" "
-            f"({audience} active members, {audience / data.members:.1%}), channels [\"sms\"], marketing template "
-            f"{winback.TEMPLATE_KEY}, coupon template {touch.coupon_template_id} (unlimited stock), hold-out "
-            f"{winback.HOLDOUT_PCT}% ({holdout} members), scheduled at now")
-        await conn.execute("CHECKPOINT")  # neither timing pays for the other's (or the generation's) dirty pages
+            f"({audience} active members, {audience / data.members:.1%}), channels [\"sms\"], marketing "
+            f"template {winback.TEMPLATE_KEY}, coupon template {touch.coupon_template_id} (unlimited stock), "
+            f"hold-out {winback.HOLDOUT_PCT}% ({holdout} members), scheduled at now")
+        await conn.execute("CHECKPOINT")  # neither timing pays for the generation's or the other's writes
         seconds, result = await winback.run_touch(touch, kv=kv, tz=project.settings.tz, now=now)
         if result.get("outcome") != "done":
             raise BenchFailure(f"fanout: the touch run ended {result}")
@@ -84,11 +85,12 @@ async def _run(project: Project, members: int) -> bool | None:
     out(f"fanout                 elapsed={seconds:7.2f}s  {got.line()}")
     out(f"baseline:insert-select elapsed={base_seconds:7.2f}s  messages={base_rows}")
     out(f"# fanout: {steps} committed steps of {RANGE} member ids; checked: recipients and hold-out as the "
-        "hand-written condition selects them, one message and one coupon (and its coupon_issued event) per treated "
-        "member and none for the hold-out, the same outbox rows as the baseline, a second run does nothing")
-    out("# consent, caps and quiet hours are applied by the notification worker when it sends (bench dispatch), "
-        f"not by the touch run: of these {got.messages} messages, {got.without_consent} will end no_consent "
-        "(no SMS marketing consent)")
+        "hand-written condition selects them, one message and one coupon (and its coupon_issued event) per "
+        "treated member and none for the hold-out, the same outbox rows as the baseline, a second run does "
+        "nothing")
+    out("# consent, caps and quiet hours are applied by the notification worker when it sends (bench "
+        f"dispatch), not by the touch run: of these {got.messages} messages, {got.without_consent} will end "
+        "no_consent (no SMS marketing consent)")
     out(f"ratio fanout/insert-select = {seconds / base_seconds:.1f} (seconds over seconds: lower is better)")
     if members != TARGET_MEMBERS:
         out(f"target fanout <= {TARGET_S:g}s: set for {TARGET_MEMBERS} members, not checked at {members}")
