@@ -28,9 +28,7 @@ ones deleted. Manual tags (``kind = 'manual'``) are never touched.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +38,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from backend import audit, clock, db
+from backend.documents import RowDocument
 from backend.errors import field_errors
 from backend.members.errors import MemberNotFound
 from backend.members.models import CHANNELS, Member
@@ -94,40 +93,25 @@ class TagRules(BaseModel):
 
 # --- settings (one row, cached a few seconds per process) --------------------------------------
 
-CACHE_TTL_S = 5.0
-_cached: tuple[float, TagRules] | None = None
+_document = RowDocument(TagSettings, TagRules, TagRules, row_id=SETTINGS_ID)
 
 
 async def load_settings(conn: BaseDBAsyncClient | None = None, *, fresh: bool = False) -> TagRules:
-    global _cached
-    if not fresh and _cached is not None and time.monotonic() < _cached[0]:
-        return _cached[1]
-    row = await db.fetch_one("SELECT data FROM tag_settings WHERE id = $1", SETTINGS_ID, conn=conn)
-    data = row["data"] if row else None
-    if isinstance(data, str | bytes):
-        data = json.loads(data)
-    rules = TagRules.model_validate(data) if data else TagRules()
-    _cached = (time.monotonic() + CACHE_TTL_S, rules)
-    return rules
+    return await _document.load(conn, fresh=fresh)
 
 
 def forget() -> None:
     """Drop this process's cached settings (tests that reset the database use it)."""
-    global _cached
-    _cached = None
+    _document.forget()
 
 
 async def save_settings(rules: TagRules, *, actor: audit.Actor) -> TagRules:
     """Replace the thresholds (audited); they apply from the next recompute."""
     async with in_transaction() as conn:
-        before = (await load_settings(conn, fresh=True)).model_dump()
-        data = rules.model_dump(mode="json")
-        updated = await TagSettings.filter(id=SETTINGS_ID).using_db(conn).update(data=data, updated_at=clock.now())
-        if not updated:
-            await TagSettings.create(id=SETTINGS_ID, data=data, updated_at=clock.now(), using_db=conn)
+        before = (await load_settings(conn, fresh=True)).model_dump(mode="json")
+        data = await _document.save(rules, conn)
         await audit.record(actor=actor, action="tags.settings", target_type="tag_settings", target_id=SETTINGS_ID,
                            before=before, after=data, using_db=conn)
-    forget()
     return rules
 
 

@@ -6,17 +6,15 @@ defaults below apply until an admin saves a change. Each process keeps it for a 
 
 from __future__ import annotations
 
-import json
-import time
 from datetime import datetime, timedelta
 from datetime import time as clock_time
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from backend import clock, db
+from backend.documents import RowDocument
 from notifications.models import NotificationPolicy
 
 POLICY_ID = 1
@@ -117,32 +115,16 @@ def default_policy() -> Policy:
     )
 
 
-CACHE_TTL_S = 5.0
-_cached: tuple[float, Policy] | None = None
+_document = RowDocument(NotificationPolicy, Policy, default_policy, row_id=POLICY_ID)
 
 
 async def load(conn: BaseDBAsyncClient | None = None, *, fresh: bool = False) -> Policy:
-    global _cached
-    if not fresh and _cached is not None and time.monotonic() < _cached[0]:
-        return _cached[1]
-    row = await db.fetch_one("SELECT data FROM notification_policy WHERE id = $1", POLICY_ID, conn=conn)
-    data = row["data"] if row else None
-    if isinstance(data, str | bytes):
-        data = json.loads(data)
-    policy = Policy.model_validate(data) if data else default_policy()
-    _cached = (time.monotonic() + CACHE_TTL_S, policy)
-    return policy
+    return await _document.load(conn, fresh=fresh)
 
 
 def forget() -> None:
-    global _cached
-    _cached = None
+    _document.forget()
 
 
 async def save(policy: Policy, conn: BaseDBAsyncClient | None = None) -> None:
-    global _cached
-    data: dict[str, Any] = policy.model_dump(mode="json")
-    updated = await NotificationPolicy.filter(id=POLICY_ID).using_db(conn).update(data=data, updated_at=clock.now())
-    if not updated:
-        await NotificationPolicy.create(id=POLICY_ID, data=data, updated_at=clock.now(), using_db=conn)
-    _cached = None
+    await _document.save(policy, conn)

@@ -8,16 +8,14 @@ fresh install has none: the defaults below apply (1 point per yuan on every chan
 from __future__ import annotations
 
 import itertools
-import json
-import time
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from backend import clock, db
+from backend.documents import RowDocument
 from backend.loyalty.models import LoyaltyProgram
 
 EARN_CHANNELS = ("online", "pos", "miniprogram", "third_party")
@@ -153,35 +151,18 @@ def default_program() -> Program:
     return Program(tiers=DEFAULT_TIERS, earn_rules=[EarnRule(channel=channel) for channel in EARN_CHANNELS])
 
 
-# Every order reads the program: each process keeps it for a few seconds. A change made in this
-# process applies at once; other processes pick it up within CACHE_TTL_S.
-CACHE_TTL_S = 5.0
-_cached: tuple[float, Program] | None = None
+# Every order reads the program: each process keeps it for a few seconds (backend.documents).
+_document = RowDocument(LoyaltyProgram, Program, default_program, row_id=PROGRAM_ID)
 
 
 async def load(conn: BaseDBAsyncClient | None = None, *, fresh: bool = False) -> Program:
-    global _cached
-    if not fresh and _cached is not None and time.monotonic() < _cached[0]:
-        return _cached[1]
-    row = await db.fetch_one("SELECT data FROM loyalty_program WHERE id = $1", PROGRAM_ID, conn=conn)
-    data = row["data"] if row else None
-    if isinstance(data, str | bytes):
-        data = json.loads(data)
-    program = Program.model_validate(data) if data else default_program()
-    _cached = (time.monotonic() + CACHE_TTL_S, program)
-    return program
+    return await _document.load(conn, fresh=fresh)
 
 
 def forget() -> None:
     """Drop this process's cached program (tests that reset the database use it)."""
-    global _cached
-    _cached = None
+    _document.forget()
 
 
 async def save(program: Program, conn: BaseDBAsyncClient) -> None:
-    global _cached
-    data: dict[str, Any] = program.model_dump(mode="json")
-    updated = await LoyaltyProgram.filter(id=PROGRAM_ID).using_db(conn).update(data=data, updated_at=clock.now())
-    if not updated:
-        await LoyaltyProgram.create(id=PROGRAM_ID, data=data, updated_at=clock.now(), using_db=conn)
-    _cached = None  # the next load reads the committed row (after this transaction, in this process)
+    await _document.save(program, conn)
