@@ -32,10 +32,11 @@ from tortoise.transactions import in_transaction
 from backend import clock, db
 from backend.errors import DependencyUnavailable
 from backend.kv import KV, Cap
-from backend.security.pii import PiiCipher, mask_phone
+from backend.security.pii import PiiCipher
 from backend.settings import Settings
 from notifications import links, policy, templates
 from notifications.channels.base import Channel, Outgoing, SendResult
+from notifications.channels.log import mask_recipient
 from notifications.policy import WINDOW_SECONDS, Policy
 
 log = logging.getLogger("notifications.worker")
@@ -308,7 +309,7 @@ class Dispatcher:
         job.status = "sending"
         job.attempts += 1
         job.provider = self.channels[job.channel].provider
-        job.recipient = _mask(job.channel, job.outgoing.to)
+        job.recipient = mask_recipient(job.channel, job.outgoing.to)
         job.reason = None
 
     def choose_channel(self, channels: list[str], template: dict[str, Any], who: Recipient, purpose: str
@@ -538,13 +539,3 @@ class Dispatcher:
                 rows = await db.fetch(_WRITE_SQLITE, *v[:12], now, self.worker_id, v[12], v[13], conn=conn)
                 written.update(int(r["id"]) for r in rows)
         return written
-
-
-def _mask(channel: str, to: str) -> str:
-    if channel == "sms":
-        return mask_phone(to)
-    if channel == "email":
-        local, _, domain = to.partition("@")
-        return f"{local[:1]}***@{domain}"
-    return to[:6] + "…"
-

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html
 from sanic_ext import openapi
@@ -179,12 +179,7 @@ async def get_caps(request: Request) -> HTTPResponse:
           body=policy.Policy, errors=AUTH)
 @staff_required(*CONSOLE)
 async def put_caps(request: Request) -> HTTPResponse:
-    if not isinstance(request.json, dict):
-        raise field_errors({"body": "应为 JSON 对象"})
-    try:
-        doc = policy.Policy.model_validate(request.json)
-    except ValidationError as exc:
-        raise field_errors({".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}) from None
+    doc = parse_body(request, policy.Policy)
     before = await policy.load(fresh=True)
     async with in_transaction() as conn:
         await policy.save(doc, conn)

@@ -19,6 +19,7 @@ from typing import Literal
 import aiosmtplib
 
 from notifications.channels.base import Outcome, Outgoing, SendResult
+from notifications.channels.log import mask_email
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,7 @@ TlsMode = Literal["starttls", "tls", "none"]
 _ADDRESS = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
 
 
-def mask_address(address: str) -> str:
-    """``alice@example.com`` -> ``a***@example.com``, for logs and stored reasons."""
-    local, _, domain = address.rpartition("@")
-    if not local:
-        return "***"
-    return f"{local[0]}***@{domain}"
+mask_address = mask_email  # ``alice@example.com`` -> ``a***@example.com``, for logs and stored reasons
 
 
 def _mask_text(text: str) -> str:
