@@ -18,6 +18,8 @@ from tests.factories import bearer
 from tests.jobs_helpers import add_order, coupon_template, run_program, set_birthday, set_lifecycle
 from tests.notify_helpers import admin_token, messages, shopper
 
+pytestmark = pytest.mark.usefixtures("every_message_ends_final")
+
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 merchant time
 
 

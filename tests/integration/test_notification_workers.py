@@ -18,6 +18,8 @@ from notifications.models import FINAL, Message
 from tests.factories import bearer
 from tests.notify_helpers import add_promo, admin_token, messages, put_policy, queue, shopper
 
+pytestmark = pytest.mark.usefixtures("every_message_ends_final")
+
 NOTICE = {"key": "notice", "name": "服务通知", "purpose": "service", "channels": ["sms"],
           "content": {"sms": {"template_id": "400001", "params": ["{{ event.n }}"], "text": "服务通知 {{ event.n }}"}}}
 

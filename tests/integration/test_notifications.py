@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from backend.members.models import ConsentRecord, Member, MemberConsent
 from notifications.models import Message, SubscribeGrant
 from tests.factories import bearer, make_staff, register_mp, unique_phone, wechat_login
@@ -18,6 +20,8 @@ from tests.notify_helpers import (
     set_template_ids,
     shopper,
 )
+
+pytestmark = pytest.mark.usefixtures("every_message_ends_final")
 
 NIGHT = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # 22:00 in Asia/Shanghai
 

@@ -21,6 +21,8 @@ from tests.factories import bearer
 from tests.jobs_helpers import add_order, coupon_template
 from tests.notify_helpers import add_promo, admin_token, queue, shopper
 
+pytestmark = pytest.mark.usefixtures("every_message_ends_final")
+
 
 async def segment(stack, admin, rule, name="测试人群"):
     response = await stack.http.post("/api/v1/admin/segments", json={"name": name, "rule": rule},
