@@ -75,6 +75,7 @@ class Settings:
     wechat_concurrency: int = 8
     wechat_qps: float = 0.0
     worker_in_app: bool = False
+    job_lease_s: int = 120
 
     @property
     def is_production(self) -> bool:
@@ -321,4 +322,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         wechat_concurrency=_int(env, "WECHAT_CONCURRENCY", 8, minimum=1),
         wechat_qps=_rate(env, "WECHAT_QPS"),
         worker_in_app=_bool(env, "WORKER_IN_APP", not env.get("DATABASE_URL")),
+        job_lease_s=_int(env, "JOB_LEASE_S", 120, minimum=2),
     )

@@ -84,12 +84,14 @@ class Host:
                 self._signatures[job_id] = signature
 
     async def run_program(self, key: str) -> dict[str, Any]:
-        result = await service.run_program(key, kv=self.kv, owner=self.owner, tz=self.tz)
+        result = await service.run_program(key, kv=self.kv, owner=self.owner, tz=self.tz,
+                                           lease_s=self.settings.job_lease_s)
         log.info("program run", extra={"result": result})
         return result
 
     async def run_touch(self, touch_id: int) -> dict[str, Any]:
-        result = await service.run_touch(touch_id, kv=self.kv, owner=self.owner, tz=self.tz)
+        result = await service.run_touch(touch_id, kv=self.kv, owner=self.owner, tz=self.tz,
+                                         lease_s=self.settings.job_lease_s)
         log.info("touch run", extra={"result": result})
         return result
 
@@ -120,9 +122,10 @@ async def run_one(settings: Settings, job: str) -> dict[str, Any]:
         kind, _, name = job.partition(":")
         owner = runs.new_owner()
         if kind == "program":
-            return await service.run_program(name, kv=kv, owner=owner, tz=settings.tz)
+            return await service.run_program(name, kv=kv, owner=owner, tz=settings.tz, lease_s=settings.job_lease_s)
         if kind == "touch" and name.isdigit():
-            return await service.run_touch(int(name), kv=kv, owner=owner, tz=settings.tz)
+            return await service.run_touch(int(name), kv=kv, owner=owner, tz=settings.tz,
+                                           lease_s=settings.job_lease_s)
         raise ValueError(f"unknown job {job!r}: use program:KEY or touch:ID")
     finally:
         await kv.close()

@@ -116,8 +116,8 @@ def _as_dict(touch: Touch) -> dict[str, Any]:
             "started_at": touch.started_at, "status": touch.status}
 
 
-async def run_touch(touch_id: int, *, kv: KV, owner: str, tz: ZoneInfo, now: datetime | None = None
-                    ) -> dict[str, Any]:
+async def run_touch(touch_id: int, *, kv: KV, owner: str, tz: ZoneInfo, now: datetime | None = None,
+                    lease_s: int = 120) -> dict[str, Any]:
     """One run of the touch for the current period (guarded: once per period, resumable)."""
     now = now or clock.now()
     touch = await get_touch(touch_id)
@@ -138,7 +138,7 @@ async def run_touch(touch_id: int, *, kv: KV, owner: str, tz: ZoneInfo, now: dat
     else:
         step = touches.segment_step(data, template, period, now=now, tz=tz)
     await Touch.filter(id=touch_id, status="scheduled").update(status="running", updated_at=now)
-    result = await runs.run(f"touch:{touch_id}", period, step, kv=kv, owner=owner)
+    result = await runs.run(f"touch:{touch_id}", period, step, kv=kv, owner=owner, lease_s=lease_s)
     if result["outcome"] in ("done", "resumed"):
         finished = data["schedule"].get("at") is not None
         await Touch.filter(id=touch_id, status="running").update(
@@ -147,8 +147,8 @@ async def run_touch(touch_id: int, *, kv: KV, owner: str, tz: ZoneInfo, now: dat
     return result
 
 
-async def run_program(key: str, *, kv: KV, owner: str, tz: ZoneInfo, now: datetime | None = None
-                      ) -> dict[str, Any]:
+async def run_program(key: str, *, kv: KV, owner: str, tz: ZoneInfo, now: datetime | None = None,
+                      lease_s: int = 120) -> dict[str, Any]:
     """One run of a lifecycle program for today (merchant time): once a day, resumable."""
     now = now or clock.now()
     settings = (await lifecycle.load_all(fresh=True)).get(key)
@@ -157,7 +157,8 @@ async def run_program(key: str, *, kv: KV, owner: str, tz: ZoneInfo, now: dateti
     if not settings.enabled:
         return {"job": f"program:{key}", "outcome": "disabled"}
     step = lifecycle.step_for(key, settings, now=now, tz=tz)
-    return await runs.run(f"program:{key}", lifecycle.period_of(now, tz), step, kv=kv, owner=owner)
+    return await runs.run(f"program:{key}", lifecycle.period_of(now, tz), step, kv=kv, owner=owner,
+                          lease_s=lease_s)
 
 
 def run_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -67,8 +67,9 @@ async def put_program(request: Request, key: str) -> HTTPResponse:
 async def run_program(request: Request, key: str) -> HTTPResponse:
     if key not in lifecycle.DEFAULTS:
         raise service.ProgramNotFound(details={"key": key})
-    result = await service.run_program(key, kv=request.app.ctx.kv, owner=runs.new_owner(),
-                                       tz=request.app.ctx.settings.tz)
+    settings = request.app.ctx.settings
+    result = await service.run_program(key, kv=request.app.ctx.kv, owner=runs.new_owner(), tz=settings.tz,
+                                       lease_s=settings.job_lease_s)
     return ok(result)
 
 
@@ -152,8 +153,9 @@ async def dry_run(request: Request, touch_id: int) -> HTTPResponse:
           errors=[*TOUCH, "TOUCH_INVALID"])
 @staff_required(*CONSOLE)
 async def run_touch(request: Request, touch_id: int) -> HTTPResponse:
-    result = await service.run_touch(touch_id, kv=request.app.ctx.kv, owner=runs.new_owner(),
-                                     tz=request.app.ctx.settings.tz)
+    settings = request.app.ctx.settings
+    result = await service.run_touch(touch_id, kv=request.app.ctx.kv, owner=runs.new_owner(), tz=settings.tz,
+                                     lease_s=settings.job_lease_s)
     return ok(result)
 
 

@@ -38,4 +38,4 @@ async def every_message_ends_final(stack):
         stack.clock.set(datetime(later.year, later.month, later.day, 4, 0, tzinfo=UTC))  # 12:00 in Shanghai
         await stack.dispatcher.drain()
     stuck = await Message.filter(status__not_in=list(FINAL)).values_list("id", "template_key", "status", "reason")
-    assert not stuck, f"messages left unfinished: {stuck}"
+    assert not stuck, f"{len(stuck)} messages left unfinished, e.g. {stuck[:5]}"

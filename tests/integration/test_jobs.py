@@ -231,3 +231,67 @@ async def test_churn_warning_tags_dormant_members_and_an_order_removes_it(stack)
     stack.clock.advance(days=1)
     await run_program(stack, "churn_warning")
     assert not await MemberTag.filter(tag_id=tag.id, member_id=member_id).exists()
+
+
+@pytest.mark.postgres_only
+async def test_a_scheduler_process_killed_mid_run_is_resumed_without_sending_twice(stack):
+    """A real `run-job` process SIGKILLed after its first batches committed; another scheduler takes over."""
+    import os
+    import signal
+    import sys
+    import time
+
+    import asyncpg
+
+    from bench.winback import generate
+
+    real_now = datetime.now(UTC)
+    database = stack.settings.database_url
+    conn = await asyncpg.connect(database)
+    try:
+        await generate(conn, members=15_000, now=real_now)
+        dormant = await conn.fetchval(
+            "SELECT count(*) FROM members m WHERE m.status = 'active' AND EXISTS (SELECT 1 FROM orders o "
+            "WHERE o.member_id = m.id) AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.member_id = m.id "
+            "AND o.placed_at >= $1)", real_now - timedelta(days=90))
+    finally:
+        await conn.close()
+    assert dormant > 2000  # several batches of 500
+
+    # A short lease, so its Redis key lapses soon after the kill (Redis keeps real time, not the test clock).
+    env = {**os.environ, **(stack.env or {}), "LOG_LEVEL": "ERROR", "JOB_LEASE_S": "2"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "backend", "run-job", "program:winback", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            run = await JobRun.get_or_none(job="program:winback")
+            if run is not None and run.cursor > 0:
+                break
+            if process.returncode is not None:
+                raise AssertionError((await process.stderr.read()).decode()[-2000:])
+            assert time.monotonic() < deadline, "no batch committed within a minute"
+            await asyncio.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(process.wait(), timeout=10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    killed = await JobRun.get(job="program:winback")
+    assert killed.status == "running" and 0 < killed.counts["members"] < dormant, killed.counts
+    stack.clock.set(datetime.now(UTC))  # the process ran on the real clock
+    assert (await run_as(stack, "alive", "winback"))["outcome"] == "running_elsewhere"  # its heartbeat is fresh
+    # The dead process's lease in Redis and its heartbeat run out; the next scheduler picks the run up.
+    await asyncio.sleep(2.5)
+    stack.clock.set(datetime.now(UTC) + timedelta(seconds=125))
+    result = await run_as(stack, "alive", "winback")
+    same_day = lifecycle.period_of(stack.clock.now(), stack.settings.tz) == killed.period
+    assert result["outcome"] == ("resumed" if same_day else "done")
+    per_member = Counter(await Message.filter(template_key="winback").values_list("member_id", flat=True))
+    assert len(per_member) == dormant and set(per_member.values()) == {1}  # everyone once, nobody twice
+    if same_day:
+        run = await JobRun.get(job="program:winback")
+        assert (run.status, run.attempts, run.counts["members"]) == ("done", 2, dormant)
