@@ -66,6 +66,7 @@ class Settings:
     sms_callback_secret: str = field(default="", repr=False)
     smtp_tls_verify: bool = True
     wechat_subscribe_state: str = "formal"
+    wechat_push_token: str = field(default="", repr=False)
     merchant_name: str = "会员中心"
     public_base_url: str = "http://127.0.0.1:8000"
     sms_concurrency: int = 16
@@ -109,7 +110,7 @@ class Settings:
     def public_view(self) -> dict[str, object]:
         """Settings safe to print: secrets replaced by whether they are set."""
         hidden = {"secret_key", "pii_key", "wechat_app_secret", "smtp_password", "sms_secret_key",
-                  "sms_callback_secret"}
+                  "sms_callback_secret", "wechat_push_token"}
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -313,6 +314,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         sms_callback_secret=env.get("SMS_CALLBACK_SECRET", ""),
         smtp_tls_verify=_bool(env, "SMTP_TLS_VERIFY", True),
         wechat_subscribe_state=subscribe_state,
+        wechat_push_token=env.get("WECHAT_PUSH_TOKEN", ""),
         merchant_name=env.get("MERCHANT_NAME") or "会员中心",
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
         sms_concurrency=_int(env, "SMS_CONCURRENCY", 16, minimum=1),

@@ -81,3 +81,25 @@ async def withdraw(*, member_id: int, channel: str, source: str) -> bool:
         changed = await set_consents(member_id=member_id, changes={(channel, "marketing"): False}, source=source,
                                      text_version=None, conn=conn)
     return bool(changed)
+
+
+async def wechat_subscribe_events(*, app_id: str, openid: str, event: dict[str, Any]) -> int:
+    """WeChat's ``subscribe_msg_popup_event`` / ``subscribe_msg_change_event`` push: every template the user
+    rejected (or switched off in settings) loses its remaining sends. Accepts are not counted here: the
+    mini-program reports them (``POST /mp/me/subscriptions``), and counting both would grant twice.
+    The number of templates cleared."""
+    items = event.get("List") or []
+    if isinstance(items, dict):
+        items = [items]
+    rejected = [str(i.get("TemplateId")) for i in items if isinstance(i, dict) and i.get("TemplateId")
+                and str(i.get("SubscribeStatusString", "")).lower() == "reject"]
+    if not rejected:
+        return 0
+    account = await db.fetch_one("SELECT member_id FROM wechat_accounts WHERE app_id = $1 AND openid = $2",
+                                 app_id, openid)
+    if account is None or account["member_id"] is None:
+        return 0
+    now = clock.now()
+    for template_id in rejected:
+        await db.fetch(_BAN, int(account["member_id"]), template_id, now)
+    return len(rejected)

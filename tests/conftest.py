@@ -119,6 +119,7 @@ def stack_environment(name: str, tmp: Path, wechat: Any, wechat_base: str, sms: 
         "WECHAT_APP_SECRET": wechat.app_secret,
         "WECHAT_API_BASE": wechat_base,
         "WECHAT_TIMEOUT_S": "2",
+        "WECHAT_PUSH_TOKEN": "push-token-for-tests",
         "MAX_BODY_BYTES": "65536",
     }
     if sms is not None:

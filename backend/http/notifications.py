@@ -8,10 +8,12 @@ from typing import Any
 
 from pydantic import Field
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, html
+from sanic.response import HTTPResponse, html, text
 from sanic_ext import openapi
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.utils import check_signature
 
 from backend import audit, clock, db
 from backend.errors import field_errors
@@ -252,6 +254,42 @@ async def sms_reply(request: Request) -> HTTPResponse:
         raise field_errors({"body": "应包含 mobile 与 text"})
     withdrawn = await inbound.sms_reply(mobile=body["mobile"], text=body["text"], pii=request.app.ctx.pii)
     return ok({**PROVIDER_OK, "withdrawn": withdrawn})
+
+
+def _check_wechat_push(request: Request) -> None:
+    token = request.app.ctx.settings.wechat_push_token
+    if not token:
+        raise CallbackForbidden(details={"reason": "WECHAT_PUSH_TOKEN is not set"})
+    args = request.args
+    try:
+        check_signature(token, args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
+    except InvalidSignatureException:
+        raise CallbackForbidden() from None
+
+
+@callbacks.get("/wechat")
+@endpoint(summary="WeChat message push: the server URL check (echoes echostr when the signature holds)",
+          tag="callbacks", errors=["CALLBACK_FORBIDDEN"])
+async def wechat_push_check(request: Request) -> HTTPResponse:
+    _check_wechat_push(request)
+    return text(request.args.get("echostr", ""))
+
+
+@callbacks.post("/wechat")
+@endpoint(summary="WeChat message push (JSON): subscribe-message rejections clear the template's remaining sends",
+          tag="callbacks", errors=["CALLBACK_FORBIDDEN"])
+async def wechat_push(request: Request) -> HTTPResponse:
+    _check_wechat_push(request)
+    try:
+        event = request.json
+    except Exception:
+        event = None
+    if not isinstance(event, dict):
+        raise field_errors({"body": "消息推送请使用 JSON 数据格式（明文模式）"})
+    if event.get("Event") in ("subscribe_msg_popup_event", "subscribe_msg_change_event") and event.get("FromUserName"):
+        await inbound.wechat_subscribe_events(app_id=request.app.ctx.wechat.app_id,
+                                              openid=str(event["FromUserName"]), event=event)
+    return text("success")
 
 
 # -- one-click unsubscribe (RFC 8058) -----------------------------------------------------------------

@@ -469,3 +469,33 @@ async def test_the_delivery_log_shows_each_message_with_its_state(stack):
     assert "****" in item["recipient"]
     by_status = await stack.http.get("/api/v1/admin/messages?status=sent", headers=bearer(admin))
     assert [m["id"] for m in by_status.json()["items"]] == [item["id"]]
+
+
+def _push_query(token: str, timestamp: str = "1700000000", nonce: str = "n0nce") -> str:
+    import hashlib
+
+    signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    return f"signature={signature}&timestamp={timestamp}&nonce={nonce}"
+
+
+async def test_a_subscribe_rejection_pushed_by_wechat_clears_the_templates_sends(stack):
+    member_id, token, _ = await wechat_member(stack)
+    await stack.http.post("/api/v1/mp/me/subscriptions", json={"accepted": ["TPL_A", "TPL_A", "TPL_B"]},
+                          headers=bearer(token))
+    from backend.members.models import WeChatAccount
+
+    openid = (await WeChatAccount.get(member_id=member_id)).openid
+    query = _push_query(stack.settings.wechat_push_token)
+    check = await stack.http.get(f"/api/v1/callbacks/wechat?{query}&echostr=hello")
+    assert check.status_code == 200 and check.text == "hello"
+    event = {"ToUserName": "gh_x", "FromUserName": openid, "CreateTime": 1700000000, "MsgType": "event",
+             "Event": "subscribe_msg_popup_event",
+             "List": [{"TemplateId": "TPL_A", "SubscribeStatusString": "reject", "PopupScene": "0"},
+                      {"TemplateId": "TPL_B", "SubscribeStatusString": "accept", "PopupScene": "0"}]}
+    for _ in range(2):  # WeChat pushes again when it does not hear back in time
+        pushed = await stack.http.post(f"/api/v1/callbacks/wechat?{query}", json=event)
+        assert pushed.status_code == 200 and pushed.text == "success"
+    credits = {g.template_id: g.credits for g in await SubscribeGrant.filter(member_id=member_id)}
+    assert credits == {"TPL_A": 0, "TPL_B": 1}  # the accept was already counted by the mini-program
+    forged = await stack.http.post(f"/api/v1/callbacks/wechat?{_push_query('wrong-token')}", json=event)
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "CALLBACK_FORBIDDEN"
