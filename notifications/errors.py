@@ -5,5 +5,4 @@ from backend.errors import error
 TemplateNotFound = error("MESSAGE_TEMPLATE_NOT_FOUND", 404, "消息模板不存在")
 TemplateInvalid = error("MESSAGE_TEMPLATE_INVALID", 422, "消息模板内容不正确")
 TemplateKeyTaken = error("MESSAGE_TEMPLATE_KEY_TAKEN", 409, "消息模板代码已存在")
-UnsubscribeLinkInvalid = error("UNSUBSCRIBE_LINK_INVALID", 404, "退订链接无效或已失效")
 CallbackForbidden = error("CALLBACK_FORBIDDEN", 403, "回调验证失败")
