@@ -22,6 +22,8 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +34,7 @@ from tortoise.transactions import in_transaction
 from backend import clock, db
 from backend.errors import DependencyUnavailable
 from backend.kv import KV, Cap
+from backend.members import events
 from backend.security.pii import PiiCipher
 from backend.settings import Settings
 from notifications import links, policy, templates
@@ -127,6 +130,11 @@ class Job:
 
     def later(self, status: str, due: datetime, reason: str | None) -> None:
         self.status, self.due_at, self.reason, self.lease_until = status, due, reason, None
+
+
+@asynccontextmanager
+async def _same(conn: Any) -> AsyncIterator[Any]:
+    yield conn
 
 
 class Pace:
@@ -261,7 +269,14 @@ class Dispatcher:
         await asyncio.gather(*(self._send(job, rules) for job in sending if job.id in written))
         for job in sending:
             job.expect = "sending"
-        await self._write([job for job in sending if job.id in written], clock.now())
+        async with in_transaction() as conn:
+            done = await self._write([job for job in sending if job.id in written], clock.now(), conn=conn)
+            # The member timeline shows what reached them, committed with the message's state.
+            await events.append_many(
+                [(int(job.row["member_id"]), {"message_id": job.id, "template_key": job.row["template_key"],
+                                              "channel": job.channel, "touch_id": job.row["touch_id"]})
+                 for job in sending if job.id in done and job.status == "sent"],
+                type="message_sent", using_db=conn)
 
     async def _decide(self, job: Job, template: dict[str, Any] | None, who: Recipient | None, rules: Policy,
                       now: datetime) -> None:
@@ -520,7 +535,7 @@ class Dispatcher:
                 out[int(g["member_id"])].grants[g["template_id"]] = int(g["credits"])
         return out
 
-    async def _write(self, jobs: list[Job], now: datetime) -> set[int]:
+    async def _write(self, jobs: list[Job], now: datetime, conn: Any = None) -> set[int]:
         """Write every job's fields back in one statement (one transaction on SQLite); the ids written."""
         if not jobs:
             return set()
@@ -531,11 +546,11 @@ class Dispatcher:
         if db.is_postgres():
             columns = list(zip(*values, strict=True))
             rows = await db.fetch(_WRITE_PG, *[list(c) for c in columns[:12]], now, self.worker_id,
-                                  list(columns[12]), list(columns[13]))
+                                  list(columns[12]), list(columns[13]), conn=conn)
             return {int(r["id"]) for r in rows}
         written: set[int] = set()
-        async with in_transaction() as conn:
+        async with in_transaction() if conn is None else _same(conn) as tx:
             for v in values:
-                rows = await db.fetch(_WRITE_SQLITE, *v[:12], now, self.worker_id, v[12], v[13], conn=conn)
+                rows = await db.fetch(_WRITE_SQLITE, *v[:12], now, self.worker_id, v[12], v[13], conn=tx)
                 written.update(int(r["id"]) for r in rows)
         return written

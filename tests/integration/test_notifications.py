@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.members.models import ConsentRecord, Member, MemberConsent
+from backend.members.models import ConsentRecord, Member, MemberConsent, MemberEvent
 from notifications.models import Message, SubscribeGrant
 from tests.factories import bearer, make_staff, register_mp, unique_phone, wechat_login
 from tests.notify_helpers import (
@@ -49,6 +49,9 @@ async def test_welcome_sms_reaches_the_provider_and_its_report_marks_it_delivere
     assert sent["session_context"] == str(welcome.id) and sent["sign_name"] == "测试商城"
     assert sent["params"] == [(await Member.get(id=member_id)).member_no] == welcome.rendered["params"]
     assert sent["serial_no"] == welcome.provider_message_id
+    [timeline] = await MemberEvent.filter(member_id=member_id, type="message_sent")
+    assert timeline.payload == {"message_id": welcome.id, "template_key": "welcome", "channel": "sms",
+                                "touch_id": None}
 
     token = stack.settings.sms_callback_token
     report = stack.sms.status_report(phone, sent["serial_no"])
