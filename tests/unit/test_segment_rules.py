@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from jobs.errors import SegmentRuleInvalid
-from jobs.segments import Rule, compile_rule, member_ids_sql, parse_rule
+from jobs.segment_rules import Rule, compile_rule, member_ids_sql, parse_rule
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 

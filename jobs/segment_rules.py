@@ -1,0 +1,457 @@
+"""Segment rules: a rule tree over member data, validated, then compiled to one SQL query.
+
+A node is ``{"all": [nodes]}``, ``{"any": [nodes]}``, ``{"not": node}`` or a condition
+``{"field": ..., "op": ..., "value": ...}`` (order conditions also take ``within_days``). Only
+active members match. Every condition compiles to a two-valued SQL expression on alias ``m``
+(``members m``), so ``not`` means exactly "does not match". Orders that were refunded in full
+do not count; amounts are net of refunds. Cut-off times are computed here from ``now`` and passed
+as parameters, so the same SQL runs on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
+
+from backend.loyalty import program as programs
+from backend.members.models import CHANNELS, CONSENT_CHANNELS, CONSENT_PURPOSES
+from jobs.errors import SegmentRuleInvalid
+
+MAX_DEPTH = 6
+MAX_CONDITIONS = 100
+MAX_VALUES = 500
+MAX_DAYS = 36_500
+MAX_AMOUNT = 10**15
+DEFAULT_TZ = "Asia/Shanghai"
+
+GENDERS = ("male", "female", "unknown")
+CONSENTS = tuple(f"{c}_{p}" for c in CONSENT_CHANNELS for p in CONSENT_PURPOSES)
+_CUSTOM_KEY = re.compile(r"^custom\.([a-z][a-z0-9_]{0,39})$")
+_TIER_CODE = re.compile(r"^[a-z0-9_]{1,20}$")
+
+
+class Problem(ValueError):
+    """One invalid part of a condition: ``where`` is field, op, value or within_days."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+# --- value checks -----------------------------------------------------------------------------
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and abs(v) <= MAX_AMOUNT
+
+
+def _int(lo: int, hi: int) -> Any:
+    def check(v: Any) -> int:
+        if not _is_int(v) or not lo <= v <= hi:
+            raise Problem("value", f"应为 {lo} 到 {hi} 之间的整数")
+        return v
+    return check
+
+
+def _choice(choices: tuple[str, ...]) -> Any:
+    def check(v: Any) -> str:
+        if v not in choices:
+            raise Problem("value", f"应为以下之一：{'、'.join(choices)}")
+        return v
+    return check
+
+
+def _list(item: Any) -> Any:
+    def check(v: Any) -> list[Any]:
+        if not isinstance(v, list) or not v:
+            raise Problem("value", "应为非空列表")
+        if len(v) > MAX_VALUES:
+            raise Problem("value", f"最多 {MAX_VALUES} 项")
+        return list(dict.fromkeys(item(x) for x in v))
+    return check
+
+
+def _between(item: Any) -> Any:
+    def check(v: Any) -> list[Any]:
+        if not isinstance(v, list) or len(v) != 2:
+            raise Problem("value", "应为 [最小值, 最大值]")
+        lo, hi = item(v[0]), item(v[1])
+        if lo > hi:
+            raise Problem("value", "最小值不能大于最大值")
+        return [lo, hi]
+    return check
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise Problem("value", "应为 true 或 false")
+    return v
+
+
+def _iso_date(v: Any) -> str:
+    if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        try:
+            return date.fromisoformat(v).isoformat()
+        except ValueError:
+            pass
+    raise Problem("value", "日期格式应为 YYYY-MM-DD")
+
+
+def _tier(v: Any) -> str:
+    if not isinstance(v, str) or not _TIER_CODE.match(v):
+        raise Problem("value", "等级代码应为 1 到 20 位小写字母、数字或下划线")
+    return v
+
+
+def _tag_ref(v: Any) -> int | str:
+    if _is_int(v) and v > 0:
+        return v
+    if isinstance(v, str) and 0 < len(v.strip()) <= 64:
+        return v.strip()
+    raise Problem("value", "应为标签代码或标签 id")
+
+
+def _custom_scalar(v: Any) -> str | int | float:
+    if (isinstance(v, str) and len(v) <= 200) or _is_number(v):
+        return v
+    raise Problem("value", "应为文本或数字")
+
+
+def _custom_bound(v: Any) -> str | int | float:
+    if _is_number(v):
+        return v
+    if isinstance(v, str):
+        return _iso_date(v)
+    raise Problem("value", "应为数字或 YYYY-MM-DD 日期")
+
+
+def _text(v: Any) -> str:
+    if not isinstance(v, str) or not 0 < len(v) <= 200:
+        raise Problem("value", "应为 1 到 200 个字符的文本")
+    return v
+
+
+_DAYS = _int(0, MAX_DAYS)
+_WINDOW = _int(1, MAX_DAYS)
+_AMOUNT = _int(-MAX_AMOUNT, MAX_AMOUNT)
+_CHANNEL = _choice(CHANNELS)
+_STORE = _int(1, 2**31 - 1)
+_COUNT = _int(0, 10**9)
+
+# field -> (op -> value check, takes within_days)
+FIELDS: dict[str, tuple[dict[str, Any], bool]] = {
+    "gender": ({"eq": _choice(GENDERS), "in": _list(_choice(GENDERS))}, False),
+    "birthday_month": ({"eq": _int(1, 12), "in": _list(_int(1, 12))}, False),
+    "registered_days_ago": ({"gte": _DAYS, "lte": _DAYS, "between": _between(_DAYS)}, False),
+    "registered_at": ({"before": _iso_date, "after": _iso_date}, False),
+    "registration_channel": ({"eq": _CHANNEL, "in": _list(_CHANNEL)}, False),
+    "registration_store_id": ({"eq": _STORE, "in": _list(_STORE)}, False),
+    "custom": ({"eq": _custom_scalar, "in": _list(_custom_scalar), "gte": _custom_bound,
+                "lte": _custom_bound, "contains": _text}, False),
+    "has_email": ({"eq": _bool}, False),
+    "has_phone": ({"eq": _bool}, False),
+    "tier": ({"eq": _tier, "in": _list(_tier)}, False),
+    "tag": ({"has": _tag_ref, "has_any": _list(_tag_ref), "has_all": _list(_tag_ref),
+             "has_none": _list(_tag_ref)}, False),
+    "consent": ({"granted": _choice(CONSENTS), "not_granted": _choice(CONSENTS)}, False),
+    "points_balance": ({"gte": _AMOUNT, "lte": _AMOUNT, "between": _between(_AMOUNT)}, False),
+    "balance_cents": ({"gte": _AMOUNT, "lte": _AMOUNT, "between": _between(_AMOUNT)}, False),
+    "orders.count": ({"eq": _COUNT, "gte": _COUNT, "lte": _COUNT, "between": _between(_COUNT)}, True),
+    "orders.amount_cents": ({"gte": _AMOUNT, "lte": _AMOUNT, "between": _between(_AMOUNT)}, True),
+    "orders.last_order": ({"within_days": _WINDOW, "not_within_days": _WINDOW}, False),
+    "orders.channel": ({"any_in": _list(_CHANNEL)}, True),
+    "orders.store_id": ({"any_in": _list(_STORE)}, True),
+}
+
+
+def check_condition(field: Any, op: Any, value: Any, within_days: Any) -> Any:
+    """The condition's normalised value, or a ``Problem`` naming the part that is wrong."""
+    if not isinstance(field, str):
+        raise Problem("field", "应为字段名")
+    spec = FIELDS.get("custom" if _CUSTOM_KEY.match(field) else field)
+    if spec is None or field == "custom":
+        raise Problem("field", "不支持的字段；自定义字段写作 custom.<键>")
+    ops, takes_window = spec
+    if op not in ops:
+        raise Problem("op", f"字段 {field} 可用的运算：{' / '.join(ops)}")
+    if within_days is not None:
+        if not takes_window:
+            raise Problem("within_days", f"字段 {field} 不支持 within_days")
+        if not _is_int(within_days) or not 1 <= within_days <= MAX_DAYS:
+            raise Problem("within_days", f"应为 1 到 {MAX_DAYS} 之间的整数")
+    return ops[op](value)
+
+
+# --- the tree ---------------------------------------------------------------------------------
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class All(_Node):
+    all: list[Node]
+
+
+class AnyOf(_Node):
+    any: list[Node] = Field(min_length=1)
+
+
+class Not(_Node):
+    not_: Node = Field(alias="not")
+
+
+class Condition(_Node):
+    field: str
+    op: str
+    value: Any = None
+    within_days: int | None = None
+
+    @model_validator(mode="after")
+    def valid(self) -> Condition:
+        try:
+            self.value = check_condition(self.field, self.op, self.value, self.within_days)
+        except Problem as exc:
+            raise ValueError(f"{exc.where}: {exc}") from None
+        return self
+
+
+Node = All | AnyOf | Not | Condition
+
+
+class Rule(RootModel[Node]):
+    """A validated rule tree; ``parse_rule`` builds one with errors that name the path."""
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+for _model in (All, AnyOf, Not, Rule):
+    _model.model_rebuild()
+
+
+def parse_rule(data: Any) -> Rule:
+    """Validate a rule tree; every problem is reported under its path, e.g. ``rule.all[1].value``."""
+    problems: dict[str, str] = {}
+    counter = [0]
+    node = _parse(data, "rule", 1, problems, counter)
+    if counter[0] > MAX_CONDITIONS:
+        problems.setdefault("rule", f"条件过多（最多 {MAX_CONDITIONS} 个）")
+    if problems or node is None:
+        raise SegmentRuleInvalid(details={"path": next(iter(problems), "rule"), "fields": problems})
+    return Rule(node)
+
+
+def _parse(data: Any, path: str, depth: int, problems: dict[str, str], counter: list[int]) -> Any:
+    if not isinstance(data, dict):
+        problems[path] = "应为对象：all / any / not 或条件（field、op、value）"
+        return None
+    if depth > MAX_DEPTH:
+        problems[path] = f"嵌套过深（最多 {MAX_DEPTH} 层）"
+        return None
+    keys = set(data)
+    for group in ("all", "any"):
+        if keys == {group}:
+            children = data[group]
+            if not isinstance(children, list):
+                problems[f"{path}.{group}"] = "应为列表"
+                return None
+            if group == "any" and not children:
+                problems[f"{path}.{group}"] = "至少需要一个条件"
+                return None
+            nodes = [_parse(child, f"{path}.{group}[{i}]", depth + 1, problems, counter)
+                     for i, child in enumerate(children)]
+            if any(n is None for n in nodes):
+                return None
+            return All(all=nodes) if group == "all" else AnyOf(any=nodes)
+    if keys == {"not"}:
+        child = _parse(data["not"], f"{path}.not", depth + 1, problems, counter)
+        return None if child is None else Not(not_=child)
+    if "field" in keys or "op" in keys:
+        counter[0] += 1
+        extra = keys - {"field", "op", "value", "within_days"}
+        if extra:
+            problems[f"{path}.{sorted(extra)[0]}"] = "不支持的键"
+            return None
+        try:
+            value = check_condition(data.get("field"), data.get("op"), data.get("value"), data.get("within_days"))
+        except Problem as exc:
+            problems[f"{path}.{exc.where}"] = str(exc)
+            return None
+        return Condition.model_construct(field=data["field"], op=data["op"], value=value,
+                                         within_days=data.get("within_days"))
+    problems[path] = "节点只能是 all / any / not 或条件（field、op、value）之一"
+    return None
+
+
+# --- compiling --------------------------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, *, dialect: str, now: datetime, tz: str, start: int) -> None:
+        self.pg = dialect == "postgres"
+        self.now, self.tz, self.start = now, ZoneInfo(tz), start
+        self.params: list[Any] = []
+
+    def p(self, value: Any) -> str:
+        if isinstance(value, datetime) and not self.pg:
+            value = str(value.astimezone(UTC))  # SQLite keeps UTC text: compare like with like
+        elif isinstance(value, float):
+            value = Decimal(repr(value)) if self.pg else value
+        self.params.append(value)
+        return f"${self.start + len(self.params) - 1}"
+
+    def ps(self, values: list[Any]) -> str:
+        return ", ".join(self.p(v) for v in values)
+
+    def ago(self, days: int) -> str:
+        return self.p(self.now - timedelta(days=days))
+
+    def node(self, node: Any) -> str:
+        if isinstance(node, Rule):
+            return self.node(node.root)
+        if isinstance(node, All):
+            return "(" + " AND ".join(self.node(n) for n in node.all) + ")" if node.all else "(1 = 1)"
+        if isinstance(node, AnyOf):
+            return "(" + " OR ".join(self.node(n) for n in node.any) + ")"
+        if isinstance(node, Not):
+            return f"(NOT {self.node(node.not_)})"
+        return self.condition(node)
+
+    def condition(self, c: Condition) -> str:
+        field, op, v = c.field, c.op, c.value
+        values = v if isinstance(v, list) and op in ("in", "has_any", "has_all", "has_none", "any_in") else [v]
+        if field in ("gender", "registration_channel"):
+            return f"m.{field} IN ({self.ps(values)})"
+        if field == "registration_store_id":
+            return f"(m.registration_store_id IS NOT NULL AND m.registration_store_id IN ({self.ps(values)}))"
+        if field == "birthday_month":
+            month = ("CAST(EXTRACT(MONTH FROM m.birthday) AS INTEGER)" if self.pg
+                     else "CAST(strftime('%m', m.birthday) AS INTEGER)")
+            return f"(m.birthday IS NOT NULL AND {month} IN ({self.ps(values)}))"
+        if field == "registered_days_ago":
+            if op == "lte":
+                return f"m.registered_at >= {self.ago(v)}"
+            if op == "gte":
+                return f"m.registered_at <= {self.ago(v)}"
+            return f"(m.registered_at <= {self.ago(v[0])} AND m.registered_at >= {self.ago(v[1])})"
+        if field == "registered_at":
+            day = date.fromisoformat(v) + timedelta(days=op == "after")
+            midnight = datetime.combine(day, datetime.min.time(), tzinfo=self.tz).astimezone(UTC)
+            return f"m.registered_at {'<' if op == 'before' else '>='} {self.p(midnight)}"
+        if field.startswith("custom."):
+            return self.custom(field.removeprefix("custom."), op, v, values)
+        if field == "has_email":
+            sql = "(m.email IS NOT NULL AND m.email <> '')"
+            return sql if v else f"(NOT {sql})"
+        if field == "has_phone":
+            return "m.phone_enc IS NOT NULL" if v else "m.phone_enc IS NULL"
+        if field == "tier":
+            # No tier code means the program's first tier (the default program's when none is saved).
+            first = "lp.data->'tiers'->0->>'code'" if self.pg else "json_extract(lp.data, '$.tiers[0].code')"
+            return (f"COALESCE((SELECT la.tier_code FROM loyalty_accounts la WHERE la.member_id = m.id), "
+                    f"(SELECT {first} FROM loyalty_program lp WHERE lp.id = {programs.PROGRAM_ID}), "
+                    f"{self.p(programs.DEFAULT_TIERS[0].code)}) IN ({self.ps(values)})")
+        if field == "tag":
+            return self.tag(op, values)
+        if field == "consent":
+            channel, _, purpose = v.partition("_")
+            row = (f"SELECT 1 FROM member_consents c WHERE c.member_id = m.id AND c.channel = {self.p(channel)} "
+                   f"AND c.purpose = {self.p(purpose)}")
+            # Marketing needs an opt-in; service messages go unless withdrawn.
+            granted = (f"EXISTS ({row} AND c.granted)" if purpose == "marketing"
+                       else f"NOT EXISTS ({row} AND NOT c.granted)")
+            return granted if op == "granted" else f"(NOT {granted})"
+        if field in ("points_balance", "balance_cents"):
+            column = "la.points_balance" if field == "points_balance" else "la.principal_cents + la.bonus_cents"
+            return self.compare(f"COALESCE((SELECT {column} FROM loyalty_accounts la WHERE la.member_id = m.id), 0)",
+                                op, v)
+        return self.orders(c, values)
+
+    def compare(self, expr: str, op: str, v: Any) -> str:
+        if op == "between":
+            return f"{expr} BETWEEN {self.p(v[0])} AND {self.p(v[1])}"
+        return f"{expr} {({'eq': '=', 'gte': '>=', 'lte': '<='})[op]} {self.p(v)}"
+
+    def custom(self, key: str, op: str, v: Any, values: list[Any]) -> str:
+        # The key matched ^[a-z][a-z0-9_]{0,39}$, so it is safe inside the SQL text.
+        if self.pg:
+            text = (f"(CASE WHEN jsonb_typeof(m.custom_fields->'{key}') = 'string' "
+                    f"THEN m.custom_fields->>'{key}' END)")
+            number = (f"(CASE WHEN jsonb_typeof(m.custom_fields->'{key}') = 'number' "
+                      f"THEN (m.custom_fields->>'{key}')::numeric END)")
+        else:
+            text = (f"(CASE WHEN json_type(m.custom_fields, '$.{key}') = 'text' "
+                    f"THEN json_extract(m.custom_fields, '$.{key}') END)")
+            number = (f"(CASE WHEN json_type(m.custom_fields, '$.{key}') IN ('integer', 'real') "
+                      f"THEN json_extract(m.custom_fields, '$.{key}') END)")
+        ordered = f'{text} COLLATE "C"' if self.pg else text
+        if op == "contains":
+            sql = f"strpos({text}, {self.p(v)}) > 0" if self.pg else f"instr({text}, {self.p(v)}) > 0"
+        elif op in ("eq", "in"):
+            strings = [x for x in values if isinstance(x, str)]
+            numbers = [x for x in values if not isinstance(x, str)]
+            parts = ([f"{text} IN ({self.ps(strings)})"] if strings else []) + (
+                [f"{number} IN ({self.ps(numbers)})"] if numbers else [])
+            sql = " OR ".join(parts)
+        else:
+            sign = ">=" if op == "gte" else "<="
+            sql = f"{ordered} {sign} {self.p(v)}" if isinstance(v, str) else f"{number} {sign} {self.p(v)}"
+        return f"COALESCE(({sql}), {'FALSE' if self.pg else '0'})"
+
+    def tag(self, op: str, values: list[Any]) -> str:
+        def has(refs: list[Any]) -> str:
+            ids = [r for r in refs if _is_int(r)]
+            codes = [r for r in refs if isinstance(r, str)]
+            by_code = f"SELECT t.id FROM tags t WHERE t.code IN ({self.ps(codes)})" if codes else ""
+            # PostgreSQL: the codes' ids as an array computed once, so each member is one index probe
+            # (a plain IN (SELECT …) may be flattened into a join that scans every member tag per member).
+            by_code = f"mt.tag_id = ANY(ARRAY({by_code}))" if self.pg else f"mt.tag_id IN ({by_code})"
+            parts = ([f"mt.tag_id IN ({self.ps(ids)})"] if ids else []) + ([by_code] if codes else [])
+            return f"EXISTS (SELECT 1 FROM member_tags mt WHERE mt.member_id = m.id AND ({' OR '.join(parts)}))"
+        if op == "has_all":
+            return "(" + " AND ".join(has([ref]) for ref in values) + ")"
+        return f"(NOT {has(values)})" if op == "has_none" else has(values)
+
+    def orders(self, c: Condition, values: list[Any]) -> str:
+        base = "FROM orders o WHERE o.member_id = m.id AND o.status <> 'refunded'"
+        if c.within_days is not None:
+            base += f" AND o.placed_at >= {self.ago(c.within_days)}"
+        if c.field == "orders.count":
+            return self.compare(f"(SELECT COUNT(*) {base})", c.op, c.value)
+        if c.field == "orders.amount_cents":
+            return self.compare(f"(SELECT CAST(COALESCE(SUM(o.amount_cents - o.refunded_cents), 0) AS BIGINT) {base})",
+                                c.op, c.value)
+        if c.field == "orders.last_order":
+            recent = f"EXISTS (SELECT 1 {base} AND o.placed_at >= {self.ago(c.value)})"
+            return recent if c.op == "within_days" else f"(NOT {recent})"
+        column = "o.channel" if c.field == "orders.channel" else "o.store_id"
+        return f"EXISTS (SELECT 1 {base} AND {column} IN ({self.ps(values)}))"
+
+
+def compile_rule(rule: Rule | dict[str, Any], *, dialect: str, now: datetime, tz: str = DEFAULT_TZ,
+                 start: int = 1) -> tuple[str, list[Any]]:
+    """A parenthesised WHERE fragment on ``members m`` with ``$start``… placeholders, and its parameters.
+
+    Self-contained: it reads only ``m`` and its own subqueries, so it can sit inside any statement
+    whose other placeholders are numbered below ``start``. Datetimes are UTC text for SQLite.
+    """
+    rule = rule if isinstance(rule, Rule) else parse_rule(rule)
+    compiler = _Compiler(dialect=dialect, now=now, tz=tz, start=start)
+    return compiler.node(rule), compiler.params
+
+
+def member_ids_sql(rule: Rule | dict[str, Any], *, dialect: str, now: datetime, tz: str = DEFAULT_TZ,
+                   start: int = 1) -> tuple[str, list[Any]]:
+    """``SELECT m.id FROM members m WHERE m.status = 'active' AND (…)`` and its parameters."""
+    where, params = compile_rule(rule, dialect=dialect, now=now, tz=tz, start=start)
+    return f"SELECT m.id FROM members m WHERE m.status = 'active' AND {where}", params
