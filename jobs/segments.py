@@ -7,7 +7,7 @@ from typing import Any
 from backend import audit, clock, db
 from backend.loyalty import program as programs
 from jobs.audience_models import Segment
-from jobs.errors import SegmentNotFound
+from jobs.errors import SegmentInUse, SegmentNotFound
 from jobs.segment_rules import DEFAULT_TZ, Rule, compile_rule, member_ids_sql, parse_rule
 
 __all__ = ["Rule", "compile_rule", "count", "member_ids_sql", "parse_rule", "preview", "sample"]
@@ -92,8 +92,14 @@ async def update(*, segment_id: int, actor: audit.Actor, name: str | None = None
 
 
 async def delete(*, segment_id: int, actor: audit.Actor) -> None:
-    """Remove a saved segment."""
+    """Remove a saved segment, unless a touch that is not finished still selects its audience with it."""
+    from jobs.models import Touch
+
     segment = await get_or_raise(segment_id=segment_id)
+    users = [t.id for t in await Touch.filter(status__in=["draft", "scheduled", "running", "paused"])
+             if t.audience.get("segment_id") == segment_id]
+    if users:
+        raise SegmentInUse(details={"touch_ids": users})
     await segment.delete()
     await audit.record(actor=actor, action="segment.delete", target_type="segment", target_id=segment_id,
                        before=render(segment))

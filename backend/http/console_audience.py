@@ -179,7 +179,8 @@ async def put_segment(request: Request, segment_id: int) -> HTTPResponse:
 
 
 @bp.delete("/segments/<segment_id:int>")
-@endpoint(summary="Delete a segment", tag=TAG, errors=[*AUTH, "SEGMENT_NOT_FOUND"])
+@endpoint(summary="Delete a segment (not while an unfinished touch uses it)", tag=TAG,
+          errors=[*AUTH, "SEGMENT_NOT_FOUND", "SEGMENT_IN_USE"])
 @staff_required(*CONSOLE)
 async def delete_segment(request: Request, segment_id: int) -> HTTPResponse:
     await segments.delete(segment_id=segment_id, actor=staff_actor(request))

@@ -244,3 +244,15 @@ async def test_an_admin_issues_a_coupon_to_a_segment_at_once_and_again_gives_nob
     missing = await stack.http.post(f"/api/v1/admin/coupon-templates/{template_id}/issue", headers=bearer(admin),
                                     json={"segment_id": audience + 50, "batch_id": "x"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "SEGMENT_NOT_FOUND"
+
+
+async def test_a_segment_a_live_touch_uses_cannot_be_deleted(stack):
+    admin = await admin_token(stack)
+    await add_promo(stack, admin)
+    audience = await segment(stack, admin, {"field": "has_phone", "op": "eq", "value": True})
+    created = await touch(stack, admin, audience={"segment_id": audience})
+    refused = await stack.http.delete(f"/api/v1/admin/segments/{audience}", headers=bearer(admin))
+    assert refused.status_code == 409 and refused.json()["error"]["details"]["touch_ids"] == [created["id"]]
+    await act(stack, admin, created["id"], "finish")
+    assert (await stack.http.delete(f"/api/v1/admin/segments/{audience}", headers=bearer(admin))).status_code in (
+        200, 204)
