@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from backend import audit, clock, db
@@ -11,6 +12,13 @@ from jobs.errors import SegmentInUse, SegmentNotFound
 from jobs.segment_rules import DEFAULT_TZ, Rule, compile_rule, member_ids_sql, parse_rule
 
 __all__ = ["Rule", "compile_rule", "count", "member_ids_sql", "parse_rule", "preview", "sample"]
+
+
+async def saved_where(segment_id: int, *, now: datetime, tz: str, start: int = 1) -> tuple[str, list[Any]]:
+    """The WHERE fragment (on ``members m``) of a saved segment, as of ``now``; SEGMENT_NOT_FOUND when gone."""
+    segment = await get_or_raise(segment_id=segment_id)
+    return compile_rule(segment.rule, dialect="postgres" if db.is_postgres() else "sqlite", now=now, tz=tz,
+                        start=start)
 
 
 def _where(rule: Rule | dict[str, Any], tz: str) -> tuple[str, list[Any]]:

@@ -37,16 +37,47 @@ def touch_view(t: Touch) -> dict[str, Any]:
             "updated_at": iso(t.updated_at), "started_at": iso(t.started_at), "finished_at": iso(t.finished_at)}
 
 
+async def _check_references(*, template_key: str | None, coupon_template_id: int | None,
+                            segment_id: int | None = None) -> None:
+    """What a touch or a program names must exist: its message template, coupon template and segment."""
+    if template_key and await templates.get(template_key, fresh=True) is None:
+        raise TouchInvalid("消息模板不存在", details={"template_key": template_key})
+    if coupon_template_id is not None and not await db.fetch_one(
+            "SELECT id FROM coupon_templates WHERE id = $1", coupon_template_id):
+        raise TouchInvalid("优惠券模板不存在", details={"coupon_template_id": coupon_template_id})
+    if segment_id is not None and not await db.fetch_one("SELECT id FROM segments WHERE id = $1", segment_id):
+        raise TouchInvalid("人群不存在", details={"segment_id": segment_id})
+
+
 async def _check(doc: touches.TouchDoc) -> None:
-    template = await templates.get(doc.template_key, fresh=True)
+    await _check_references(template_key=doc.template_key, coupon_template_id=doc.coupon_template_id,
+                            segment_id=doc.audience.segment_id)
+
+
+async def save_program(key: str, settings: lifecycle.ProgramSettings, actor: audit.Actor) -> None:
+    """Change a lifecycle program's switch, timing, template and coupon (audited)."""
+    if key not in lifecycle.DEFAULTS:
+        raise ProgramNotFound(details={"key": key})
+    await _check_references(template_key=settings.template_key, coupon_template_id=settings.coupon_template_id)
+    before = (await lifecycle.load_all(fresh=True))[key]
+    async with in_transaction() as conn:
+        await lifecycle.save(key, settings, conn)
+        await audit.record(actor=actor, action="lifecycle_program.update", target_type="lifecycle_program",
+                           target_id=key, before=before.model_dump(mode="json"),
+                           after=settings.model_dump(mode="json"), using_db=conn)
+
+
+async def dry_run(touch_id: int, *, dispatcher: Any, tz: ZoneInfo) -> dict[str, Any]:
+    """What a run of the touch now would do, sending nothing (see ``touches.dry_run``)."""
+    touch = await get_touch(touch_id)
+    template = await templates.get(touch.template_key, fresh=True)
     if template is None:
-        raise TouchInvalid("消息模板不存在", details={"template_key": doc.template_key})
-    if doc.coupon_template_id is not None and not await db.fetch_one(
-            "SELECT id FROM coupon_templates WHERE id = $1", doc.coupon_template_id):
-        raise TouchInvalid("优惠券模板不存在", details={"coupon_template_id": doc.coupon_template_id})
-    if doc.audience.segment_id is not None and not await db.fetch_one(
-            "SELECT id FROM segments WHERE id = $1", doc.audience.segment_id):
-        raise TouchInvalid("人群不存在", details={"segment_id": doc.audience.segment_id})
+        raise TouchInvalid("消息模板不存在", details={"template_key": touch.template_key})
+    return await touches.dry_run(touch_dict(touch), template, dispatcher=dispatcher, now=clock.now(), tz=tz)
+
+
+async def touch_stats(touch_id: int) -> dict[str, Any]:
+    return await touches.stats(touch_dict(await get_touch(touch_id)))
 
 
 async def create_touch(doc: touches.TouchDoc, actor: audit.Actor) -> Touch:
@@ -108,7 +139,7 @@ async def change_state(touch_id: int, action: str, actor: audit.Actor) -> Touch:
     return await get_touch(touch_id)
 
 
-def _as_dict(touch: Touch) -> dict[str, Any]:
+def touch_dict(touch: Touch) -> dict[str, Any]:
     return {"id": touch.id, "name": touch.name, "audience": touch.audience, "channels": touch.channels,
             "template_key": touch.template_key, "coupon_template_id": touch.coupon_template_id,
             "schedule": touch.schedule, "cap_behaviour": touch.cap_behaviour, "holdout_pct": touch.holdout_pct,
@@ -130,7 +161,7 @@ async def run_touch(touch_id: int, *, kv: KV, owner: str, tz: ZoneInfo, now: dat
     template = await templates.get(touch.template_key, fresh=True)
     if template is None:
         raise TouchInvalid("消息模板不存在", details={"template_key": touch.template_key})
-    data = _as_dict(touch)
+    data = touch_dict(touch)
     period = touches.period_for(data, now, tz)
     if data["audience"].get("event"):
         step = touches.event_step(data, template, now=now, tz=tz)
@@ -174,3 +205,23 @@ def run_view(row: dict[str, Any]) -> dict[str, Any]:
             "cursor": row["cursor"], "counts": counts, "error": row["error"], "attempts": row["attempts"],
             "started_at": iso("started_at"), "heartbeat_at": iso("heartbeat_at"),
             "finished_at": iso("finished_at")}
+
+
+async def issue_coupons_to_segment(*, template_id: int, segment_id: int, batch_id: str, actor: audit.Actor,
+                                   tz: str) -> dict[str, Any]:
+    """Everyone the segment selects now gets one coupon, set-based in one transaction; idempotent per batch_id."""
+    from backend.coupons import service as coupons
+    from backend.coupons.errors import CouponNotClaimable
+    from jobs import segments
+
+    where, params = await segments.saved_where(segment_id, now=clock.now(), tz=tz, start=6)
+    async with in_transaction() as conn:
+        result = await coupons.issue_set(
+            conn, template_id=template_id, params=params, source="admin", source_ref=f"batch:{batch_id}", tz=tz,
+            members_sql=f"SELECT m.id AS member_id FROM members m WHERE m.status = 'active' AND {where}")
+        if result["refused"]:
+            raise CouponNotClaimable(details={"template_id": template_id})
+        await audit.record(actor=actor, action="coupon_template.issue", target_type="coupon_template",
+                           target_id=template_id, using_db=conn,
+                           after={"batch_id": batch_id, "segment_id": segment_id, "issued": result["issued"]})
+    return {"issued": result["issued"], "segment_id": segment_id, "batch_id": batch_id}

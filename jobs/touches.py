@@ -19,13 +19,16 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+import notifications
 from backend import db
+from backend.coupons import service as coupons
+from backend.coupons.errors import CouponLimitReached, CouponNotClaimable, CouponOutOfStock
+from jobs import segments
 from jobs.runs import Step
 
 RANGE = 20_000  # member ids per committed step
 EVENTS = {"registered": "registered", "first_order": "order_placed", "order_placed": "order_placed",
           "tier_changed": "tier_changed", "coupon_redeemed": "coupon_redeemed"}
-STATES = ("draft", "scheduled", "running", "paused", "finished")
 
 
 class Doc(BaseModel):
@@ -107,29 +110,11 @@ def period_for(touch: dict[str, Any], when: datetime, tz: ZoneInfo) -> str:
     return "once"
 
 
-def _purpose_and_channels(template: dict[str, Any], touch: dict[str, Any]) -> tuple[str, str]:
-    return template["purpose"], json.dumps(touch["channels"] or [])
-
-
-async def _segment_where(segment_id: int, now: datetime, tz: ZoneInfo, start: int) -> tuple[str, list[Any]]:
-    from jobs import segments
-    from jobs.audience_models import Segment
-
-    segment = await Segment.get_or_none(id=segment_id)
-    if segment is None:
-        from jobs.errors import SegmentNotFound
-
-        raise SegmentNotFound(details={"segment_id": segment_id})
-    rule = segments.parse_rule(segment.rule)
-    return segments.compile_rule(rule, dialect="postgres" if db.is_postgres() else "sqlite", now=now, tz=str(tz),
-                                 start=start)
-
-
 def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *, now: datetime,
                  tz: ZoneInfo) -> Step:
     """Recipients, coupons and messages for one member-id range per step."""
     touch_id = int(touch["id"])
-    purpose, channels = _purpose_and_channels(template, touch)
+    purpose, channels = template["purpose"], json.dumps(touch["channels"] or [])
     expires = now + timedelta(hours=touch["expires_hours"]) if touch.get("expires_hours") else None
     top: list[int] = []
 
@@ -138,7 +123,8 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
             row = await db.fetch_one("SELECT max(id) AS top FROM members", conn=conn)
             top.append(int(row["top"] or 0) if row else 0)
         low, high = cursor, cursor + RANGE
-        where, params = await _segment_where(int(touch["audience"]["segment_id"]), now, tz, start=7)
+        where, params = await segments.saved_where(int(touch["audience"]["segment_id"]), now=now, tz=str(tz),
+                                                   start=7)
         ts = "CAST($4 AS timestamptz)" if db.is_postgres() else "$4"
         chosen = await db.fetch(
             "INSERT INTO touch_recipients (touch_id, member_id, period, grp, created_at) "
@@ -152,8 +138,6 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
         treated = ("SELECT r.member_id FROM touch_recipients r WHERE r.touch_id = $6 AND r.period = $7 "
                    "AND r.grp = 'treatment' AND r.member_id > $8 AND r.member_id <= $9")
         if touch.get("coupon_template_id"):
-            from backend.coupons import service as coupons
-
             issued = await coupons.issue_set(conn, template_id=int(touch["coupon_template_id"]), members_sql=treated,
                                              params=[touch_id, period, low, high], source="touch",
                                              source_ref=f"touch:{touch_id}:{period}", tz=str(tz))
@@ -218,9 +202,6 @@ def event_step(touch: dict[str, Any], template: dict[str, Any], *, now: datetime
                 counts["holdout"] += 1
                 continue
             if touch.get("coupon_template_id"):
-                from backend.coupons import service as coupons
-                from backend.coupons.errors import CouponLimitReached, CouponNotClaimable, CouponOutOfStock
-
                 try:
                     async with conn._in_transaction() as inner:
                         await coupons.issue(inner, template_id=int(touch["coupon_template_id"]), member_id=member_id,
@@ -231,8 +212,6 @@ def event_step(touch: dict[str, Any], template: dict[str, Any], *, now: datetime
             assert at is not None
             due = max(at + delay, now)
             expires = due + timedelta(hours=touch["expires_hours"]) if touch.get("expires_hours") else None
-            import notifications
-
             queued = await notifications.enqueue(
                 member_id=member_id, template_key=touch["template_key"], conn=conn,
                 dedupe_key=f"touch:{touch_id}:event:{member_id}", touch_id=touch_id, due_at=due, expires_at=expires,
@@ -297,7 +276,7 @@ async def dry_run(touch: dict[str, Any], template: dict[str, Any], *, dispatcher
 
     if touch["audience"].get("segment_id") is None:
         return {"audience": None, "note": "事件触达在事件发生时逐个触达，无法预演"}
-    where, params = await _segment_where(int(touch["audience"]["segment_id"]), now, tz, start=1)
+    where, params = await segments.saved_where(int(touch["audience"]["segment_id"]), now=now, tz=str(tz))
     ids = [int(r["id"]) for r in await db.fetch(
         f"SELECT m.id FROM members m WHERE m.status = 'active' AND ({where}) ORDER BY m.id", *params)]
     rules = await policy.load()

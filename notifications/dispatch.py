@@ -450,7 +450,8 @@ class Dispatcher:
             job.provider_message_id = result.provider_message_id
             job.sent_at = now
             return job.end("sent", None, now)
-        await self._give_back_grant(job) if result.outcome != "no_consent" else None
+        if result.outcome != "no_consent":  # not taken: the grant is good for the next try
+            await self._give_back_grant(job)
         if result.outcome == "transient":
             if job.attempts >= rules.retry.max_attempts:
                 await self._unreserve(job)

@@ -5,10 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-PURPOSES = ("service", "marketing")
-CHANNELS = ("wechat", "sms", "email")
-# Where a message can be. The first four are on the way; every other one is final.
-PENDING = ("queued", "deferred", "claimed", "sending")
+# Where a message can end. On the way it is queued, deferred, claimed (by a worker) or sending.
 FINAL = ("sent", "delivered", "failed", "capped", "no_consent", "unknown", "expired", "cancelled")
 
 

@@ -7,11 +7,10 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
-from tortoise.transactions import in_transaction
 
-from backend import audit, clock, db
+from backend import audit, clock
 from backend.coupons import service, views
-from backend.coupons.errors import CouponNotClaimable, CouponTemplateNotFound, MallItemNotFound
+from backend.coupons.errors import CouponTemplateNotFound, MallItemNotFound
 from backend.coupons.models import CouponTemplate, PointsMallItem
 from backend.coupons.terms import Terms
 from backend.http.auth import staff_required
@@ -19,7 +18,6 @@ from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import endpoint
 from backend.http.pagination import page
 from backend.http.validation import Body, parse_body
-from jobs.audience_models import Segment
 
 bp = Blueprint("console_coupons", url_prefix="/api/v1/admin")
 TAG = "console"
@@ -139,35 +137,16 @@ async def issue(request: Request, template_id: int) -> HTTPResponse:
     if not await CouponTemplate.exists(id=template_id):
         raise CouponTemplateNotFound()
     if body.segment_id is not None:
-        return ok(await _issue_to_segment(request, template_id, body.segment_id, body.batch_id))
+        from jobs.service import issue_coupons_to_segment
+
+        return ok(await issue_coupons_to_segment(template_id=template_id, segment_id=body.segment_id,
+                                                 batch_id=body.batch_id, actor=staff_actor(request),
+                                                 tz=request.app.ctx.settings.timezone))
     assert body.member_ids is not None
     result = await service.issue_batch(template_id=template_id, member_ids=list(dict.fromkeys(body.member_ids)),
                                        batch_id=body.batch_id, actor=staff_actor(request),
                                        tz=request.app.ctx.settings.timezone)
     return ok(result)
-
-
-async def _issue_to_segment(request: Request, template_id: int, segment_id: int, batch_id: str) -> dict[str, Any]:
-    """Everyone in the segment at once, set-based in one transaction; idempotent per batch_id."""
-    from jobs import segments
-    from jobs.errors import SegmentNotFound
-
-    segment = await Segment.get_or_none(id=segment_id)
-    if segment is None:
-        raise SegmentNotFound(details={"segment_id": segment_id})
-    members_sql, params = segments.member_ids_sql(segment.rule, dialect="postgres" if db.is_postgres() else "sqlite",
-                                                  now=clock.now(), tz=request.app.ctx.settings.timezone, start=6)
-    async with in_transaction() as conn:
-        result = await service.issue_set(conn, template_id=template_id,
-                                         members_sql=f"SELECT q.id AS member_id FROM ({members_sql}) q",
-                                         params=params, source="admin", source_ref=f"batch:{batch_id}",
-                                         tz=request.app.ctx.settings.timezone)
-        if result["refused"]:
-            raise CouponNotClaimable(details={"template_id": template_id})
-        await audit.record(actor=staff_actor(request), action="coupon_template.issue", target_type="coupon_template",
-                           target_id=template_id, after={"batch_id": batch_id, "segment_id": segment_id,
-                                                         "issued": result["issued"]}, using_db=conn)
-    return {"issued": result["issued"], "segment_id": segment_id, "batch_id": batch_id}
 
 
 def _mall_view(item: PointsMallItem) -> dict[str, Any]:

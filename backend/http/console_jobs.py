@@ -6,10 +6,8 @@ from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
-from tortoise.transactions import in_transaction
 
-from backend import audit, db
-from backend.errors import field_errors
+from backend import db
 from backend.http.auth import staff_required
 from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import endpoint
@@ -41,22 +39,8 @@ async def list_programs(request: Request) -> HTTPResponse:
           body=lifecycle.ProgramSettings, errors=[*AUTH, "LIFECYCLE_PROGRAM_NOT_FOUND", "TOUCH_INVALID"])
 @staff_required(*CONSOLE)
 async def put_program(request: Request, key: str) -> HTTPResponse:
-    if key not in lifecycle.DEFAULTS:
-        raise service.ProgramNotFound(details={"key": key})
     settings = parse_body(request, lifecycle.ProgramSettings)
-    from notifications import templates
-
-    if settings.template_key and await templates.get(settings.template_key, fresh=True) is None:
-        raise service.TouchInvalid("消息模板不存在", details={"template_key": settings.template_key})
-    if settings.coupon_template_id and not await db.fetch_one("SELECT id FROM coupon_templates WHERE id = $1",
-                                                              settings.coupon_template_id):
-        raise service.TouchInvalid("优惠券模板不存在", details={"coupon_template_id": settings.coupon_template_id})
-    before = (await lifecycle.load_all(fresh=True))[key]
-    async with in_transaction() as conn:
-        await lifecycle.save(key, settings, conn)
-        await audit.record(actor=staff_actor(request), action="lifecycle_program.update",
-                           target_type="lifecycle_program", target_id=key, before=before.model_dump(mode="json"),
-                           after=settings.model_dump(mode="json"), using_db=conn)
+    await service.save_program(key, settings, staff_actor(request))
     return ok(_program_view(key, settings))
 
 
@@ -136,16 +120,7 @@ _transition("finish", "End a touch for good (→ finished)")
                   "capped, deferred by quiet hours", tag=TAG, errors=[*TOUCH, "TOUCH_INVALID"])
 @staff_required(*CONSOLE)
 async def dry_run(request: Request, touch_id: int) -> HTTPResponse:
-    from backend import clock
-    from notifications import templates
-
-    touch = await service.get_touch(touch_id)
-    template = await templates.get(touch.template_key, fresh=True)
-    if template is None:
-        raise service.TouchInvalid("消息模板不存在", details={"template_key": touch.template_key})
-    data = {**service._as_dict(touch)}
-    return ok(await touches.dry_run(data, template, dispatcher=request.app.ctx.dispatcher, now=clock.now(),
-                                    tz=request.app.ctx.settings.tz))
+    return ok(await service.dry_run(touch_id, dispatcher=request.app.ctx.dispatcher, tz=request.app.ctx.settings.tz))
 
 
 @bp.post("/touches/<touch_id:int>/run")
@@ -164,7 +139,4 @@ async def run_touch(request: Request, touch_id: int) -> HTTPResponse:
                   "against the hold-out group", tag=TAG, errors=TOUCH)
 @staff_required(*CONSOLE)
 async def stats(request: Request, touch_id: int) -> HTTPResponse:
-    touch = await service.get_touch(touch_id)
-    if request.args.get("attribution_days"):
-        raise field_errors({"attribution_days": "归因窗口在触达中设置"})
-    return ok(await touches.stats(service._as_dict(touch)))
+    return ok(await service.touch_stats(touch_id))

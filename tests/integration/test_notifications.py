@@ -369,17 +369,17 @@ async def test_a_template_that_cannot_render_for_this_member_fails_with_the_reas
 # -- WeChat subscribe messages ---------------------------------------------------------------------------
 
 async def wechat_member(stack, **consents):
+    """A member registered through WeChat login: (member id, member token)."""
     session = await wechat_login(stack)
-    openid = stack.wechat.calls[-1][1].get("js_code") and session
     response = await register_mp(stack, unique_phone(), token=session["token"], consents=consents, expect=201)
-    return response.json()["member_id"], response.json()["token"], openid
+    return response.json()["member_id"], response.json()["token"]
 
 
 async def test_a_subscribe_grant_is_one_send_and_43101_clears_it(stack):
     admin = await admin_token(stack)
     await set_template_ids(stack, admin, "tier_upgraded", wechat="TPL_TIER")
     await set_template_ids(stack, admin, "welcome", wechat="TPL_WELCOME")
-    member_id, token, _ = await wechat_member(stack)
+    member_id, token = await wechat_member(stack)
     await stack.dispatcher.drain()
     welcome = await one(member_id, "welcome")
     assert welcome.status == "no_consent" and "wechat: no_grant" in welcome.reason  # no accept yet
@@ -482,7 +482,7 @@ def _push_query(token: str, timestamp: str = "1700000000", nonce: str = "n0nce")
 
 
 async def test_a_subscribe_rejection_pushed_by_wechat_clears_the_templates_sends(stack):
-    member_id, token, _ = await wechat_member(stack)
+    member_id, token = await wechat_member(stack)
     await stack.http.post("/api/v1/mp/me/subscriptions", json={"accepted": ["TPL_A", "TPL_A", "TPL_B"]},
                           headers=bearer(token))
     from backend.members.models import WeChatAccount

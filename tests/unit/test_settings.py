@@ -20,6 +20,8 @@ def test_embedded_default_uses_a_sqlite_file_and_the_in_process_store(tmp_path):
     assert not settings.uses_redis
     assert settings.timezone == "Asia/Shanghai"
     assert settings.wechat_sandbox
+    assert settings.worker_in_app  # one process also delivers the messages it queues
+    assert not load_settings(env(tmp_path, DATABASE_URL="postgres://db/x")).worker_in_app
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [
@@ -27,6 +29,11 @@ def test_embedded_default_uses_a_sqlite_file_and_the_in_process_store(tmp_path):
     ("DATABASE_URL", "mysql://x/y", "DATABASE_URL must start with postgres:// or sqlite://"),
     ("REDIS_URL", "http://localhost", "REDIS_URL must start with redis://"),
     ("PII_KEY", "not base64!", "PII_KEY must be base64"),
+    ("SMS_PROVIDER", "tencent", "SMS_PROVIDER=tencent needs SMS_SECRET_ID, SMS_SECRET_KEY"),
+    ("SMS_PROVIDER", "aliyun", "SMS_PROVIDER must be tencent or log"),
+    ("SMTP_HOST", "smtp.example.test", "SMTP_FROM is required when SMTP_HOST is set"),
+    ("WECHAT_SUBSCRIBE_STATE", "beta", "WECHAT_SUBSCRIBE_STATE must be formal, trial or developer"),
+    ("JOB_LEASE_S", "1", "JOB_LEASE_S must be at least 2"),
     ("PII_KEY", base64.b64encode(b"short").decode(), "PII_KEY must decode to 32 bytes, got 5"),
     ("TIMEZONE", "Mars/Olympus", "TIMEZONE 'Mars/Olympus' is not a known IANA time zone"),
     ("MAX_BODY_BYTES", "lots", "MAX_BODY_BYTES must be an integer"),
