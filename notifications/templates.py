@@ -26,10 +26,12 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
-from backend import clock, db
+from backend import audit, clock, db
 from notifications import wechat_fields
-from notifications.errors import TemplateInvalid
+from notifications.errors import TemplateInvalid, TemplateKeyTaken, TemplateNotFound
 from notifications.models import MessageTemplate
 
 _TEXT = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -245,34 +247,47 @@ def as_json(row: dict[str, Any]) -> dict[str, Any]:
             "version": row["version"], "updated_at": updated.isoformat() if updated else None}
 
 
-async def save(key: str, doc: TemplateDoc, *, conn: BaseDBAsyncClient) -> bool:
-    """Write the template (a built-in one's first edit creates its row); False when the row was missing."""
+async def save(key: str, doc: TemplateDoc, *, actor: audit.Actor) -> None:
+    """Replace a template (a built-in one's first edit creates its row), audited."""
+    before = await get(key, fresh=True)
+    if before is None:
+        raise TemplateNotFound(details={"key": key})
     content = doc.content.model_dump(mode="json", exclude_none=True)
     check_syntax(content)
     if key in BUILTIN and doc.purpose != BUILTIN[key].purpose:
         raise TemplateInvalid("内置模板的用途不能修改", details={"purpose": BUILTIN[key].purpose})
     forget()
-    updated = await db.fetch(
-        "UPDATE message_templates SET name = $2, purpose = $3, enabled = $4, channels = $5, content = $6, "
-        "version = version + 1, updated_at = $7 WHERE key = $1 RETURNING id",
-        key, doc.name, doc.purpose, doc.enabled, json.dumps(doc.channels),
-        json.dumps(content, ensure_ascii=False), clock.now(), conn=conn)
-    if updated:
-        return True
-    if key not in BUILTIN:
-        return False
-    await MessageTemplate.create(key=key, name=doc.name, purpose=doc.purpose, enabled=doc.enabled, builtin=True,
-                                 channels=doc.channels, content=content, version=1, updated_at=clock.now(),
-                                 using_db=conn)
-    return True
+    async with in_transaction() as conn:
+        updated = await db.fetch(
+            "UPDATE message_templates SET name = $2, purpose = $3, enabled = $4, channels = $5, content = $6, "
+            "version = version + 1, updated_at = $7 WHERE key = $1 RETURNING id",
+            key, doc.name, doc.purpose, doc.enabled, json.dumps(doc.channels),
+            json.dumps(content, ensure_ascii=False), clock.now(), conn=conn)
+        if not updated:  # a built-in template nobody had edited yet
+            await MessageTemplate.create(key=key, name=doc.name, purpose=doc.purpose, enabled=doc.enabled,
+                                         builtin=True, channels=doc.channels, content=content, version=1,
+                                         updated_at=clock.now(), using_db=conn)
+        await audit.record(actor=actor, action="message_template.update", target_type="message_template",
+                           target_id=key, before=as_json(before), after=doc.model_dump(mode="json"), using_db=conn)
+    forget()
 
 
-async def create(key: str, doc: TemplateDoc, *, conn: BaseDBAsyncClient) -> None:
+async def create(key: str, doc: TemplateDoc, *, actor: audit.Actor) -> None:
+    """A marketer's own template under a new key, audited."""
+    if key in BUILTIN:
+        raise TemplateKeyTaken(details={"key": key})
     content = doc.content.model_dump(mode="json", exclude_none=True)
     check_syntax(content)
+    try:
+        async with in_transaction() as conn:
+            await MessageTemplate.create(key=key, name=doc.name, purpose=doc.purpose, enabled=doc.enabled,
+                                         channels=doc.channels, content=content, updated_at=clock.now(),
+                                         using_db=conn)
+            await audit.record(actor=actor, action="message_template.create", target_type="message_template",
+                               target_id=key, after=doc.model_dump(mode="json"), using_db=conn)
+    except IntegrityError:
+        raise TemplateKeyTaken(details={"key": key}) from None
     forget()
-    await MessageTemplate.create(key=key, name=doc.name, purpose=doc.purpose, enabled=doc.enabled,
-                                 channels=doc.channels, content=content, updated_at=clock.now(), using_db=conn)
 
 
 async def list_all() -> list[dict[str, Any]]:

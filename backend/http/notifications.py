@@ -10,7 +10,6 @@ from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, text
 from sanic_ext import openapi
-from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
@@ -27,7 +26,7 @@ from backend.members.models import Member
 from backend.web.pages import SECURITY_HEADERS
 from backend.web.pages import templates as pages
 from notifications import inbound, links, policy, templates
-from notifications.errors import CallbackForbidden, TemplateKeyTaken, TemplateNotFound
+from notifications.errors import CallbackForbidden, TemplateNotFound
 from notifications.models import Message
 from notifications.templates import TemplateDoc
 
@@ -91,15 +90,7 @@ async def list_templates(request: Request) -> HTTPResponse:
 async def create_template(request: Request) -> HTTPResponse:
     body = parse_body(request, TemplateCreate)
     doc = TemplateDoc.model_validate(body.model_dump(exclude={"key"}))
-    if body.key in templates.BUILTIN:
-        raise TemplateKeyTaken(details={"key": body.key})
-    try:
-        async with in_transaction() as conn:
-            await templates.create(body.key, doc, conn=conn)
-            await audit.record(actor=staff_actor(request), action="message_template.create", target_type="message_template",
-                               target_id=body.key, after=doc.model_dump(mode="json"), using_db=conn)
-    except IntegrityError:
-        raise TemplateKeyTaken(details={"key": body.key}) from None
+    await templates.create(body.key, doc, actor=staff_actor(request))
     return ok(templates.as_json(await _template(body.key)), status=201)
 
 
@@ -116,8 +107,7 @@ async def get_template(request: Request, key: str) -> HTTPResponse:
 @staff_required(*CONSOLE)
 async def put_template(request: Request, key: str) -> HTTPResponse:
     doc = parse_body(request, TemplateDoc)
-    before = await _template(key)
-    await _save(request, key, doc, before)
+    await templates.save(key, doc, actor=staff_actor(request))
     return ok(templates.as_json(await _template(key)))
 
 
@@ -130,17 +120,8 @@ async def switch_template(request: Request, key: str) -> HTTPResponse:
     before = await _template(key)
     doc = TemplateDoc.model_validate({**{k: before[k] for k in ("name", "purpose", "channels", "content")},
                                       "enabled": body.enabled})
-    await _save(request, key, doc, before)
+    await templates.save(key, doc, actor=staff_actor(request))
     return ok(templates.as_json(await _template(key)))
-
-
-async def _save(request: Request, key: str, doc: TemplateDoc, before: dict[str, Any]) -> None:
-    async with in_transaction() as conn:
-        if not await templates.save(key, doc, conn=conn):
-            raise TemplateNotFound(details={"key": key})
-        await audit.record(actor=staff_actor(request), action="message_template.update", target_type="message_template",
-                           target_id=key, before=templates.as_json(before), after=doc.model_dump(mode="json"),
-                           using_db=conn)
 
 
 @bp.post("/message-templates/<key:str>/preview")

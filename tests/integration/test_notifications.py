@@ -80,6 +80,10 @@ async def test_registration_redemption_and_tier_upgrade_queue_receipts_once(stac
     switched = await stack.http.patch("/api/v1/admin/message-templates/welcome", json={"enabled": False},
                                       headers=bearer(admin))
     assert switched.status_code == 200 and switched.json()["enabled"] is False
+    from backend.audit import AuditLog
+
+    [change] = await AuditLog.filter(action="message_template.update")
+    assert change.target_id == "welcome" and change.before["enabled"] is True and change.after["enabled"] is False
     other, _, _ = await shopper(stack)
     assert await messages(other, "welcome") == []  # switched off: nothing queued
 
