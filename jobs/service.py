@@ -192,6 +192,13 @@ async def run_program(key: str, *, kv: KV, owner: str, tz: ZoneInfo, now: dateti
                           lease_s=lease_s)
 
 
+async def recent_runs(job: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest runs, of one job (``program:birthday``, ``touch:3``) or of all."""
+    rows = await db.fetch("SELECT * FROM job_runs WHERE ($1 = '' OR job = $1) ORDER BY id DESC LIMIT $2",
+                          job or "", limit)
+    return [run_view(r) for r in rows]
+
+
 def run_view(row: dict[str, Any]) -> dict[str, Any]:
     counts = row["counts"]
     if isinstance(counts, str):

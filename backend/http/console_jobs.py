@@ -7,7 +7,6 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from backend import db
 from backend.http.auth import staff_required
 from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import endpoint
@@ -61,10 +60,7 @@ async def run_program(request: Request, key: str) -> HTTPResponse:
 @endpoint(summary="Job runs, newest first (filter with ?job=program:birthday or touch:3)", tag=TAG, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_runs(request: Request) -> HTTPResponse:
-    job = request.args.get("job")
-    rows = await db.fetch(
-        "SELECT * FROM job_runs WHERE ($1 = '' OR job = $1) ORDER BY id DESC LIMIT 100", job or "")
-    return ok({"items": [service.run_view(r) for r in rows]})
+    return ok({"items": await service.recent_runs(request.args.get("job"))})
 
 
 # -- touches -------------------------------------------------------------------------------------------

@@ -50,6 +50,11 @@ async def test_two_schedulers_run_a_program_once_and_a_second_run_the_same_day_d
     assert await messages(other, "birthday") == []
     run = await JobRun.get(job="program:birthday")
     assert run.status == "done" and run.counts["members"] == 3 and run.counts["coupons"] == 3
+    listed = await stack.http.get("/api/v1/admin/job-runs?job=program:birthday", headers=bearer(admin))
+    [item] = listed.json()["items"]
+    assert (item["status"], item["counts"]["members"], item["error"]) == ("done", 3, None)
+    assert (await stack.http.get("/api/v1/admin/job-runs?job=program:winback", headers=bearer(admin))).json() == {
+        "items": []}
 
 
 async def test_a_run_killed_mid_way_resumes_from_its_cursor_without_sending_twice(stack, monkeypatch):
