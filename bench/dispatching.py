@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from tortoise.transactions import in_transaction
 
 from bench import servers
 from bench.project import Project
@@ -157,12 +156,12 @@ async def seed_outbox(project: Project, messages: int) -> Outbox:
     """``messages`` SMS of the service template ``bench_notice`` due now, dealt in turn to members with a
     phone; the policy's caps emptied. Written with SQL (members, consents, accounts, messages) and the
     notification services (the template, the policy): the workers read them as they read any."""
+    from backend import audit
     from backend.security.pii import PiiCipher
 
     started = time.monotonic()
-    async with in_transaction() as conn:
-        await templates.create(TEMPLATE_KEY, NOTICE, conn=conn)
-        await policy.save(policy.default_policy().model_copy(update={"caps": []}), conn)
+    await templates.create(TEMPLATE_KEY, NOTICE, actor=audit.SYSTEM)
+    await policy.save(policy.default_policy().model_copy(update={"caps": []}))
     count = max(1, -(-messages // MESSAGES_PER_MEMBER))
     first = 10**7 + secrets.randbelow(8 * 10**7)
     phones = [f"139{first + n:08d}" for n in range(count)]

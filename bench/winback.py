@@ -142,15 +142,12 @@ class WinBack:
 async def prepare_touch(*, now: datetime, name: str = "沉睡会员唤醒") -> WinBack:
     """The message template, an active coupon template (unlimited stock), the segment and the touch,
     scheduled at ``now``: through the services the console uses (the ORM connected to the database)."""
-    from tortoise.transactions import in_transaction
-
     from backend import audit
     from backend.coupons import service as coupons
     from jobs import segments, service, touches
     from notifications import templates
 
-    async with in_transaction() as conn:
-        await templates.create(TEMPLATE_KEY, WINBACK, conn=conn)
+    await templates.create(TEMPLATE_KEY, WINBACK, actor=audit.SYSTEM)
     coupon = await coupons.create_template(
         name="回归礼券", description="沉睡会员唤醒", terms=COUPON_TERMS, total_stock=None, per_member_limit=None,
         per_member_daily_limit=None, claimable=False, claim_tiers=[], actor=audit.SYSTEM)
