@@ -77,6 +77,7 @@ class Settings:
     wechat_qps: float = 0.0
     worker_in_app: bool = False
     job_lease_s: int = 120
+    contract_check: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -325,4 +326,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         wechat_qps=_rate(env, "WECHAT_QPS"),
         worker_in_app=_bool(env, "WORKER_IN_APP", not env.get("DATABASE_URL")),
         job_lease_s=_int(env, "JOB_LEASE_S", 120, minimum=2),
+        # Every answer checked against its route's declared contract (a mismatch is a 500 naming it).
+        contract_check=_bool(env, "CONTRACT_CHECK", False) and not production,
     )

@@ -12,7 +12,7 @@ from backend.errors import field_errors
 from backend.http.auth import member_required
 from backend.http.common import ok
 from backend.http.docs import endpoint
-from backend.http.pagination import page
+from backend.http.pagination import PageQuery, page
 from backend.idempotency import idempotent
 from backend.security.codes import CodeSigner
 from miniprogram_api.routes import current_member
@@ -25,7 +25,7 @@ CLAIM_ERRORS = ["UNAUTHENTICATED", "COUPON_TEMPLATE_NOT_FOUND", "COUPON_NOT_CLAI
 
 
 @bp.get("/me/coupons")
-@endpoint(summary="My coupons: ?status=available|used|expired (cursor, limit ≤ 100)", tag=TAG,
+@endpoint(query=PageQuery, summary="My coupons: ?status=available|used|expired (cursor, limit ≤ 100)", tag=TAG,
           errors=["UNAUTHENTICATED"])
 @member_required
 async def my_coupons(request: Request) -> HTTPResponse:
@@ -37,7 +37,7 @@ async def my_coupons(request: Request) -> HTTPResponse:
     return ok(await page(request, query, views.render_coupon))
 
 
-@bp.get("/me/coupons/<coupon_id:int>")
+@bp.get("/me/coupons/<coupon_id:id>")
 @endpoint(summary="One of my coupons with its history: issue, redemptions, reversals, return, expiry", tag=TAG,
           errors=["UNAUTHENTICATED", "COUPON_NOT_FOUND"])
 @member_required
@@ -49,7 +49,7 @@ async def my_coupon(request: Request, coupon_id: int) -> HTTPResponse:
     return ok({**views.render_coupon(coupon), "history": await views.coupon_history(coupon)})
 
 
-@bp.get("/me/coupons/<coupon_id:int>/code")
+@bp.get("/me/coupons/<coupon_id:id>/code")
 @endpoint(summary="Dynamic code of one of my coupons for the store scanner (rotates, single use)", tag=TAG,
           errors=["UNAUTHENTICATED", "COUPON_NOT_FOUND"])
 @member_required
@@ -71,7 +71,7 @@ async def coupon_center(request: Request) -> HTTPResponse:
     return ok({"items": items, "next_cursor": None})
 
 
-@bp.post("/coupon-center/<template_id:int>/claim")
+@bp.post("/coupon-center/<template_id:id>/claim")
 @endpoint(summary="Claim a coupon: stock and per-member limits hold under concurrency", tag=TAG,
           idempotent=True, errors=CLAIM_ERRORS)
 @member_required
@@ -96,7 +96,7 @@ async def points_mall(request: Request) -> HTTPResponse:
                          and templates[i.template_id].status == "active"], "next_cursor": None})
 
 
-@bp.post("/points-mall/<item_id:int>/exchange")
+@bp.post("/points-mall/<item_id:id>/exchange")
 @endpoint(summary="Exchange points for a coupon: both happen or neither", tag=TAG, idempotent=True,
           errors=[*CLAIM_ERRORS, "MALL_ITEM_NOT_FOUND", "INSUFFICIENT_POINTS"])
 @member_required

@@ -15,7 +15,7 @@ from backend.errors import Unauthenticated
 from backend.http.auth import member_required, shopper_required
 from backend.http.common import ok
 from backend.http.docs import endpoint
-from backend.http.pagination import page
+from backend.http.pagination import PageQuery, page
 from backend.http.validation import Body, parse_body
 from backend.idempotency import idempotent
 from backend.loyalty import views as loyalty_views
@@ -110,7 +110,7 @@ class ConsentsUpdate(Body):
           response=SessionResponse, errors=["WECHAT_CODE_INVALID", "RATE_LIMITED"],
           description="Sandbox mode (no WECHAT_APP_ID, outside production) answers code2session locally: "
                       "any code logs in as a stable test user; the code `invalid` fails.")
-async def create_session(request: Request) -> HTTPResponse:
+async def create_shopper_session(request: Request) -> HTTPResponse:
     body = parse_body(request, SessionRequest)
     await request.app.ctx.limiter.hit(f"mp-session:{request.remote_addr or request.ip}", limit=60, window_s=60)
     gateway = request.app.ctx.wechat
@@ -262,7 +262,7 @@ async def assets(request: Request) -> HTTPResponse:
 
 
 @bp.get("/me/points/ledger")
-@endpoint(summary="Points history, newest first (cursor, limit ≤ 100)", tag=TAG, errors=["UNAUTHENTICATED"])
+@endpoint(query=PageQuery, summary="Points history, newest first (cursor, limit ≤ 100)", tag=TAG, errors=["UNAUTHENTICATED"])
 @member_required
 async def points_ledger(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -270,7 +270,7 @@ async def points_ledger(request: Request) -> HTTPResponse:
 
 
 @bp.get("/me/balance/ledger")
-@endpoint(summary="Stored-value history, newest first (cursor, limit ≤ 100)", tag=TAG, errors=["UNAUTHENTICATED"])
+@endpoint(query=PageQuery, summary="Stored-value history, newest first (cursor, limit ≤ 100)", tag=TAG, errors=["UNAUTHENTICATED"])
 @member_required
 async def balance_ledger(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -278,7 +278,7 @@ async def balance_ledger(request: Request) -> HTTPResponse:
 
 
 @bp.get("/me/orders")
-@endpoint(summary="Orders from every channel, newest first (cursor, limit ≤ 100)", tag=TAG,
+@endpoint(query=PageQuery, summary="Orders from every channel, newest first (cursor, limit ≤ 100)", tag=TAG,
           errors=["UNAUTHENTICATED"])
 @member_required
 async def my_orders(request: Request) -> HTTPResponse:

@@ -24,7 +24,7 @@ def unsubscribe_token(secret: str, member_id: int, channel: str = "email", purpo
 def read_unsubscribe_token(secret: str, token: str) -> tuple[int, str, str] | None:
     """(member id, channel, purpose) of a token this server signed, else None."""
     body, _, mac = token.partition(".")
-    if not body or len(token) > 80 or body[0] not in _KINDS or not body[1:].isdigit():
+    if not body or len(token) > 80 or body[0] not in _KINDS or not (body[1:].isascii() and body[1:].isdigit()):
         return None
     if not hmac.compare_digest(mac, _mac(secret, body)):
         return None

@@ -121,6 +121,8 @@ def stack_environment(name: str, tmp: Path, wechat: Any, wechat_base: str, sms: 
         "WECHAT_TIMEOUT_S": "2",
         "WECHAT_PUSH_TOKEN": "push-token-for-tests",
         "MAX_BODY_BYTES": "65536",
+        # Every answer is checked against its route's declared contract (backend.http.contract).
+        "CONTRACT_CHECK": os.environ.get("CONTRACT_CHECK", "0"),
     }
     if sms is not None:
         env.update({"SMS_PROVIDER": "tencent", "SMS_API_BASE": sms.base_url, "SMS_SECRET_ID": sms.secret_id,

@@ -13,12 +13,13 @@ from functools import wraps
 from typing import Any
 
 from sanic import Request
-from sanic_ext import openapi
 
 from backend import clock, db
 from backend.errors import Forbidden, Unauthenticated
+from backend.http.docs import secured
 from backend.security import signatures, tokens
 from backend.stores.models import AppKey
+from backend.stores.service import verification_secrets
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -50,7 +51,7 @@ def member_required(handler: Handler) -> Handler:
         request.ctx.member_id = int(claims["sub"])
         return await handler(request, *args, **kwargs)
 
-    return openapi.secured("member_token")(wrapper)
+    return secured("member_token")(wrapper)
 
 
 def shopper_required(handler: Handler) -> Handler:
@@ -69,7 +70,7 @@ def shopper_required(handler: Handler) -> Handler:
             request.ctx.member_id, request.ctx.wechat_account_id = int(claims["sub"]), claims.get("wa")
         return await handler(request, *args, **kwargs)
 
-    return openapi.secured("member_token")(wrapper)
+    return secured("member_token")(wrapper)
 
 
 def staff_required(*roles: str) -> Callable[[Handler], Handler]:
@@ -90,7 +91,7 @@ def staff_required(*roles: str) -> Callable[[Handler], Handler]:
             request.ctx.staff = StaffPrincipal(staff["id"], staff["username"], staff["role"], staff["store_id"])
             return await handler(request, *args, **kwargs)
 
-        return openapi.secured("staff_token")(wrapper)
+        return secured("staff_token")(wrapper)
 
     return decorate
 
@@ -112,10 +113,12 @@ def app_signed(handler: Handler) -> Handler:
         if abs(clock.now().timestamp() - int(timestamp)) > settings.signature_max_skew_s:
             raise Unauthenticated("请求时间戳已过期", details={"reason": "stale_timestamp"})
         app_key = await AppKey.get_or_none(key_id=key_id, active=True)
-        secret = request.app.ctx.pii.decrypt(app_key.secret_enc) if app_key else "x" * 43
+        # After a rotation the replaced secret still signs until its overlap ends.
+        candidates = (verification_secrets(app_key, pii=request.app.ctx.pii, now=clock.now()) if app_key
+                      else ["x" * 43])
         path = request.path + (f"?{request.query_string}" if request.query_string else "")
-        valid = signatures.signature_matches(secret, signature, request.method, path, timestamp, nonce,
-                                             request.body or b"")
+        valid = any(signatures.signature_matches(secret, signature, request.method, path, timestamp, nonce,
+                                                 request.body or b"") for secret in candidates)
         if app_key is None or not valid:
             raise Unauthenticated("签名无效", details={"reason": "bad_signature"})
         # The nonce is remembered for twice the allowed skew, so a replay is refused in any window.
@@ -125,4 +128,4 @@ def app_signed(handler: Handler) -> Handler:
         request.ctx.app_key = app_key
         return await handler(request, *args, **kwargs)
 
-    return openapi.secured("app_signature")(wrapper)
+    return secured("app_signature")(wrapper)

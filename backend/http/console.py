@@ -13,7 +13,7 @@ from backend.errors import field_errors
 from backend.http.auth import staff_required
 from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import endpoint
-from backend.http.pagination import page
+from backend.http.pagination import MAX_LIMIT, PageQuery, page
 from backend.http.validation import Body, parse_body
 from backend.members import custom_fields, merge, service
 from backend.members.errors import MemberNotFound
@@ -83,7 +83,7 @@ def _field_view(d: CustomFieldDef) -> dict[str, Any]:
 
 
 @bp.get("/members")
-@endpoint(summary="Search members by phone or member_no (exact), or list the newest", tag=TAG, errors=AUTH)
+@endpoint(query=PageQuery, summary="Search members by phone or member_no (exact), or list the newest", tag=TAG, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_members(request: Request) -> HTTPResponse:
     phone, member_no = request.args.get("phone"), request.args.get("member_no")
@@ -96,7 +96,7 @@ async def list_members(request: Request) -> HTTPResponse:
     return ok(await page(request, query, lambda m: _member_view(request, m)))
 
 
-@bp.get("/members/<member_id:int>")
+@bp.get("/members/<member_id:id>")
 @endpoint(summary="A member's profile, consents and status", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def get_member(request: Request, member_id: int) -> HTTPResponse:
@@ -109,7 +109,7 @@ async def get_member(request: Request, member_id: int) -> HTTPResponse:
     return ok(view)
 
 
-@bp.patch("/members/<member_id:int>")
+@bp.patch("/members/<member_id:id>")
 @endpoint(summary="Staff edit of a member's profile, including the birthday (audited)", tag=TAG,
           body=StaffProfilePatch, errors=[*AUTH, "MEMBER_NOT_FOUND", "EMAIL_BOUND_ELSEWHERE"])
 @staff_required(*ADMIN)
@@ -120,8 +120,8 @@ async def patch_member(request: Request, member_id: int) -> HTTPResponse:
     return ok(_member_view(request, member))
 
 
-@bp.get("/members/<member_id:int>/timeline")
-@endpoint(summary="The member's events, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@bp.get("/members/<member_id:id>/timeline")
+@endpoint(query=PageQuery, summary="The member's events, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def timeline(request: Request, member_id: int) -> HTTPResponse:
     if not await Member.exists(id=member_id):
@@ -131,7 +131,7 @@ async def timeline(request: Request, member_id: int) -> HTTPResponse:
         "created_at": e.created_at.isoformat()}))
 
 
-@bp.post("/members/<member_id:int>/merge")
+@bp.post("/members/<member_id:id>/merge")
 @endpoint(summary="Merge another member into this one: identities, assets and history move (audited)", tag=TAG,
           body=MergeRequest, errors=[*AUTH, "MEMBER_NOT_FOUND", "MERGE_NOT_ALLOWED"])
 @staff_required(*ADMIN)
@@ -159,7 +159,7 @@ async def create_custom_field(request: Request) -> HTTPResponse:
     return ok(_field_view(definition), status=201)
 
 
-@bp.patch("/custom-fields/<field_id:int>")
+@bp.patch("/custom-fields/<field_id:id32>")
 @endpoint(summary="Change a custom field's label, required flag, choices or active flag", tag=TAG,
           body=CustomFieldPatch, errors=[*AUTH, "NOT_FOUND"])
 @staff_required(*ADMIN)
@@ -172,12 +172,16 @@ async def patch_custom_field(request: Request, field_id: int) -> HTTPResponse:
     return ok(_field_view(definition))
 
 
+class StoreQuery(PageQuery):
+    limit: int = Field(100, ge=1, le=MAX_LIMIT, description="items per page")
+
+
 @bp.get("/stores")
-@endpoint(summary="Stores", tag=TAG, errors=AUTH)
+@endpoint(query=StoreQuery, summary="Stores", tag=TAG, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_stores(request: Request) -> HTTPResponse:
     return ok(await page(request, Store.all(), lambda s: {"id": s.id, "code": s.code, "name": s.name,
-                                                          "active": s.active}, default_limit=100))
+                                                          "active": s.active}))
 
 
 @bp.post("/stores")
@@ -190,7 +194,7 @@ async def create_store(request: Request) -> HTTPResponse:
 
 
 @bp.get("/staff")
-@endpoint(summary="Staff accounts", tag=TAG, errors=AUTH)
+@endpoint(query=PageQuery, summary="Staff accounts", tag=TAG, errors=AUTH)
 @staff_required(*ADMIN)
 async def list_staff(request: Request) -> HTTPResponse:
     return ok(await page(request, StaffAccount.all(), lambda s: {
@@ -210,7 +214,7 @@ async def create_staff(request: Request) -> HTTPResponse:
 
 
 @bp.get("/audit-log")
-@endpoint(summary="Audit log, newest first; filter by member_id or action", tag=TAG, errors=AUTH)
+@endpoint(query=PageQuery, summary="Audit log, newest first; filter by member_id or action", tag=TAG, errors=AUTH)
 @staff_required(*ADMIN)
 async def audit_log(request: Request) -> HTTPResponse:
     query = AuditLog.all()

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from backend.errors import ValidationFailed, field_errors
+from backend.errors import ValidationFailed
 from backend.http.auth import staff_required
 from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import endpoint
-from backend.http.pagination import page
-from backend.http.validation import Body, parse_body
+from backend.http.pagination import MAX_LIMIT, PageQuery, page
+from backend.http.validation import Body, parse_body, parse_query
 from jobs import segments, tags
-from jobs.audience_models import TAG_KINDS, Segment, Tag
+from jobs.audience_models import Segment, Tag
 
 bp = Blueprint("console_audience", url_prefix="/api/v1/admin")
 TAG = "console"
@@ -54,20 +54,24 @@ def _tz(request: Request) -> str:
     return request.app.ctx.settings.timezone
 
 
+class TagQuery(PageQuery):
+    limit: int = Field(50, ge=1, le=MAX_LIMIT, description="items per page")
+    kind: Literal["manual", "auto"] | None = None
+    group: str | None = Field(None, max_length=20)
+
+
 @bp.get("/tags")
-@endpoint(summary="Tags with their member counts, newest first (?kind=manual|auto, ?group=rfm…)", tag=TAG,
+@endpoint(query=TagQuery, summary="Tags with their member counts, newest first (?kind=manual|auto, ?group=rfm…)", tag=TAG,
           errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_tags(request: Request) -> HTTPResponse:
+    params = parse_query(request, TagQuery)
     query = Tag.all()
-    kind, group = request.args.get("kind"), request.args.get("group")
-    if kind:
-        if kind not in TAG_KINDS:
-            raise field_errors({"kind": "应为 manual 或 auto"})
-        query = query.filter(kind=kind)
-    if group:
-        query = query.filter(group=group)
-    result = await page(request, query, tags.render, default_limit=50)
+    if params.kind:
+        query = query.filter(kind=params.kind)
+    if params.group:
+        query = query.filter(group=params.group)
+    result = await page(request, query, tags.render, params)
     counts = await tags.member_counts([item["id"] for item in result["items"]])
     for item in result["items"]:
         item["member_count"] = counts.get(item["id"], 0)
@@ -83,7 +87,7 @@ async def create_tag(request: Request) -> HTTPResponse:
     return ok(tags.render(tag, 0), status=201)
 
 
-@bp.post("/tags/<tag_id:int>/members")
+@bp.post("/tags/<tag_id:id32>/members")
 @endpoint(summary="Apply a manual tag to members (idempotent); unknown or inactive ids are listed", tag=TAG,
           body=TagMembers, errors=[*AUTH, "TAG_NOT_FOUND", "TAG_NOT_MANUAL"])
 @staff_required(*CONSOLE)
@@ -92,7 +96,7 @@ async def tag_members(request: Request, tag_id: int) -> HTTPResponse:
     return ok(await tags.tag_members(tag_id=tag_id, member_ids=body.member_ids, actor=staff_actor(request)))
 
 
-@bp.delete("/tags/<tag_id:int>/members/<member_id:int>")
+@bp.delete("/tags/<tag_id:id32>/members/<member_id:id>")
 @endpoint(summary="Remove a manual tag from a member (idempotent)", tag=TAG,
           errors=[*AUTH, "TAG_NOT_FOUND", "TAG_NOT_MANUAL"])
 @staff_required(*CONSOLE)
@@ -101,7 +105,7 @@ async def untag_member(request: Request, tag_id: int, member_id: int) -> HTTPRes
     return ok({"removed": removed})
 
 
-@bp.get("/members/<member_id:int>/tags")
+@bp.get("/members/<member_id:id>/tags")
 @endpoint(summary="A member's tags, manual and automatic", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def member_tags(request: Request, member_id: int) -> HTTPResponse:
@@ -143,7 +147,7 @@ async def put_settings(request: Request) -> HTTPResponse:
 
 
 @bp.get("/segments")
-@endpoint(summary="Saved segments, newest first", tag=TAG, errors=AUTH)
+@endpoint(query=PageQuery, summary="Saved segments, newest first", tag=TAG, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_segments(request: Request) -> HTTPResponse:
     return ok(await page(request, Segment.all(), segments.render))
@@ -160,14 +164,14 @@ async def create_segment(request: Request) -> HTTPResponse:
     return ok(segments.render(segment), status=201)
 
 
-@bp.get("/segments/<segment_id:int>")
+@bp.get("/segments/<segment_id:id32>")
 @endpoint(summary="One segment", tag=TAG, errors=[*AUTH, "SEGMENT_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def get_segment(request: Request, segment_id: int) -> HTTPResponse:
     return ok(segments.render(await segments.get_or_raise(segment_id=segment_id)))
 
 
-@bp.put("/segments/<segment_id:int>")
+@bp.put("/segments/<segment_id:id32>")
 @endpoint(summary="Change a segment's name, description or rule", tag=TAG, body=SegmentPut, description=RULE_DOC,
           errors=[*AUTH, "SEGMENT_NOT_FOUND", "SEGMENT_RULE_INVALID"])
 @staff_required(*CONSOLE)
@@ -178,7 +182,7 @@ async def put_segment(request: Request, segment_id: int) -> HTTPResponse:
     return ok(segments.render(segment))
 
 
-@bp.delete("/segments/<segment_id:int>")
+@bp.delete("/segments/<segment_id:id32>")
 @endpoint(summary="Delete a segment (not while an unfinished touch uses it)", tag=TAG,
           errors=[*AUTH, "SEGMENT_NOT_FOUND", "SEGMENT_IN_USE"])
 @staff_required(*CONSOLE)
@@ -187,7 +191,7 @@ async def delete_segment(request: Request, segment_id: int) -> HTTPResponse:
     return ok({"deleted": True})
 
 
-@bp.post("/segments/<segment_id:int>/preview")
+@bp.post("/segments/<segment_id:id32>/preview")
 @endpoint(summary="How many members a saved segment holds now, and 20 of them", tag=TAG,
           errors=[*AUTH, "SEGMENT_NOT_FOUND"])
 @staff_required(*CONSOLE)

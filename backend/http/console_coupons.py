@@ -16,7 +16,7 @@ from backend.coupons.terms import Terms
 from backend.http.auth import staff_required
 from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import endpoint
-from backend.http.pagination import page
+from backend.http.pagination import PageQuery, page
 from backend.http.validation import Body, parse_body
 
 bp = Blueprint("console_coupons", url_prefix="/api/v1/admin")
@@ -79,7 +79,7 @@ class MallItemPatch(Body):
 
 
 @bp.get("/coupon-templates")
-@endpoint(summary="Coupon templates, newest first", tag=TAG, errors=AUTH)
+@endpoint(query=PageQuery, summary="Coupon templates, newest first", tag=TAG, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_templates(request: Request) -> HTTPResponse:
     return ok(await page(request, CouponTemplate.all(), views.render_template))
@@ -97,7 +97,7 @@ async def create_template(request: Request) -> HTTPResponse:
     return ok(views.render_template(template), status=201)
 
 
-@bp.get("/coupon-templates/<template_id:int>")
+@bp.get("/coupon-templates/<template_id:id>")
 @endpoint(summary="One coupon template with its issued count", tag=TAG, errors=[*AUTH, "COUPON_TEMPLATE_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def get_template(request: Request, template_id: int) -> HTTPResponse:
@@ -107,7 +107,7 @@ async def get_template(request: Request, template_id: int) -> HTTPResponse:
     return ok(views.render_template(template))
 
 
-@bp.patch("/coupon-templates/<template_id:int>")
+@bp.patch("/coupon-templates/<template_id:id>")
 @endpoint(summary="Edit a template; coupons already issued keep their terms (audited)", tag=TAG,
           body=TemplatePatch, errors=[*AUTH, "COUPON_TEMPLATE_NOT_FOUND", "COUPON_TEMPLATE_STATE"])
 @staff_required(*CONSOLE)
@@ -118,7 +118,7 @@ async def patch_template(request: Request, template_id: int) -> HTTPResponse:
     return ok(views.render_template(template))
 
 
-@bp.post("/coupon-templates/<template_id:int>/status")
+@bp.post("/coupon-templates/<template_id:id>/status")
 @endpoint(summary="Activate, pause or end a template (draft → active ⇄ paused → ended)", tag=TAG,
           body=StatusChange, errors=[*AUTH, "COUPON_TEMPLATE_NOT_FOUND", "COUPON_TEMPLATE_STATE"])
 @staff_required(*CONSOLE)
@@ -128,7 +128,7 @@ async def change_status(request: Request, template_id: int) -> HTTPResponse:
     return ok(views.render_template(template))
 
 
-@bp.post("/coupon-templates/<template_id:int>/issue")
+@bp.post("/coupon-templates/<template_id:id>/issue")
 @endpoint(summary="Issue to a list of members or a segment, idempotent per (template, member, batch_id)", tag=TAG,
           body=IssueRequest, errors=[*AUTH, "COUPON_TEMPLATE_NOT_FOUND", "SEGMENT_NOT_FOUND", "COUPON_NOT_CLAIMABLE"])
 @staff_required(*CONSOLE)
@@ -155,7 +155,7 @@ def _mall_view(item: PointsMallItem) -> dict[str, Any]:
 
 
 @bp.get("/points-mall")
-@endpoint(summary="Points mall items", tag=TAG, errors=AUTH)
+@endpoint(query=PageQuery, summary="Points mall items", tag=TAG, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_mall(request: Request) -> HTTPResponse:
     return ok(await page(request, PointsMallItem.all(), _mall_view))
@@ -176,7 +176,7 @@ async def create_mall_item(request: Request) -> HTTPResponse:
     return ok(_mall_view(item), status=201)
 
 
-@bp.patch("/points-mall/<item_id:int>")
+@bp.patch("/points-mall/<item_id:id>")
 @endpoint(summary="Change a points mall item's name, price or availability", tag=TAG, body=MallItemPatch,
           errors=[*AUTH, "MALL_ITEM_NOT_FOUND"])
 @staff_required(*CONSOLE)

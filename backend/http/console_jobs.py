@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse
 from backend.http.auth import staff_required
 from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import endpoint
-from backend.http.pagination import page
+from backend.http.pagination import PageQuery, page
 from backend.http.validation import parse_body
 from jobs import lifecycle, runs, service, touches
 from jobs.models import Touch
@@ -28,26 +28,26 @@ def _program_view(key: str, settings: lifecycle.ProgramSettings) -> dict[str, An
 @bp.get("/lifecycle-programs")
 @endpoint(summary="The built-in lifecycle programs with their settings", tag=TAG, errors=AUTH)
 @staff_required(*CONSOLE)
-async def list_programs(request: Request) -> HTTPResponse:
+async def list_lifecycle_programs(request: Request) -> HTTPResponse:
     programs = await lifecycle.load_all(fresh=True)
     return ok({"items": [_program_view(key, settings) for key, settings in programs.items()]})
 
 
-@bp.put("/lifecycle-programs/<key:str>")
+@bp.put("/lifecycle-programs/<key:key>")
 @endpoint(summary="Switch a program, set its timing, template and coupon (audited)", tag=TAG,
           body=lifecycle.ProgramSettings, errors=[*AUTH, "LIFECYCLE_PROGRAM_NOT_FOUND", "TOUCH_INVALID"])
 @staff_required(*CONSOLE)
-async def put_program(request: Request, key: str) -> HTTPResponse:
+async def put_lifecycle_program(request: Request, key: str) -> HTTPResponse:
     settings = parse_body(request, lifecycle.ProgramSettings)
     await service.save_program(key, settings, staff_actor(request))
     return ok(_program_view(key, settings))
 
 
-@bp.post("/lifecycle-programs/<key:str>/run")
+@bp.post("/lifecycle-programs/<key:key>/run")
 @endpoint(summary="Run a program now for today (once a day: a second run answers already_done)", tag=TAG,
           errors=[*AUTH, "LIFECYCLE_PROGRAM_NOT_FOUND"])
 @staff_required(*CONSOLE)
-async def run_program(request: Request, key: str) -> HTTPResponse:
+async def run_lifecycle_program(request: Request, key: str) -> HTTPResponse:
     if key not in lifecycle.DEFAULTS:
         raise service.ProgramNotFound(details={"key": key})
     settings = request.app.ctx.settings
@@ -66,7 +66,7 @@ async def list_runs(request: Request) -> HTTPResponse:
 # -- touches -------------------------------------------------------------------------------------------
 
 @bp.get("/touches")
-@endpoint(summary="Touches, newest first", tag=TAG, errors=AUTH)
+@endpoint(query=PageQuery, summary="Touches, newest first", tag=TAG, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_touches(request: Request) -> HTTPResponse:
     return ok(await page(request, Touch.all(), service.touch_view))
@@ -81,14 +81,14 @@ async def create_touch(request: Request) -> HTTPResponse:
     return ok(service.touch_view(await service.create_touch(doc, staff_actor(request))), status=201)
 
 
-@bp.get("/touches/<touch_id:int>")
+@bp.get("/touches/<touch_id:id>")
 @endpoint(summary="One touch", tag=TAG, errors=TOUCH)
 @staff_required(*CONSOLE)
 async def get_touch(request: Request, touch_id: int) -> HTTPResponse:
     return ok(service.touch_view(await service.get_touch(touch_id)))
 
 
-@bp.put("/touches/<touch_id:int>")
+@bp.put("/touches/<touch_id:id>")
 @endpoint(summary="Change a draft or paused touch", tag=TAG, body=touches.TouchDoc,
           errors=[*TOUCH, "TOUCH_STATE", "TOUCH_INVALID"])
 @staff_required(*CONSOLE)
@@ -98,8 +98,8 @@ async def put_touch(request: Request, touch_id: int) -> HTTPResponse:
 
 
 def _transition(action: str, summary: str) -> None:
-    @bp.post(f"/touches/<touch_id:int>/{action}", name=f"touch_{action}")
-    @endpoint(summary=summary, tag=TAG, errors=[*TOUCH, "TOUCH_STATE"])
+    @bp.post(f"/touches/<touch_id:id>/{action}", name=f"touch_{action}")
+    @endpoint(summary=summary, tag=TAG, errors=[*TOUCH, "TOUCH_STATE"], operation_id=f"{action}Touch")
     @staff_required(*CONSOLE)
     async def handler(request: Request, touch_id: int) -> HTTPResponse:
         return ok(service.touch_view(await service.change_state(touch_id, action, staff_actor(request))))
@@ -111,7 +111,7 @@ _transition("resume", "Resume a paused touch (paused → scheduled)")
 _transition("finish", "End a touch for good (→ finished)")
 
 
-@bp.post("/touches/<touch_id:int>/dry-run")
+@bp.post("/touches/<touch_id:id>/dry-run")
 @endpoint(summary="What a run now would do, sending nothing: audience, and per channel sent, no consent, "
                   "capped, deferred by quiet hours", tag=TAG, errors=[*TOUCH, "TOUCH_INVALID"])
 @staff_required(*CONSOLE)
@@ -119,7 +119,7 @@ async def dry_run(request: Request, touch_id: int) -> HTTPResponse:
     return ok(await service.dry_run(touch_id, dispatcher=request.app.ctx.dispatcher, tz=request.app.ctx.settings.tz))
 
 
-@bp.post("/touches/<touch_id:int>/run")
+@bp.post("/touches/<touch_id:id>/run")
 @endpoint(summary="Run a scheduled touch now for the current period (once per period)", tag=TAG,
           errors=[*TOUCH, "TOUCH_INVALID"])
 @staff_required(*CONSOLE)
@@ -130,7 +130,7 @@ async def run_touch(request: Request, touch_id: int) -> HTTPResponse:
     return ok(result)
 
 
-@bp.get("/touches/<touch_id:int>/stats")
+@bp.get("/touches/<touch_id:id>/stats")
 @endpoint(summary="Sent / delivered / failed / no_consent / capped per channel, coupons, and conversions "
                   "against the hold-out group", tag=TAG, errors=TOUCH)
 @staff_required(*CONSOLE)

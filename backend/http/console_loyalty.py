@@ -15,7 +15,7 @@ from backend.errors import ValidationFailed
 from backend.http.auth import staff_required
 from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok
 from backend.http.docs import endpoint
-from backend.http.pagination import page
+from backend.http.pagination import PageQuery, page
 from backend.http.validation import Body, parse_body
 from backend.idempotency import idempotent
 from backend.loyalty import orders, views
@@ -132,7 +132,7 @@ async def _member(member_id: int) -> Member:
     return member
 
 
-@bp.get("/members/<member_id:int>/assets")
+@bp.get("/members/<member_id:id>/assets")
 @endpoint(summary="A member's points, stored value and tier", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def member_assets(request: Request, member_id: int) -> HTTPResponse:
@@ -140,31 +140,31 @@ async def member_assets(request: Request, member_id: int) -> HTTPResponse:
     return ok(await views.assets(member_id) or {})
 
 
-@bp.get("/members/<member_id:int>/points/ledger")
-@endpoint(summary="A member's points ledger, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@bp.get("/members/<member_id:id>/points/ledger")
+@endpoint(query=PageQuery, summary="A member's points ledger, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def member_points_ledger(request: Request, member_id: int) -> HTTPResponse:
     await _member(member_id)
     return ok(await page(request, PointsEntry.filter(member_id=member_id), views.render_points_entry))
 
 
-@bp.get("/members/<member_id:int>/balance/ledger")
-@endpoint(summary="A member's stored-value ledger, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@bp.get("/members/<member_id:id>/balance/ledger")
+@endpoint(query=PageQuery, summary="A member's stored-value ledger, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def member_balance_ledger(request: Request, member_id: int) -> HTTPResponse:
     await _member(member_id)
     return ok(await page(request, WalletEntry.filter(member_id=member_id), views.render_wallet_entry))
 
 
-@bp.get("/members/<member_id:int>/orders")
-@endpoint(summary="A member's orders from every channel, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@bp.get("/members/<member_id:id>/orders")
+@endpoint(query=PageQuery, summary="A member's orders from every channel, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def member_orders(request: Request, member_id: int) -> HTTPResponse:
     await _member(member_id)
     return ok(await page(request, Order.filter(member_id=member_id), views.render_order))
 
 
-@bp.post("/members/<member_id:int>/points/adjustments")
+@bp.post("/members/<member_id:id>/points/adjustments")
 @endpoint(summary="Add or deduct points with a mandatory reason (audited)", tag=TAG, body=Adjustment,
           idempotent=True,
           errors=[*AUTH, "MEMBER_NOT_FOUND", "INSUFFICIENT_POINTS", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])

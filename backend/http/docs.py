@@ -1,60 +1,116 @@
-"""``@endpoint``: one decorator for the OpenAPI entry of a route (summary, tag, body, errors).
+"""``@endpoint``: each route's contract — body, query, path, answers and error codes — as typed models.
 
-Every route names the error codes it can answer; the served document lists them on the operation
-(``x-error-codes``) and the full catalogue as the ``ErrorCode`` schema.
+The served OpenAPI document (``backend.http.contract``) is generated from what ``@endpoint`` records, and
+the handlers validate with the same models (``parse_body`` and ``parse_query`` refuse a model the route
+did not declare), so the document cannot drift from the code. Every route names the error codes it can
+answer; the document lists them per operation (``x-error-codes``) and the catalogue as ``ErrorCode``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-from sanic_ext import openapi
-from sanic_ext.extensions.openapi.builders import OperationStore
+from pydantic import BaseModel, ConfigDict
 
 from backend.errors import CATALOGUE
 
+# Codes any operation can answer: a bad input, a dependency outage, a request over the size limit.
 COMMON = ("VALIDATION_FAILED", "DEPENDENCY_UNAVAILABLE", "INTERNAL_ERROR")
+# Non-JSON answers: a media type instead of a model.
+HTML, TEXT, CSV = "text/html", "text/plain", "text/csv"
+
+Answer = type[BaseModel] | str | None
+
+
+@dataclass
+class Operation:
+    """What one route accepts and answers; read by the document builder and the contract check."""
+
+    summary: str
+    tag: str
+    description: str | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    responses: dict[int, Answer]
+    errors: list[str]
+    idempotent: bool
+    operation_id: str | None
+    security: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.strip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def endpoint(*, summary: str, tag: str, body: type[BaseModel] | None = None,
-             response: type[BaseModel] | None = None, errors: Iterable[str] = (),
-             description: str | None = None, idempotent: bool = False) -> Callable[[Any], Any]:
+             query: type[BaseModel] | None = None, response: Answer = None, status: int = 200,
+             responses: Mapping[int, Answer] | None = None, errors: Iterable[str] = (),
+             description: str | None = None, idempotent: bool = False, operation_id: str | None = None,
+             headers: Mapping[str, str] | None = None) -> Callable[[Any], Any]:
+    """Declare a route's contract. ``response`` answers with ``status``; ``responses`` when there are several
+    success statuses (``{200: Joined, 201: Created}``); ``None`` as an answer means no body (204)."""
     codes = sorted({*COMMON, *errors})
     unknown = [code for code in codes if code not in CATALOGUE]
     if unknown:
         raise RuntimeError(f"undeclared error codes on {summary!r}: {unknown}")
+    answers: dict[int, Answer] = dict(responses) if responses else {status: response}
+    if operation_id is not None and not re.fullmatch(r"[a-z][A-Za-z0-9]+", operation_id):
+        raise RuntimeError(f"operation id {operation_id!r} should be lowerCamelCase")
 
     def decorate(handler: Any) -> Any:
         text = description or ""
         if idempotent:
             text += "\n\nAccepts an `Idempotency-Key` header (same key and body: the first response again)."
-        handler = openapi.definition(summary=summary, tag=tag, description=text.strip() or None,
-                                     body={"application/json": body} if body else None)(handler)
-        if response is not None:
-            handler = openapi.response(200, {"application/json": response}, "OK")(handler)
-        statuses: dict[int, list[str]] = {}
-        for code in codes:
-            statuses.setdefault(CATALOGUE[code][0], []).append(code)
-        for status, names in sorted(statuses.items()):
-            handler = openapi.response(status, {"application/json": ErrorBody}, " / ".join(names))(handler)
-        if idempotent:
-            handler = openapi.parameter("Idempotency-Key", str, "header")(handler)
-        setattr(OperationStore()[handler], "x-error-codes", codes)
+        security = list(getattr(handler, "__security__", ()))
+        handler.__operation__ = Operation(
+            summary=summary, tag=tag, description=text.strip() or None, body=body, query=query,
+            responses=answers, errors=codes, idempotent=idempotent,
+            operation_id=operation_id or _camel(handler.__name__), security=security,
+            headers=dict(headers or {}))
         return handler
 
     return decorate
 
 
-class ErrorDetail(BaseModel):
+def secured(scheme: str) -> Callable[[Any], Any]:
+    """Mark a handler as needing ``scheme`` (one of the document's security schemes)."""
+
+    def mark(handler: Any) -> Any:
+        handler.__security__ = (*getattr(handler, "__security__", ()), scheme)
+        return handler
+
+    return mark
+
+
+def operation_of(handler: Any) -> Operation | None:
+    return getattr(handler, "__operation__", None)
+
+
+class Out(BaseModel):
+    """Base of every response model: the contract check refuses fields the model does not name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(Out):
     code: str
     message: str
     details: dict[str, Any]
 
 
-class ErrorBody(BaseModel):
+class Error(Out):
+    """The one error shape: ``{"error": {"code", "message", "details"}}``."""
+
     error: ErrorDetail
+
+
+# Kept under its earlier name for modules that import it.
+ErrorBody = Error
 
 
 def error_catalogue_schema() -> dict[str, Any]:

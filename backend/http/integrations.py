@@ -115,7 +115,7 @@ async def _find(request: Request, ref: MemberRef) -> Member:
 @endpoint(summary="An online, POS or third-party order: same effect and idempotency as store orders", tag=TAG,
           body=IntegrationOrder, response=OrderReceipt, errors=[*SIGNED, *ORDER_ERRORS])
 @app_signed
-async def place_order(request: Request) -> HTTPResponse:
+async def place_integration_order(request: Request) -> HTTPResponse:
     body = parse_body(request, IntegrationOrder)
     member_id = (await _find(request, body.member)).id if body.member else None
     if body.store_id is not None and not await Store.exists(id=body.store_id):
@@ -126,12 +126,12 @@ async def place_order(request: Request) -> HTTPResponse:
     return outcome_response(outcome)
 
 
-@bp.post("/orders/<order_no:str>/refund")
+@bp.post("/orders/<order_no:order_no>/refund")
 @endpoint(summary="Refund part or all of an order pushed through the integrations API", tag=TAG,
           body=IntegrationRefund, idempotent=True, errors=[*SIGNED, *REFUND_ERRORS])
 @app_signed
 @idempotent
-async def refund_order(request: Request, order_no: str) -> HTTPResponse:
+async def refund_integration_order(request: Request, order_no: str) -> HTTPResponse:
     body = parse_body(request, IntegrationRefund)
     outcome = await orders.refund_order(channel=body.channel, order_no=order_no, amount_cents=body.amount_cents,
                                         reason=body.reason, refund_no=body.refund_no)

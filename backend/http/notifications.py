@@ -9,7 +9,6 @@ from typing import Any
 from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, text
-from sanic_ext import openapi
 from tortoise.transactions import in_transaction
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
@@ -19,7 +18,7 @@ from backend.errors import field_errors
 from backend.http.auth import staff_required
 from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import endpoint
-from backend.http.pagination import page
+from backend.http.pagination import PageQuery, page
 from backend.http.validation import Body, parse_body
 from backend.members.errors import MemberNotFound
 from backend.members.models import Member
@@ -79,7 +78,7 @@ async def _template(key: str) -> dict[str, Any]:
 @bp.get("/message-templates")
 @endpoint(summary="Message templates: the built-in service ones, then the marketers'", tag=TAG, errors=AUTH)
 @staff_required(*CONSOLE)
-async def list_templates(request: Request) -> HTTPResponse:
+async def list_message_templates(request: Request) -> HTTPResponse:
     return ok({"items": [templates.as_json(row) for row in await templates.list_all()]})
 
 
@@ -87,35 +86,35 @@ async def list_templates(request: Request) -> HTTPResponse:
 @endpoint(summary="Create a message template (Jinja2 variables: member, event, merchant, today)", tag=TAG,
           body=TemplateCreate, errors=[*AUTH, "MESSAGE_TEMPLATE_INVALID", "MESSAGE_TEMPLATE_KEY_TAKEN"])
 @staff_required(*CONSOLE)
-async def create_template(request: Request) -> HTTPResponse:
+async def create_message_template(request: Request) -> HTTPResponse:
     body = parse_body(request, TemplateCreate)
     doc = TemplateDoc.model_validate(body.model_dump(exclude={"key"}))
     await templates.create(body.key, doc, actor=staff_actor(request))
     return ok(templates.as_json(await _template(body.key)), status=201)
 
 
-@bp.get("/message-templates/<key:str>")
+@bp.get("/message-templates/<key:key>")
 @endpoint(summary="One message template", tag=TAG, errors=[*AUTH, "MESSAGE_TEMPLATE_NOT_FOUND"])
 @staff_required(*CONSOLE)
-async def get_template(request: Request, key: str) -> HTTPResponse:
+async def get_message_template(request: Request, key: str) -> HTTPResponse:
     return ok(templates.as_json(await _template(key)))
 
 
-@bp.put("/message-templates/<key:str>")
+@bp.put("/message-templates/<key:key>")
 @endpoint(summary="Replace a template's wording, channels and switch (audited)", tag=TAG, body=TemplateDoc,
           errors=TEMPLATE_ERRORS)
 @staff_required(*CONSOLE)
-async def put_template(request: Request, key: str) -> HTTPResponse:
+async def put_message_template(request: Request, key: str) -> HTTPResponse:
     doc = parse_body(request, TemplateDoc)
     await templates.save(key, doc, actor=staff_actor(request))
     return ok(templates.as_json(await _template(key)))
 
 
-@bp.patch("/message-templates/<key:str>")
+@bp.patch("/message-templates/<key:key>")
 @endpoint(summary="Switch a template on or off (a switched-off template queues nothing)", tag=TAG,
           body=TemplateSwitch, errors=TEMPLATE_ERRORS)
 @staff_required(*CONSOLE)
-async def switch_template(request: Request, key: str) -> HTTPResponse:
+async def switch_message_template(request: Request, key: str) -> HTTPResponse:
     body = parse_body(request, TemplateSwitch)
     before = await _template(key)
     doc = TemplateDoc.model_validate({**{k: before[k] for k in ("name", "purpose", "channels", "content")},
@@ -124,11 +123,11 @@ async def switch_template(request: Request, key: str) -> HTTPResponse:
     return ok(templates.as_json(await _template(key)))
 
 
-@bp.post("/message-templates/<key:str>/preview")
+@bp.post("/message-templates/<key:key>/preview")
 @endpoint(summary="Render a template for a member (or a sample member) without sending", tag=TAG,
           body=PreviewRequest, errors=[*TEMPLATE_ERRORS, "MEMBER_NOT_FOUND"])
 @staff_required(*CONSOLE)
-async def preview_template(request: Request, key: str) -> HTTPResponse:
+async def preview_message_template(request: Request, key: str) -> HTTPResponse:
     body = parse_body(request, PreviewRequest)
     row = await templates.get(key, fresh=True)
     if row is None and body.template is None:
@@ -174,8 +173,8 @@ async def put_caps(request: Request) -> HTTPResponse:
 
 # -- delivery logs --------------------------------------------------------------------------------------
 
-@bp.get("/members/<member_id:int>/messages")
-@endpoint(summary="A member's messages, newest first: channel, state, attempts and reason", tag=TAG,
+@bp.get("/members/<member_id:id>/messages")
+@endpoint(query=PageQuery, summary="A member's messages, newest first: channel, state, attempts and reason", tag=TAG,
           errors=[*AUTH, "MEMBER_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def member_messages(request: Request, member_id: int) -> HTTPResponse:
@@ -185,7 +184,7 @@ async def member_messages(request: Request, member_id: int) -> HTTPResponse:
 
 
 @bp.get("/messages")
-@endpoint(summary="Messages, newest first; filter by status, template_key or touch_id", tag=TAG, errors=AUTH)
+@endpoint(query=PageQuery, summary="Messages, newest first; filter by status, template_key or touch_id", tag=TAG, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_messages(request: Request) -> HTTPResponse:
     query = Message.all()
@@ -281,16 +280,14 @@ def _page(request: Request, state: str, status: int = 200) -> HTTPResponse:
     return html(body, status=status, headers=SECURITY_HEADERS)
 
 
-@unsubscribe.get("/<token:str>")
-@openapi.exclude()
+@unsubscribe.get("/<token:token>")
 async def unsubscribe_page(request: Request, token: str) -> HTTPResponse:
     """A GET never unsubscribes (mail scanners follow links): it asks for confirmation."""
     found = links.read_unsubscribe_token(request.app.ctx.settings.secret_key, token)
     return _page(request, "confirm" if found else "invalid", 200 if found else 404)
 
 
-@unsubscribe.post("/<token:str>")
-@openapi.exclude()
+@unsubscribe.post("/<token:token>")
 async def unsubscribe_now(request: Request, token: str) -> HTTPResponse:
     """The confirm button and mail clients' one-click POST (``List-Unsubscribe=One-Click``), no cookies."""
     found = links.read_unsubscribe_token(request.app.ctx.settings.secret_key, token)

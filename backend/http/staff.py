@@ -30,7 +30,7 @@ class StaffSession(BaseModel):
 @bp.post("/session")
 @endpoint(summary="Staff login (admin, marketer, clerk)", tag="staff", body=StaffLogin, response=StaffSession,
           errors=["INVALID_CREDENTIALS", "UNAUTHENTICATED", "RATE_LIMITED"])
-async def create_session(request: Request) -> HTTPResponse:
+async def create_staff_session(request: Request) -> HTTPResponse:
     body = parse_body(request, StaffLogin)
     await request.app.ctx.limiter.hit(f"staff-login:{body.username.lower()}", limit=10, window_s=300)
     staff = await service.authenticate_staff(username=body.username, password=body.password)

@@ -151,7 +151,7 @@ def _scanned_member(request: Request, token: str | None, store_id: int) -> int |
 @endpoint(summary="In-store purchase: spend points and stored value, earn points; idempotent on order_no",
           tag=TAG, body=StoreOrder, response=OrderReceipt, errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", *ORDER_ERRORS])
 @staff_required(*CLERK)
-async def place_order(request: Request) -> HTTPResponse:
+async def place_store_order(request: Request) -> HTTPResponse:
     body = parse_body(request, StoreOrder)
     store_id = _store_of(request)
     member_id = _scanned_member(request, body.scan_token, store_id)
@@ -173,12 +173,12 @@ async def quote_order(request: Request) -> HTTPResponse:
     return json(receipt, ensure_ascii=False)
 
 
-@bp.post("/orders/<order_no:str>/refund")
+@bp.post("/orders/<order_no:order_no>/refund")
 @endpoint(summary="Refund part or all of this store's order: points reversed, spent assets restored, pro rata",
           tag=TAG, body=RefundBody, idempotent=True, errors=["UNAUTHENTICATED", "FORBIDDEN", *REFUND_ERRORS])
 @staff_required(*CLERK)
 @idempotent
-async def refund_order(request: Request, order_no: str) -> HTTPResponse:
+async def refund_store_order(request: Request, order_no: str) -> HTTPResponse:
     body = parse_body(request, RefundBody)
     outcome = await orders.refund_order(channel="pos", order_no=order_no, amount_cents=body.amount_cents,
                                         reason=body.reason, refund_no=body.refund_no, store_id=_store_of(request))
@@ -216,7 +216,7 @@ REDEEM_ERRORS = ["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", "COUPON_N
                  "COUPON_TEMPLATE_PAUSED", "COUPON_NOT_APPLICABLE"]
 
 
-@bp.post("/coupons/<coupon_id:int>/redeem")
+@bp.post("/coupons/<coupon_id:id>/redeem")
 @endpoint(summary="Redeem (核销) a coupon of the scanned member at this store", tag=TAG, body=RedeemRequest,
           idempotent=True, errors=[*REDEEM_ERRORS, "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])
 @staff_required(*CLERK)
@@ -231,7 +231,7 @@ async def redeem_coupon(request: Request, coupon_id: int) -> HTTPResponse:
     return json(coupon_views.render_redemption(redemption), status=201, ensure_ascii=False)
 
 
-@bp.post("/redemptions/<redemption_id:int>/reverse")
+@bp.post("/redemptions/<redemption_id:id>/reverse")
 @endpoint(summary="Undo a counter redemption of this store within the coupon's reversal window (audited)",
           tag=TAG, body=ReverseRequest, idempotent=True,
           errors=["UNAUTHENTICATED", "FORBIDDEN", "REDEMPTION_NOT_FOUND", "REDEMPTION_NOT_REVERSIBLE",

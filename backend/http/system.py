@@ -7,11 +7,11 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, json, raw
-from sanic_ext import openapi
-from sanic_ext.extensions.openapi.builders import SpecificationBuilder
 
 from backend.db import ping_db
 from backend.errors import DependencyUnavailable
+from backend.http.contract import build_document
+from backend.http.docs import Out, endpoint
 from backend.http.errors import is_dependency_outage
 
 bp = Blueprint("system")
@@ -36,14 +36,24 @@ class Metrics:
             self.latency.labels(request.method, route).observe(time.perf_counter() - started)
 
 
+class Health(Out):
+    status: str
+
+
+class Readiness(Out):
+    status: str
+    checks: dict[str, str]
+
+
 @bp.get("/healthz")
-@openapi.definition(summary="Process is up", tag="system")
+@endpoint(summary="Process is up", tag="system", response=Health, operation_id="getHealth")
 async def healthz(request: Request) -> HTTPResponse:
     return json({"status": "ok"})
 
 
 @bp.get("/readyz")
-@openapi.definition(summary="Database and Redis reachable (503 otherwise)", tag="system")
+@endpoint(summary="Database and Redis reachable (503 otherwise)", tag="system", response=Readiness,
+          operation_id="getReadiness")
 async def readyz(request: Request) -> HTTPResponse:
     checks: dict[str, str] = {}
     for name, probe in (("database", ping_db), ("redis", request.app.ctx.kv.ping)):
@@ -65,16 +75,17 @@ async def readyz(request: Request) -> HTTPResponse:
 
 
 @bp.get("/metrics")
-@openapi.exclude()
 async def metrics(request: Request) -> HTTPResponse:
     return raw(generate_latest(request.app.ctx.metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/api/v1/openapi.json")
-@openapi.exclude()
 async def openapi_document(request: Request) -> HTTPResponse:
-    """The contract: the document sanic-ext builds at start, served at its versioned path."""
-    return json(SpecificationBuilder().build(request.app).serialize())
+    """The contract, built once per process from the routes' declarations."""
+    document = getattr(request.app.ctx, "openapi_document", None)
+    if document is None:
+        document = request.app.ctx.openapi_document = build_document(request.app, **request.app.ctx.api_info)
+    return json(document, ensure_ascii=False)
 
 
 def install(app: Sanic) -> None:

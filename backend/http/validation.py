@@ -1,15 +1,45 @@
-"""Request bodies and queries parsed into pydantic models; failures name each field (zh-CN)."""
+"""Request bodies and queries parsed into pydantic models; failures name each field (zh-CN).
+
+Bodies are parsed strictly (no ``true`` or ``"100"`` for an amount); no string may hold a NUL or a lone
+surrogate (PostgreSQL refuses them, SQLite would store them); integers fit in 64 bits. A handler may
+only parse the body and query models its route declared with ``@endpoint``.
+"""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sanic import Request
 
+from backend import clock
 from backend.errors import ValidationFailed
+from backend.http.docs import operation_of
 
 M = TypeVar("M", bound=BaseModel)
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+# The earliest business time accepted (orders, events from other systems), and how far ahead of this
+# server's clock another system's clock may run.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SKEW = timedelta(minutes=5)
+
+Id = Annotated[int, Field(ge=1, le=INT64_MAX)]
+Id32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
+
+
+def _business_time(value: datetime) -> datetime:
+    if value < EARLIEST:
+        raise ValueError("时间过早（应不早于 2000-01-01）")
+    if value > clock.now() + FUTURE_SKEW:
+        raise ValueError("时间不能晚于当前时间")
+    return value
+
+
+# When something happened (an order placed, an event): aware, not before 2000, not in the future.
+PastTime = Annotated[AwareDatetime, AfterValidator(_business_time)]
 
 _REASONS = {
     "missing": "必填",
@@ -36,6 +66,15 @@ _REASONS = {
     "too_long": "项目过多",
     "string_pattern_mismatch": "格式不正确",
     "value_error": "取值不正确",
+    "json_invalid": "不是有效的 JSON",
+    "timezone_aware": "时间应带时区（如 +08:00）",
+    "datetime_parsing": "时间格式应为 ISO 8601（如 2026-03-02T10:00:00+08:00）",
+    "datetime_from_date_parsing": "时间格式应为 ISO 8601（如 2026-03-02T10:00:00+08:00）",
+    "datetime_type": "时间格式应为 ISO 8601（如 2026-03-02T10:00:00+08:00）",
+    "float_type": "应为数字",
+    "string_sub_type": "应为字符串",
+    "dict_attributes_type": "应为对象",
+    "too_short": "项目过少",
 }
 
 
@@ -56,25 +95,77 @@ def _fields(exc: ValidationError) -> dict[str, str]:
     return out
 
 
+def _bad_values(value: Any, path: str, out: dict[str, str]) -> None:
+    """Integers beyond 64 bits and strings PostgreSQL cannot store, wherever they are in ``value``."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not -INT64_MAX - 1 <= value <= INT64_MAX:
+            out.setdefault(path or "body", "数值超出范围")
+    elif isinstance(value, str):
+        if "\x00" in value or _has_surrogate(value):
+            out.setdefault(path or "body", "包含不允许的字符")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _bad_values(key, path or "body", out)
+            _bad_values(item, f"{path}.{key}" if path else str(key), out)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            _bad_values(item, f"{path}.{index}" if path else str(index), out)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _bad_values(getattr(value, name), f"{path}.{name}" if path else name, out)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_values(value: Any) -> None:
+    problems: dict[str, str] = {}
+    _bad_values(value, "", problems)
+    if problems:
+        raise ValidationFailed(details={"fields": problems})
+
+
 def parse(model: type[M], data: Any) -> M:
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(details={"fields": _fields(exc)}) from None
+    check_values(parsed)
+    return parsed
+
+
+def _declared(request: Request, model: type[BaseModel], kind: str) -> None:
+    route = request.route
+    op = operation_of(route.handler) if route else None
+    if op is not None and getattr(op, kind) is not model:
+        raise RuntimeError(f"{route.path} parses {model.__name__} but declares {getattr(op, kind)}")
 
 
 def parse_body(request: Request, model: type[M]) -> M:
-    if not request.body:
-        data: Any = {}
-    else:
-        try:
-            data = request.json
-        except Exception:
+    """The JSON body as ``model``, strictly: a JSON number for a number, a JSON boolean for a flag."""
+    _declared(request, model, "body")
+    raw = request.body or b"{}"
+    try:
+        parsed = model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if errors and errors[0]["type"] == "json_invalid":
             raise ValidationFailed("请求体不是有效的 JSON") from None
-    if not isinstance(data, dict):
-        raise ValidationFailed("请求体应为 JSON 对象")
-    return parse(model, data)
+        if errors and errors[0]["type"] == "model_type" and not errors[0]["loc"]:
+            raise ValidationFailed("请求体应为 JSON 对象") from None
+        raise ValidationFailed(details={"fields": _fields(exc)}) from None
+    check_values(parsed)
+    return parsed
 
 
 def parse_query(request: Request, model: type[M]) -> M:
+    """The query string as ``model`` (strings converted to the declared types; unknown names ignored)."""
+    _declared(request, model, "query")
     return parse(model, {key: request.args.get(key) for key in request.args})

@@ -12,7 +12,6 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, redirect
-from sanic_ext import openapi
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -35,13 +34,11 @@ SECURITY_HEADERS = {
 
 
 @bp.get("/", strict_slashes=True)
-@openapi.exclude()
 async def counter_page(request: Request) -> HTTPResponse:
     page = templates.get_template("store/counter.html").render(static=STATIC_URL)
     return html(page, headers=SECURITY_HEADERS)
 
 
 @bp.get("", strict_slashes=True)
-@openapi.exclude()
 async def counter_page_without_slash(request: Request) -> HTTPResponse:
     return redirect("/store/", status=301)
