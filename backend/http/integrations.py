@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from sanic import Blueprint, Request
@@ -28,11 +28,12 @@ from backend.members import scan, service
 from backend.members.errors import MemberNotFound
 from backend.members.models import Member
 from backend.stores.models import Store
+from backend.stores.service import Scope
 from miniprogram_api.routes import Consents
 
 bp = Blueprint("integrations", url_prefix="/api/v1/integrations")
 TAG = "integrations"
-SIGNED = ["UNAUTHENTICATED"]
+SIGNED = ["UNAUTHENTICATED", "FORBIDDEN"]  # FORBIDDEN: outside the app key's scopes
 
 
 class MemberRef(Body):
@@ -60,6 +61,9 @@ class MemberPush(Body):
     channel: str = Field("online", pattern="^(online|third_party)$")
     consents: Consents = Consents()
     consent_text_version: str | None = Field(None, max_length=32)
+    custom_fields: dict[str, Any] = Field(default_factory=dict, max_length=100,
+                                          description="values for the console's custom fields (required ones "
+                                                      "when the member is new)")
 
 
 @bp.post("/members/lookup")
@@ -67,6 +71,7 @@ class MemberPush(Body):
           errors=[*SIGNED, "MEMBER_NOT_FOUND"])
 @app_signed
 async def lookup(request: Request) -> HTTPResponse:
+    Scope.of(request.ctx.app_key).require("members.lookup")
     member = await _find(request, parse_body(request, MemberRef))
     return json(await scan.member_summary(member, store_id=None), ensure_ascii=False)
 
@@ -79,9 +84,11 @@ async def lookup(request: Request) -> HTTPResponse:
 @idempotent
 async def push_member(request: Request) -> HTTPResponse:
     body = parse_body(request, MemberPush)
+    Scope.of(request.ctx.app_key).require("members.write", channel=body.channel)
     result = await service.register(reg=service.Registration(
         phone=body.phone, channel=body.channel, nickname=body.nickname, birthday=body.birthday, gender=body.gender,
         email=body.email, consents=body.consents.flags(), consent_text_version=body.consent_text_version,
+        custom_fields=body.custom_fields,
     ), pii=request.app.ctx.pii, actor=audit.Actor.app(request.ctx.app_key.key_id))
     summary = await scan.member_summary(result.member, store_id=None)
     return json({"created": result.created, **summary}, status=201 if result.created else 200, ensure_ascii=False)
@@ -117,12 +124,15 @@ async def _find(request: Request, ref: MemberRef) -> Member:
 @app_signed
 async def place_integration_order(request: Request) -> HTTPResponse:
     body = parse_body(request, IntegrationOrder)
+    scope = Scope.of(request.ctx.app_key)
+    scope.require("orders", channel=body.channel)
+    scope.require_store(body.store_id)
     member_id = (await _find(request, body.member)).id if body.member else None
     if body.store_id is not None and not await Store.exists(id=body.store_id):
         raise field_errors({"store_id": "门店不存在"})
-    outcome = await orders.place_order(body.to_input(channel=body.channel, member_id=member_id,
-                                                     store_id=body.store_id),
-                                       tz=request.app.ctx.settings.timezone)
+    order = body.to_input(channel=body.channel, member_id=member_id, store_id=body.store_id)
+    order.app_key_id = request.ctx.app_key.id
+    outcome = await orders.place_order(order, tz=request.app.ctx.settings.timezone)
     return outcome_response(outcome)
 
 
@@ -133,6 +143,10 @@ async def place_integration_order(request: Request) -> HTTPResponse:
 @idempotent
 async def refund_integration_order(request: Request, order_no: str) -> HTTPResponse:
     body = parse_body(request, IntegrationRefund)
+    scope = Scope.of(request.ctx.app_key)
+    # A channel outside the scope is refused whether or not the order exists (403, nothing revealed); an
+    # order of a store outside it is not found (404), as another store's order is for a clerk.
+    scope.require("refunds", channel=body.channel)
     outcome = await orders.refund_order(channel=body.channel, order_no=order_no, amount_cents=body.amount_cents,
-                                        reason=body.reason, refund_no=body.refund_no)
+                                        reason=body.reason, refund_no=body.refund_no, store_ids=scope.store_ids)
     return outcome_response(outcome)

@@ -150,6 +150,7 @@ class Order(Model):
     order_no = fields.CharField(max_length=64)
     member_id = fields.BigIntField(null=True, db_index=True)
     store_id = fields.IntField(null=True)
+    app_key_id = fields.IntField(null=True)  # the integration key that pushed it; null for counter orders
     request_hash = fields.CharField(max_length=64)
     amount_cents = fields.BigIntField()
     discount_cents = fields.BigIntField(default=0)

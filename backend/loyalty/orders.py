@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -76,6 +77,7 @@ class OrderInput:
     balance_to_spend_cents: int = 0
     member_price_applied: bool = False  # the POS charged the tier's member price
     placed_at: datetime | None = None
+    app_key_id: int | None = None  # the integration key that pushes it (None: a counter order)
 
     def fingerprint(self) -> str:
         body = {"channel": self.channel, "order_no": self.order_no, "amount_cents": self.amount_cents,
@@ -83,6 +85,9 @@ class OrderInput:
                 "items": [item.__dict__ for item in self.items], "coupon_ids": sorted(self.coupon_ids),
                 "points_to_spend": self.points_to_spend, "balance_to_spend_cents": self.balance_to_spend_cents,
                 "member_price_applied": self.member_price_applied}
+        if self.app_key_id is not None:
+            # Another key re-sending this order number is a conflict, never a look at this key's receipt.
+            body["app_key_id"] = self.app_key_id
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -191,7 +196,8 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
     placed_at = order.placed_at or now
     async with in_transaction() as conn:
         row = await Order.create(channel=order.channel, order_no=order.order_no, member_id=order.member_id,
-                                 store_id=order.store_id, request_hash=fingerprint, amount_cents=order.amount_cents,
+                                 store_id=order.store_id, app_key_id=order.app_key_id,
+                                 request_hash=fingerprint, amount_cents=order.amount_cents,
                                  items=[item.__dict__ for item in order.items], placed_at=placed_at, created_at=now,
                                  using_db=conn)
         receipt: dict[str, Any] = {"order_id": row.id, "order_no": order.order_no, "channel": order.channel,
@@ -288,10 +294,12 @@ def _share(total: int, refunded: int, amount: int) -> int:
 
 
 async def refund_order(*, channel: str, order_no: str, amount_cents: int, reason: str, refund_no: str | None,
-                       store_id: int | None = None) -> Outcome:
-    """Refund part or all of an order. ``store_id`` limits a clerk to their store's orders."""
+                       store_id: int | None = None, store_ids: Collection[int] | None = None) -> Outcome:
+    """Refund part or all of an order. ``store_id`` limits a clerk to their store's orders, ``store_ids``
+    an app key to its stores' (an order of another store, or of none, is not found for them)."""
     order = await Order.get_or_none(channel=channel, order_no=order_no)
-    if order is None or (store_id is not None and order.store_id != store_id):
+    if order is None or (store_id is not None and order.store_id != store_id) or (
+            store_ids is not None and order.store_id not in store_ids):
         raise OrderNotFound(details={"order_no": order_no})
     if refund_no is not None:
         previous = await Refund.get_or_none(order_id=order.id, refund_no=refund_no)

@@ -6,6 +6,14 @@ from tortoise import fields
 from tortoise.models import Model
 
 ROLES = ("admin", "marketer", "clerk")
+# What an app key may be allowed: the channels it writes for, and the kinds of call it makes.
+APP_CHANNELS = ("online", "pos", "third_party")
+APP_ACTIONS = ("orders", "refunds", "members.lookup", "members.write")
+
+
+def full_scope() -> dict[str, object]:
+    """Every channel, every store, every action: keys made before scopes existed, and the CLI's."""
+    return {"channels": list(APP_CHANNELS), "store_ids": None, "actions": list(APP_ACTIONS)}
 
 
 class Store(Model):
@@ -46,6 +54,13 @@ class AppKey(Model):
     secret_enc = fields.TextField()
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # {"channels": [...], "store_ids": [...] or null for every store, "actions": [...]}
+    scopes = fields.JSONField(default=full_scope)
+    # A rotation keeps the replaced secret working until previous_secret_until, so callers can switch over.
+    previous_secret_enc = fields.TextField(null=True)
+    previous_secret_until = fields.DatetimeField(null=True)
+    rotated_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "app_keys"
