@@ -21,6 +21,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 MODEL_MODULES = [
     "backend.stores.models",
     "backend.idempotency",
+    "backend.security.nonces",
     "backend.members.models",
     "backend.loyalty.models",
     "backend.coupons.models",

@@ -6,7 +6,6 @@ Each sets what the handler needs on ``request.ctx``: ``member_id``; ``staff`` (a
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -17,7 +16,7 @@ from sanic import Request
 from backend import clock, db
 from backend.errors import Forbidden, Unauthenticated
 from backend.http.docs import secured
-from backend.security import signatures, tokens
+from backend.security import nonces, signatures, tokens
 from backend.stores.models import AppKey
 from backend.stores.service import verification_secrets
 
@@ -121,9 +120,8 @@ def app_signed(handler: Handler) -> Handler:
                                                  request.body or b"") for secret in candidates)
         if app_key is None or not valid:
             raise Unauthenticated("签名无效", details={"reason": "bad_signature"})
-        # The nonce is remembered for twice the allowed skew, so a replay is refused in any window.
-        if not await request.app.ctx.kv.set_nx(f"nonce:{key_id}:{nonce}", str(int(time.time())),
-                                               settings.signature_max_skew_s * 2):
+        # Used nonces live in the database (security.nonces): a Redis restart must not forget them.
+        if not await nonces.claim(app_key=key_id, nonce=nonce, timestamp=int(timestamp), now=clock.now()):
             raise Unauthenticated("请求已被使用（重放）", details={"reason": "nonce_reused"})
         request.ctx.app_key = app_key
         return await handler(request, *args, **kwargs)
