@@ -77,6 +77,9 @@ class Settings:
     wechat_qps: float = 0.0
     worker_in_app: bool = False
     job_lease_s: int = 120
+    scheduler_in_app: bool = False
+    scheduler_refresh_s: int = 30
+    refresh_token_grace_s: int = 7 * 86400
     contract_check: bool = False
 
     @property
@@ -326,6 +329,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         wechat_qps=_rate(env, "WECHAT_QPS"),
         worker_in_app=_bool(env, "WORKER_IN_APP", not env.get("DATABASE_URL")),
         job_lease_s=_int(env, "JOB_LEASE_S", 120, minimum=2),
+        # The embedded default (no DATABASE_URL, no REDIS_URL) also runs the scheduler in the web process.
+        scheduler_in_app=_bool(env, "SCHEDULER_IN_APP", not env.get("DATABASE_URL") and not env.get("REDIS_URL")),
+        scheduler_refresh_s=_int(env, "SCHEDULER_REFRESH_S", 30, minimum=1),
+        refresh_token_grace_s=_int(env, "REFRESH_TOKEN_GRACE_S", 7 * 86400, minimum=3600),
         # Every answer checked against its route's declared contract (a mismatch is a 500 naming it).
         contract_check=_bool(env, "CONTRACT_CHECK", False) and not production,
     )

@@ -1,8 +1,10 @@
 """``python -m backend scheduler``: APScheduler (3.x ``AsyncIOScheduler``) running the jobs the database defines.
 
-The lifecycle programs and the touches that are scheduled or running become APScheduler jobs; the
-definitions are read again every ``refresh_s`` seconds, so a change in the console reaches every
-scheduler process. Any number of scheduler processes may run: each run is guarded (``jobs.runs``).
+The lifecycle programs, the touches that are scheduled or running and the maintenance jobs
+(``jobs.maintenance``) become APScheduler jobs; the definitions are read again every
+``SCHEDULER_REFRESH_S`` seconds, so a change in the console reaches every scheduler process. Any
+number of scheduler processes may run: each run is guarded (``jobs.runs``). The embedded default
+runs one inside the web process (``SCHEDULER_IN_APP``, see ``backend.app``).
 """
 
 from __future__ import annotations
@@ -21,19 +23,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 from backend import clock, db
 from backend.kv import KV, create_kv
 from backend.settings import Settings
-from jobs import lifecycle, runs, service
+from jobs import lifecycle, maintenance, runs, service
 from jobs.models import Touch
 
 log = logging.getLogger("jobs.scheduler")
 
 
 class Host:
-    def __init__(self, settings: Settings, kv: KV, *, owner: str | None = None, refresh_s: int = 30) -> None:
+    def __init__(self, settings: Settings, kv: KV, *, owner: str | None = None, refresh_s: int | None = None) -> None:
         self.settings = settings
         self.kv = kv
         self.tz = settings.tz
         self.owner = owner or runs.new_owner()
-        self.refresh_s = refresh_s
+        self.refresh_s = refresh_s or settings.scheduler_refresh_s
         self.scheduler = AsyncIOScheduler(timezone=self.tz, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
         self._signatures: dict[str, str] = {}
@@ -49,6 +51,9 @@ class Host:
     async def desired(self) -> dict[str, tuple[Any, Any, tuple[Any, ...], str]]:
         """job id -> (trigger, function, args, signature) for everything that should be scheduled."""
         out: dict[str, tuple[Any, Any, tuple[Any, ...], str]] = {}
+        for name, job in maintenance.JOBS.items():
+            out[f"maintenance:{name}"] = (CronTrigger.from_crontab(job.cron, timezone=self.tz),
+                                          self.run_maintenance, (name,), job.cron)
         for key, settings in (await lifecycle.load_all(fresh=True)).items():
             if settings.enabled:
                 out[f"program:{key}"] = (CronTrigger.from_crontab(settings.cron, timezone=self.tz),
@@ -89,6 +94,11 @@ class Host:
         log.info("program run", extra={"result": result})
         return result
 
+    async def run_maintenance(self, name: str) -> dict[str, Any]:
+        result = await maintenance.run(name, settings=self.settings, kv=self.kv, owner=self.owner)
+        log.info("maintenance run", extra={"result": result})
+        return result
+
     async def run_touch(self, touch_id: int) -> dict[str, Any]:
         result = await service.run_touch(touch_id, kv=self.kv, owner=self.owner, tz=self.tz,
                                          lease_s=self.settings.job_lease_s)
@@ -115,7 +125,7 @@ async def run_scheduler(settings: Settings) -> None:
 
 
 async def run_one(settings: Settings, job: str) -> dict[str, Any]:
-    """``program:KEY`` or ``touch:ID`` now, under the same guards as a scheduled run."""
+    """``program:KEY``, ``touch:ID`` or ``maintenance:NAME`` now, under the same guards as a scheduled run."""
     kv = create_kv(settings.redis_url, settings.redis_prefix)
     await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
     try:
@@ -126,7 +136,9 @@ async def run_one(settings: Settings, job: str) -> dict[str, Any]:
         if kind == "touch" and name.isdigit():
             return await service.run_touch(int(name), kv=kv, owner=owner, tz=settings.tz,
                                            lease_s=settings.job_lease_s)
-        raise ValueError(f"unknown job {job!r}: use program:KEY or touch:ID")
+        if kind == "maintenance":
+            return await maintenance.run(name, settings=settings, kv=kv, owner=owner)
+        raise ValueError(f"unknown job {job!r}: use program:KEY, touch:ID or maintenance:purge")
     finally:
         await kv.close()
         await db.close_db()

@@ -1,0 +1,90 @@
+"""Housekeeping: what has outlived its use is deleted on a schedule, in batches, counted in ``job_runs``.
+
+| job | deletes | runs |
+|---|---|---|
+| purge | idempotency records past their retention (24 h); refresh tokens expired or spent more than ``REFRESH_TOKEN_GRACE_S`` ago; used signature nonces whose timestamp is refused anyway (twice ``SIGNATURE_MAX_SKEW_S``) | hourly, at minute 17 |
+
+Each batch deletes at most ``BATCH`` rows and commits with the run's cursor, so a long purge never
+holds a big transaction and a scheduler killed mid-way resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q, Subquery
+from tortoise.models import Model
+
+from backend import clock
+from backend.idempotency import IdempotencyRecord
+from backend.kv import KV
+from backend.members.models import RefreshToken
+from backend.security import nonces
+from backend.settings import Settings
+from jobs import runs
+from jobs.runs import Step
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Job:
+    cron: str
+    description: str
+
+
+JOBS: dict[str, Job] = {
+    "purge": Job(cron="17 * * * *", description="删除过期的幂等记录、刷新令牌和签名随机数"),
+}
+
+
+@dataclass(frozen=True)
+class Purge:
+    """One table's purge: the count's name, the model and which of its rows are done with."""
+
+    name: str
+    model: type[Model]
+    done_with: Q
+
+
+def purges(settings: Settings, now: datetime) -> list[Purge]:
+    spent = now - timedelta(seconds=settings.refresh_token_grace_s)
+    return [
+        Purge("idempotency_records", IdempotencyRecord, Q(expires_at__lte=now)),
+        # Spent tokens are kept for a while: presenting one again is how a stolen copy is detected.
+        Purge("refresh_tokens", RefreshToken, Q(expires_at__lte=spent) | Q(used_at__lte=spent)),
+        Purge("used_nonces", nonces.UsedNonce,
+              Q(signed_at__lt=nonces.purge_before(now, settings.signature_max_skew_s))),
+    ]
+
+
+def purge_step(settings: Settings, *, now: datetime, batch: int = BATCH) -> Step:
+    """The cursor is the index of the table being purged; each step deletes one batch from it."""
+    tables = purges(settings, now)
+
+    async def step(cursor: int, conn: BaseDBAsyncClient) -> tuple[int | None, dict[str, int]]:
+        purge = tables[cursor]
+        chosen = purge.model.filter(purge.done_with).using_db(conn).limit(batch).values("id")
+        deleted = await purge.model.filter(id__in=Subquery(chosen)).using_db(conn).delete()
+        following = cursor if deleted >= batch else cursor + 1
+        return (following if following < len(tables) else None), {purge.name: deleted, "batches": 1}
+
+    return step
+
+
+def period_of(now: datetime) -> str:
+    """An hourly job's period: the UTC hour it runs in."""
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+async def run(name: str, *, settings: Settings, kv: KV, owner: str, now: datetime | None = None,
+              batch: int = BATCH) -> dict[str, Any]:
+    """One run of a maintenance job for the current hour (guarded like every job: once, resumable)."""
+    if name not in JOBS:
+        raise ValueError(f"unknown maintenance job {name!r}: one of {', '.join(JOBS)}")
+    now = now or clock.now()
+    return await runs.run(f"maintenance:{name}", period_of(now), purge_step(settings, now=now, batch=batch),
+                          kv=kv, owner=owner, lease_s=settings.job_lease_s)
