@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 
 class SystemClock:
@@ -29,7 +30,7 @@ class ManualClock:
         return self._now
 
 
-_current: SystemClock | ManualClock = SystemClock()
+_current: SystemClock | ManualClock | Any = SystemClock()
 
 
 def now() -> datetime:
@@ -37,7 +38,12 @@ def now() -> datetime:
     return _current.now()
 
 
-def install(clock: SystemClock | ManualClock) -> None:
+def current() -> SystemClock | ManualClock:
+    """The installed clock (a test clock wraps it)."""
+    return _current
+
+
+def install(clock: SystemClock | ManualClock | Any) -> None:
     global _current
     _current = clock
 
