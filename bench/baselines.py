@@ -71,7 +71,7 @@ def _bare_app(name: str) -> Sanic:
     app = Sanic(name, configure_logging=False)
     app.config.ACCESS_LOG = False
     app.config.MOTD = False
-    app.config.AUTO_EXTEND = False  # bare: sanic-ext is installed for the project, not attached here
+    app.config.AUTO_EXTEND = False  # bare: no extension attached even where sanic-ext is installed
     return app
 
 
