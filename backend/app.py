@@ -22,7 +22,7 @@ from backend.members.wechat import WeChatGateway
 from backend.ratelimit import Limiter
 from backend.security.pii import PiiCipher
 from backend.settings import Settings
-from notifications import templates
+from notifications import rendering
 from notifications.worker import build_dispatcher, close_channels
 
 log = logging.getLogger("backend.app")
@@ -79,7 +79,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
 
     http_errors.install(app)
     loyalty.install(settings.timezone)
-    templates.configure(settings.timezone)
+    rendering.configure(settings)
     coupons.install(settings.timezone)
     _register_blueprints(app)
 

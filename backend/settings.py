@@ -77,6 +77,9 @@ class Settings:
     wechat_qps: float = 0.0
     worker_in_app: bool = False
     job_lease_s: int = 120
+    template_max_chars: int = 8192
+    template_email_max_chars: int = 262_144
+    template_render_timeout_s: float = 0.5
     scheduler_in_app: bool = False
     scheduler_refresh_s: int = 30
     refresh_token_grace_s: int = 7 * 86400
@@ -329,6 +332,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         wechat_qps=_rate(env, "WECHAT_QPS"),
         worker_in_app=_bool(env, "WORKER_IN_APP", not env.get("DATABASE_URL")),
         job_lease_s=_int(env, "JOB_LEASE_S", 120, minimum=2),
+        template_max_chars=_int(env, "TEMPLATE_MAX_CHARS", 8192, minimum=256),
+        template_email_max_chars=_int(env, "TEMPLATE_EMAIL_MAX_CHARS", 262_144, minimum=1024),
+        template_render_timeout_s=_float(env, "TEMPLATE_RENDER_TIMEOUT_S", 0.5),
         # The embedded default (no DATABASE_URL, no REDIS_URL) also runs the scheduler in the web process.
         scheduler_in_app=_bool(env, "SCHEDULER_IN_APP", not env.get("DATABASE_URL") and not env.get("REDIS_URL")),
         scheduler_refresh_s=_int(env, "SCHEDULER_REFRESH_S", 30, minimum=1),

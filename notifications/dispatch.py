@@ -37,7 +37,7 @@ from backend.kv import KV, Cap
 from backend.members import events
 from backend.security.pii import PiiCipher
 from backend.settings import Settings
-from notifications import links, policy, templates
+from notifications import links, policy, rendering, templates
 from notifications.channels.base import Channel, Outgoing, SendResult
 from notifications.channels.log import mask_recipient
 from notifications.policy import WINDOW_SECONDS, Policy
@@ -308,11 +308,14 @@ class Dispatcher:
             if row["cap_behaviour"] == "defer" and (expires is None or capped < expires):
                 return job.later("deferred", capped, "frequency_cap")
             return job.end("capped", "frequency_cap", now)
-        # render, then claim a WeChat grant
+        # render (on the render threads, under the template's budget), then claim a WeChat grant
         content = template["content"]
         try:
-            job.rendered = templates.render_channel(content, job.channel, self._variables(job, who, now))
-        except templates.RenderError as exc:
+            job.rendered = await rendering.render_channel(content, job.channel, self._variables(job, who, now))
+        except rendering.RenderTooCostly as exc:  # this member's data took the template past a bound
+            await self._unreserve(job)
+            return job.end("failed", f"template_too_costly: {exc}", now)
+        except rendering.RenderError as exc:
             await self._unreserve(job)
             return job.end("failed", f"render_error: {exc}", now)
         job.outgoing = self._outgoing(job, who)
@@ -412,7 +415,7 @@ class Dispatcher:
             job.grant_template = None
 
     def _variables(self, job: Job, who: Recipient, now: datetime) -> dict[str, Any]:
-        return templates.variables(member=who.member, event=job.row["context"] or {},
+        return rendering.variables(member=who.member, event=job.row["context"] or {},
                                    merchant=self.settings.merchant_name, now=now, tz=self.tz)
 
     def _outgoing(self, job: Job, who: Recipient) -> Outgoing:

@@ -1,4 +1,4 @@
-"""Message templates: the built-in service templates, validation, and sandboxed rendering.
+"""Message templates: the built-in service templates, validation and storage.
 
 A template says what one kind of message reads like on each channel:
 
@@ -10,6 +10,9 @@ A template says what one kind of message reads like on each channel:
 Every string is a Jinja2 expression rendered in a sandbox with ``member`` (profile and assets),
 ``event`` (the values of what caused the message), ``merchant`` and ``today``. The four built-in
 templates are sent by domain events; an admin can edit or switch each off.
+
+Rendering lives in ``notifications.rendering``. A save is refused when a string does not compile or
+when a trial render with the sample member breaks a render bound.
 """
 
 from __future__ import annotations
@@ -17,51 +20,18 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
-from functools import lru_cache
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from backend import audit, clock, db
-from notifications import wechat_fields
+from notifications import rendering, wechat_fields
 from notifications.errors import TemplateInvalid, TemplateKeyTaken, TemplateNotFound
 from notifications.models import MessageTemplate
 
-_TEXT = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-_HTML = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
-_tz = ZoneInfo("Asia/Shanghai")
-
-
-def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """``{{ event.redeemed_at | local }}``: an ISO time in merchant time."""
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if not isinstance(when, datetime):
-        return str(value)
-    return when.astimezone(_tz).strftime(fmt) if when.tzinfo else when.strftime(fmt)
-
-
-def _yuan(cents: Any) -> str:
-    """``{{ event.discount_cents | yuan }}``: integer cents as 12.34."""
-    cents = int(cents)
-    sign, cents = ("-" if cents < 0 else ""), abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
-
-
-for _env in (_TEXT, _HTML):
-    _env.filters["local"] = _local
-    _env.filters["yuan"] = _yuan
-
-
-def configure(timezone: str) -> None:
-    global _tz
-    _tz = ZoneInfo(timezone)
 # An SMS promotion must tell the reader how to opt out: 拒收请回复R, 回T退订, 退订回TD ...
 OPT_OUT_PHRASE = re.compile(r"(拒收|退订)[^A-Za-z]{0,4}[A-Za-z]{1,2}|回复?\s*[A-Za-z]{1,2}\s*(退订|拒收)")
 
@@ -253,7 +223,7 @@ async def save(key: str, doc: TemplateDoc, *, actor: audit.Actor) -> None:
     if before is None:
         raise TemplateNotFound(details={"key": key})
     content = doc.content.model_dump(mode="json", exclude_none=True)
-    check_syntax(content)
+    await rendering.check(content, rendering.sample_variables(key))
     if key in BUILTIN and doc.purpose != BUILTIN[key].purpose:
         raise TemplateInvalid("内置模板的用途不能修改", details={"purpose": BUILTIN[key].purpose})
     forget()
@@ -277,7 +247,7 @@ async def create(key: str, doc: TemplateDoc, *, actor: audit.Actor) -> None:
     if key in BUILTIN:
         raise TemplateKeyTaken(details={"key": key})
     content = doc.content.model_dump(mode="json", exclude_none=True)
-    check_syntax(content)
+    await rendering.check(content, rendering.sample_variables(key))
     try:
         async with in_transaction() as conn:
             await MessageTemplate.create(key=key, name=doc.name, purpose=doc.purpose, enabled=doc.enabled,
@@ -296,105 +266,3 @@ async def list_all() -> list[dict[str, Any]]:
         "FROM message_templates ORDER BY id")}
     out = [rows.pop(key, None) or builtin_row(key) for key in BUILTIN]
     return [r for r in out if r is not None] + list(rows.values())
-
-
-# -- rendering ---------------------------------------------------------------------------------------
-
-@lru_cache(maxsize=2048)
-def _compiled(source: str, html: bool) -> Any:
-    return (_HTML if html else _TEXT).from_string(source)
-
-
-def _strings(content: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    out: list[tuple[str, str, bool]] = []
-    for channel, part in content.items():
-        for name, value in part.items():
-            if name == "template_id":
-                continue
-            if isinstance(value, str):
-                out.append((f"{channel}.{name}", value, name == "html"))
-            elif isinstance(value, list):
-                out += [(f"{channel}.{name}[{i}]", v, False) for i, v in enumerate(value)]
-            elif isinstance(value, dict):
-                out += [(f"{channel}.{name}.{k}", v, False) for k, v in value.items()]
-    return out
-
-
-def check_syntax(content: dict[str, Any]) -> None:
-    """Every string compiles, and literal WeChat values fit their field type."""
-    problems: dict[str, str] = {}
-    for where, source, html in _strings(content):
-        try:
-            _compiled(source, html)
-        except TemplateError as exc:
-            problems[where] = f"模板语法错误：{exc}"
-    for key, source in (content.get("wechat") or {}).get("fields", {}).items():
-        if "{" not in source:
-            problem = wechat_fields.check_value(key, source)
-            if problem:
-                problems[f"wechat.fields.{key}"] = problem
-    if problems:
-        raise TemplateInvalid(details={"problems": problems})
-
-
-class RenderError(Exception):
-    """A template that cannot be rendered for this member (a missing variable, a value WeChat refuses)."""
-
-
-def render_channel(content: dict[str, Any], channel: str, variables: dict[str, Any]) -> dict[str, Any]:
-    """The channel's part with every string rendered; WeChat values fitted to their field limits."""
-    part = content[channel]
-    try:
-        if channel == "sms":
-            return {"template_id": part.get("template_id", ""),
-                    "params": [_render(p, variables) for p in part.get("params", [])],
-                    "text": _render(part["text"], variables)}
-        if channel == "email":
-            return {"subject": " ".join(_render(part["subject"], variables).split()),
-                    "text": _render(part["text"], variables),
-                    "html": _render(part.get("html", ""), variables, html=True)}
-        fields = {key: wechat_fields.fit(key, _render(source, variables))
-                  for key, source in part["fields"].items()}
-        return {"template_id": part.get("template_id", ""), "page": part.get("page", ""), "fields": fields}
-    except (TemplateError, ValueError) as exc:
-        raise RenderError(f"{channel}: {exc}") from None
-
-
-def _render(source: str, variables: dict[str, Any], *, html: bool = False) -> str:
-    if not source:
-        return ""
-    return _compiled(source, html).render(variables)
-
-
-def variables(*, member: dict[str, Any], event: dict[str, Any], merchant: str, now: datetime,
-              tz: Any) -> dict[str, Any]:
-    return {"member": member, "event": event, "merchant": merchant,
-            "today": now.astimezone(tz).strftime("%Y-%m-%d")}
-
-
-def sample_member() -> dict[str, Any]:
-    return {"name": "张三", "nickname": "张三", "member_no": "M00000001", "tier_name": "金卡", "points": 1280,
-            "balance_yuan": "56.00", "birthday": "1990-05-20"}
-
-
-
-SAMPLE_EVENTS: dict[str, dict[str, Any]] = {
-    "welcome": {"channel": "miniprogram"},
-    "coupon_redeemed": {"coupon_name": "满100减20", "redeemed_at": "2026-03-02T02:00:00+00:00",
-                        "store_name": "南京西路店", "discount_cents": 2000, "coupon_id": 1},
-    "tier_upgraded": {"tier_code": "gold", "tier_name": "金卡", "from_tier_name": "银卡"},
-    "points_expiring": {"points": 300, "expires_on": "2026-12-31"},
-    "coupon_expiring": {"coupon_name": "满100减20", "valid_until": "2026-03-05T16:00:00+00:00", "coupon_id": 1},
-    "newbie_task": {}, "birthday": {"birthday": "2026-05-20"}, "winback": {"dormant_days": 90},
-}
-
-
-def preview(content: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
-    """Each channel rendered with ``variables``, or the problem that would fail the message."""
-    out: dict[str, Any] = {}
-    for channel in content:
-        try:
-            out[channel] = {"ok": True, "rendered": render_channel(content, channel, variables)}
-        except RenderError as exc:
-            out[channel] = {"ok": False, "problem": str(exc)}
-    return out

@@ -12,7 +12,7 @@ from backend.kv import create_kv
 from backend.members.wechat import WeChatGateway
 from backend.security.pii import PiiCipher
 from backend.settings import Settings
-from notifications import templates
+from notifications import rendering
 from notifications.dispatch import Dispatcher
 from notifications.providers import build_channels, channel_limits
 
@@ -35,7 +35,7 @@ async def run_worker(settings: Settings, *, once: bool = False, batch_size: int 
     kv = create_kv(settings.redis_url, settings.redis_prefix)
     wechat = WeChatGateway(settings, kv)
     await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
-    templates.configure(settings.timezone)
+    rendering.configure(settings)
     dispatcher = build_dispatcher(settings, kv, wechat, PiiCipher(settings.pii_key), batch_size=batch_size)
     handled = 0
     try:

@@ -24,7 +24,7 @@ from backend.members.errors import MemberNotFound
 from backend.members.models import Member
 from backend.web.pages import SECURITY_HEADERS
 from backend.web.pages import templates as pages
-from notifications import inbound, links, policy, templates
+from notifications import inbound, links, policy, rendering, templates
 from notifications.errors import CallbackForbidden, TemplateNotFound
 from notifications.models import Message
 from notifications.templates import TemplateDoc
@@ -34,7 +34,7 @@ callbacks = Blueprint("callbacks", url_prefix="/api/v1/callbacks")
 unsubscribe = Blueprint("unsubscribe", url_prefix="/u")
 TAG = "console"
 AUTH = STAFF_AUTH_ERRORS
-TEMPLATE_ERRORS = [*AUTH, "MESSAGE_TEMPLATE_NOT_FOUND", "MESSAGE_TEMPLATE_INVALID"]
+TEMPLATE_ERRORS = [*AUTH, "MESSAGE_TEMPLATE_NOT_FOUND", "MESSAGE_TEMPLATE_INVALID", "MESSAGE_TEMPLATE_TOO_COSTLY"]
 
 
 class TemplateCreate(TemplateDoc):
@@ -84,7 +84,8 @@ async def list_message_templates(request: Request) -> HTTPResponse:
 
 @bp.post("/message-templates")
 @endpoint(summary="Create a message template (Jinja2 variables: member, event, merchant, today)", tag=TAG,
-          body=TemplateCreate, errors=[*AUTH, "MESSAGE_TEMPLATE_INVALID", "MESSAGE_TEMPLATE_KEY_TAKEN"])
+          body=TemplateCreate, errors=[*AUTH, "MESSAGE_TEMPLATE_INVALID", "MESSAGE_TEMPLATE_TOO_COSTLY",
+                                         "MESSAGE_TEMPLATE_KEY_TAKEN"])
 @staff_required(*CONSOLE)
 async def create_message_template(request: Request) -> HTTPResponse:
     body = parse_body(request, TemplateCreate)
@@ -133,18 +134,18 @@ async def preview_message_template(request: Request, key: str) -> HTTPResponse:
     if row is None and body.template is None:
         raise TemplateNotFound(details={"key": key})
     content = body.template.content.model_dump(mode="json", exclude_none=True) if body.template else row["content"]
-    templates.check_syntax(content)
-    member = templates.sample_member()
+    member = rendering.sample_member()
     if body.member_id is not None:
         found = await request.app.ctx.dispatcher.recipients({body.member_id})
         if body.member_id not in found:
             raise MemberNotFound()
         member = found[body.member_id].member
     settings = request.app.ctx.settings
-    event = body.event if body.event is not None else templates.SAMPLE_EVENTS.get(key, {})
-    variables = templates.variables(member=member, event=event, merchant=settings.merchant_name, now=clock.now(),
+    event = body.event if body.event is not None else rendering.SAMPLE_EVENTS.get(key, {})
+    variables = rendering.variables(member=member, event=event, merchant=settings.merchant_name, now=clock.now(),
                                     tz=settings.tz)
-    return ok({"key": key, "channels": templates.preview(content, variables)})
+    # Off the event loop and under the render budget: a costly template is a 422, never a stalled worker.
+    return ok({"key": key, "channels": await rendering.preview(content, variables)})
 
 
 # -- caps, quiet hours, retries --------------------------------------------------------------------------
