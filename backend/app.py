@@ -40,6 +40,7 @@ def _register_blueprints(app: Sanic) -> None:
     # Imported here so each domain's HTTP layer registers its routes (and error codes) once.
     from backend.http import (
         console,
+        console_app_keys,
         console_audience,
         console_coupons,
         console_jobs,
@@ -58,6 +59,7 @@ def _register_blueprints(app: Sanic) -> None:
                       integrations.bp, notification_routes.bp, notification_routes.callbacks,
                       notification_routes.unsubscribe, console_jobs.bp, console_audience.bp, pages.bp):
         app.blueprint(blueprint)
+    app.blueprint(console_app_keys.bp)
 
 
 def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:

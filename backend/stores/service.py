@@ -136,7 +136,7 @@ class Scope:
 
 
 async def check_scopes(scopes: dict[str, Any]) -> dict[str, Any]:
-    """The scopes as stored (sorted, without repeats), or a 400 naming the bad part."""
+    """The scopes as stored (in the catalogue's order, without repeats), or a 400 naming the bad part."""
     channels = list(scopes.get("channels") or [])
     actions = list(scopes.get("actions") or [])
     store_ids = scopes.get("store_ids")
@@ -156,7 +156,8 @@ async def check_scopes(scopes: dict[str, Any]) -> dict[str, Any]:
                 problems["scopes.store_ids"] = f"门店不存在：{', '.join(map(str, missing))}"
     if problems:
         raise field_errors(problems)
-    return {"channels": sorted(set(channels)), "store_ids": store_ids, "actions": sorted(set(actions))}
+    return {"channels": [c for c in APP_CHANNELS if c in channels], "store_ids": store_ids,
+            "actions": [a for a in APP_ACTIONS if a in actions]}
 
 
 def verification_secrets(key: AppKey, *, pii: PiiCipher, now: datetime) -> list[str]:
