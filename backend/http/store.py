@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, Literal
 
 from pydantic import Field
 from sanic import Blueprint, Request
@@ -15,7 +16,7 @@ from backend.coupons.models import Coupon
 from backend.errors import Forbidden
 from backend.http.auth import staff_required
 from backend.http.common import CLERK
-from backend.http.docs import endpoint
+from backend.http.docs import Out, endpoint
 from backend.http.orders import (
     ORDER_ERRORS,
     REFUND_ERRORS,
@@ -27,7 +28,7 @@ from backend.http.orders import (
 from backend.http.validation import Body, parse_body
 from backend.idempotency import idempotent
 from backend.loyalty import orders
-from backend.members import scan, service
+from backend.members import custom_fields, scan, service
 from backend.security.codes import CodeInvalid, CodeSigner
 from miniprogram_api.routes import Consents
 
@@ -57,6 +58,22 @@ class CounterRegistration(Body):
     gender: str | None = Field(None, pattern="^(male|female|unknown)$")
     consents: Consents = Consents()
     consent_text_version: str | None = Field(None, max_length=32)
+    custom_fields: dict[str, Any] = Field(default_factory=dict, max_length=100,
+                                          description="values for the console's custom fields (required ones "
+                                                      "when the member is new); see GET /store/custom-fields")
+
+
+class CounterField(Out):
+    key: str
+    label: str
+    type: Literal["text", "number", "date", "choice"]
+    required: bool
+    choices: list[str] | None
+    max_length: int | None
+
+
+class CounterFields(Out):
+    items: list[CounterField]
 
 
 @bp.post("/scan")
@@ -116,6 +133,7 @@ async def register_member(request: Request) -> HTTPResponse:
     result = await service.register(reg=service.Registration(
         phone=body.phone, channel="pos", store_id=store_id, nickname=body.name, birthday=body.birthday,
         gender=body.gender, consents=body.consents.flags(), consent_text_version=body.consent_text_version,
+        custom_fields=body.custom_fields,
     ), pii=request.app.ctx.pii, actor=audit.Actor.staff(request.ctx.staff.id))
     if not result.created:
         # The phone is a member already: say so, and no more. The card is opened by the member's code,
@@ -128,6 +146,16 @@ async def register_member(request: Request) -> HTTPResponse:
                                   store_id=store_id, staff_id=request.ctx.staff.id)
     return json({"created": True, **summary, "scan_token": token, "scan_token_expires_in": scan.SCAN_TTL_S},
                 status=201, ensure_ascii=False)
+
+
+@bp.get("/custom-fields")
+@endpoint(summary="The active custom fields, for the registration form (required ones must be filled)", tag=TAG,
+          response=CounterFields, errors=["UNAUTHENTICATED", "FORBIDDEN"])
+@staff_required(*CLERK)
+async def list_custom_fields(request: Request) -> HTTPResponse:
+    items = [{"key": d.key, "label": d.label, "type": d.type, "required": d.required, "choices": d.choices,
+              "max_length": d.max_length} for d in await custom_fields.active_definitions()]
+    return json({"items": items}, ensure_ascii=False)
 
 
 class StoreOrder(OrderBody):
