@@ -9,7 +9,7 @@ import pytest
 
 from backend.coupons.models import Coupon, Redemption
 from backend.loyalty.models import Order
-from backend.members.models import MemberConsent
+from backend.members.models import Member, MemberConsent
 from tests.conftest import IN_CI
 from tests.factories import bearer, make_staff, make_store, member_token, scan_token, unique, unique_phone
 
@@ -406,3 +406,57 @@ async def test_a_walk_in_member_is_registered_with_consents_unticked_by_default(
     assert granted[("sms", "marketing")] is True
     assert granted.get(("wechat", "marketing")) in (None, False)
     assert granted.get(("email", "marketing")) in (None, False)
+
+
+async def test_the_registration_form_asks_for_the_required_custom_fields(stack, page, shots):
+    clerk, _ = await make_staff(stack, password=PASSWORD)
+    _, admin = await make_staff(stack, role="admin")
+    for definition in ({"key": "shoe_size", "label": "鞋码", "type": "number", "required": True},
+                       {"key": "style", "label": "风格", "type": "choice", "required": True, "choices": ["复古", "简约"]},
+                       {"key": "note", "label": "备注", "type": "text"}):
+        response = await stack.http.post("/api/v1/admin/custom-fields", json=definition, headers=bearer(admin))
+        assert response.status_code == 201, response.text
+    await log_in(page, clerk.username)
+
+    await page.get_by_role("button", name="新会员登记").click()
+    dialog = page.locator("#register-dialog")
+    await expect(dialog.get_by_label("鞋码")).to_be_visible()
+    await expect(dialog.get_by_label("风格")).to_be_visible()
+    await expect(dialog.get_by_label("备注")).to_have_count(0)  # optional fields are the member's to fill later
+    await dialog.get_by_label("手机号").fill(unique_phone())
+    await dialog.get_by_label("风格").select_option("复古")
+    await dialog.get_by_role("button", name="确认登记").click()
+    await expect(dialog.locator(".form-error")).to_have_text("请填写鞋码")
+    await shots("custom-field-missing")
+    assert not await Member.exists()
+
+    await dialog.get_by_label("鞋码").fill("38")
+    await dialog.get_by_role("button", name="确认登记").click()
+
+    await expect(page.locator("#notice")).to_have_text("新会员已登记")
+    await shots("registered-with-custom-fields")
+    member = await Member.get(id=int(await page.locator("#member-card").get_attribute("data-member-id")))
+    assert member.custom_fields == {"shoe_size": 38, "style": "复古"}
+
+
+async def test_a_required_field_defined_while_the_form_is_open_is_named_and_shown(stack, page, shots):
+    clerk, _ = await make_staff(stack, password=PASSWORD)
+    _, admin = await make_staff(stack, role="admin")
+    await log_in(page, clerk.username)
+    await page.get_by_role("button", name="新会员登记").click()
+    dialog = page.locator("#register-dialog")
+    await dialog.get_by_label("手机号").fill(unique_phone())
+    response = await stack.http.post("/api/v1/admin/custom-fields", headers=bearer(admin),
+                                     json={"key": "shoe_size", "label": "鞋码", "type": "number", "required": True})
+    assert response.status_code == 201, response.text
+
+    await dialog.get_by_role("button", name="确认登记").click()
+
+    await expect(dialog.locator(".form-error")).to_have_text("鞋码：必填")
+    await expect(dialog.get_by_label("鞋码")).to_be_visible()
+    await shots("custom-field-defined-meanwhile")
+    assert not await Member.exists()
+    await dialog.get_by_label("鞋码").fill("41")
+    await dialog.get_by_role("button", name="确认登记").click()
+    await expect(page.locator("#notice")).to_have_text("新会员已登记")
+    assert (await Member.get()).custom_fields == {"shoe_size": 41}

@@ -18,6 +18,7 @@
     scanToken: null,
     scanValidUntil: 0, // Date.now() milliseconds
     summary: null,
+    customFields: null, // promise of the required custom fields, read when the registration form opens
   };
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -114,13 +115,14 @@
 
   // ---- API -----------------------------------------------------------------------------------
 
-  async function api(path, body, { key = null, auth = true } = {}) {
+  async function api(path, body, { key = null, auth = true, method = "POST" } = {}) {
     const headers = { "Content-Type": "application/json", Accept: "application/json" };
     if (auth) headers.Authorization = `Bearer ${state.session.token}`;
     if (key) headers["Idempotency-Key"] = key;
     let response;
     try {
-      response = await fetch(API + path, { method: "POST", headers, body: JSON.stringify(body || {}) });
+      const init = method === "GET" ? { method, headers } : { method, headers, body: JSON.stringify(body || {}) };
+      response = await fetch(API + path, init);
     } catch (_) {
       throw new ApiError("NETWORK", "网络异常，请检查网络后重试（重试不会重复操作）", 0);
     }
@@ -724,16 +726,110 @@
     ]);
   }
 
+  // The console decides which profile fields a new member must give; the form asks for those.
+  function openRegister() {
+    openDialog("register-dialog", (form) => {
+      $("#register-custom", form).replaceChildren();
+      loadCustomFields(form).catch((error) => {
+        if (error.status !== 401) formError(form, `无法读取会员资料项：${error.message}`);
+      });
+    });
+  }
+
+  function loadCustomFields(form) {
+    const box = $("#register-custom", form);
+    const kept = {};
+    box.querySelectorAll("[data-key]").forEach((input) => { kept[input.dataset.key] = input.value; });
+    state.customFields = api("/store/custom-fields", null, { method: "GET" })
+      .then((answer) => answer.items.filter((field) => field.required));
+    return state.customFields.then((fields) => {
+      renderCustomFields(box, fields);
+      box.querySelectorAll("[data-key]").forEach((input) => { input.value = kept[input.dataset.key] || input.value; });
+    });
+  }
+
+  function renderCustomFields(box, fields) {
+    box.replaceChildren(...fields.flatMap((field) => {
+      const id = `register-cf-${field.key}`;
+      const label = el("label", { htmlFor: id }, field.label, el("span", { class: "required-mark", title: "必填" }, "*"));
+      let input;
+      if (field.type === "choice") {
+        input = el("select", { id }, el("option", { value: "" }, "请选择"),
+          ...(field.choices || []).map((choice) => el("option", { value: choice }, choice)));
+      } else {
+        input = el("input", { id, autocomplete: "off" });
+        if (field.type === "date") input.type = "date";
+        if (field.type === "number") input.inputMode = "decimal";
+        if (field.type === "text") input.maxLength = field.max_length || 200;
+      }
+      input.required = true;
+      input.dataset.key = field.key;
+      input.dataset.type = field.type;
+      input.dataset.label = field.label;
+      return [label, input];
+    }));
+  }
+
+  function customValues(form) {
+    const values = {};
+    for (const input of $("#register-custom", form).querySelectorAll("[data-key]")) {
+      const text = input.value.trim();
+      const label = input.dataset.label;
+      if (!text) throw invalid(`请填写${label}`);
+      if (input.dataset.type === "number") {
+        if (!/^-?\d+(\.\d+)?$/.test(text)) throw invalid(`${label}应为数字`);
+        values[input.dataset.key] = Number(text);
+      } else {
+        values[input.dataset.key] = text;
+      }
+    }
+    return values;
+  }
+
+  // "custom_fields.shoe_size: 必填" from the API, said with the field's label. A field the form does not
+  // show was made required after it opened: the form reads the fields again and shows it.
+  async function registrationProblem(form, error) {
+    const fields = Object.entries((error.details && error.details.fields) || {});
+    const input = (key) => $(`#register-custom [data-key="${CSS.escape(key)}"]`, form);
+    const customKey = (name) => (name.startsWith("custom_fields.") ? name.slice("custom_fields.".length) : null);
+    if (fields.some(([name]) => customKey(name) && !input(customKey(name)))) {
+      try {
+        await loadCustomFields(form);
+      } catch (_) {
+        // the labels below fall back to the field names
+      }
+    }
+    const lines = fields.map(([name, problem]) => {
+      const key = customKey(name);
+      const shown = key && input(key);
+      const label = shown ? shown.dataset.label : { phone: "手机号", name: "称呼" }[name] || key || name;
+      return `${label}：${problem}`;
+    });
+    return lines.length ? new ApiError(error.code, lines.join("；"), error.status, error.details) : error;
+  }
+
   async function register(form, key) {
     const phone = form.phone.value.trim();
     if (!phone) throw invalid("请输入手机号");
+    try {
+      await state.customFields;
+    } catch (_) {
+      throw invalid("无法读取会员资料项，请关闭后重新打开登记窗口");
+    }
     const consents = {};
     for (const name of ["sms_marketing", "wechat_marketing", "email_marketing"]) {
       consents[name] = form[name].checked;
     }
     const body = { phone, consents };
     if (form.name.value.trim()) body.name = form.name.value.trim();
-    const result = await api("/store/members", body, { key });
+    const custom = customValues(form);
+    if (Object.keys(custom).length) body.custom_fields = custom;
+    let result;
+    try {
+      result = await api("/store/members", body, { key });
+    } catch (error) {
+      throw error.code === "VALIDATION_FAILED" ? await registrationProblem(form, error) : error;
+    }
     clearMember();
     if (result.created) {
       rememberScan(result);
@@ -762,7 +858,7 @@
       event.preventDefault();
       scan($("#scan-input").value);
     });
-    $("#register-open").addEventListener("click", () => openDialog("register-dialog"));
+    $("#register-open").addEventListener("click", openRegister);
     $("#purchase-open").addEventListener("click", () => {
       if (!scanValid()) {
         clearMember();
