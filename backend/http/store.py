@@ -152,7 +152,7 @@ async def register_member(request: Request) -> HTTPResponse:
 @endpoint(summary="The active custom fields, for the registration form (required ones must be filled)", tag=TAG,
           response=CounterFields, errors=["UNAUTHENTICATED", "FORBIDDEN"])
 @staff_required(*CLERK)
-async def list_custom_fields(request: Request) -> HTTPResponse:
+async def list_counter_custom_fields(request: Request) -> HTTPResponse:
     items = [{"key": d.key, "label": d.label, "type": d.type, "required": d.required, "choices": d.choices,
               "max_length": d.max_length} for d in await custom_fields.active_definitions()]
     return json({"items": items}, ensure_ascii=False)
