@@ -51,12 +51,28 @@ def _internal(name: str, *args: nodes.Expr, lineno: int) -> nodes.Call:
 
 
 class _Guard(NodeTransformer):
-    """Rewrites a parsed template so that loops, ``~``, literals and output go through the budget."""
+    """Rewrites a parsed template so that loops, ``~``, literals and output go through the budget.
+
+    Output at the top level runs once and is counted chunk by chunk as ``budget.render`` reads it; output
+    inside a loop, a macro or a set, call or filter block may run many times or pile up in a buffer, so
+    each piece of it is counted as it is produced."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def _inside(self, node: nodes.Node) -> nodes.Node:
+        self.depth += 1
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.depth -= 1
+
+    visit_Macro = visit_CallBlock = visit_FilterBlock = visit_AssignBlock = visit_Block = _inside
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         if node.recursive:
             raise TemplateSyntaxError("模板不支持递归循环（recursive）", node.lineno)
-        self.generic_visit(node)
+        self._inside(node)
         node.iter = _internal("guarded_iter", node.iter, lineno=node.lineno)
         return node
 
@@ -81,9 +97,10 @@ class _Guard(NodeTransformer):
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:
         self.generic_visit(node)
-        node.nodes = [_internal("emit_literal", nodes.Const(child.data), lineno=child.lineno)
-                      if isinstance(child, nodes.TemplateData) else _internal("emit", child, lineno=child.lineno)
-                      for child in node.nodes]
+        if self.depth:
+            node.nodes = [_internal("emit_literal", nodes.Const(child.data), lineno=child.lineno)
+                          if isinstance(child, nodes.TemplateData) else _internal("emit", child, lineno=child.lineno)
+                          for child in node.nodes]
         return node
 
 

@@ -221,3 +221,11 @@ async def test_a_value_the_member_lacks_is_a_render_error_not_a_cost():
         await rendering.render_channel(content, "sms", {"member": MEMBER, "event": {}})
     assert not isinstance(caught.value, rendering.RenderTooCostly)
     assert str(caught.value).startswith("sms: ")
+
+
+async def test_a_message_that_needs_more_than_the_inline_slice_is_finished_on_the_render_threads():
+    content = {"sms": {"template_id": "1", "params": [], "text": "{% for i in range(3000) %}{{ i % 10 }}{% endfor %}"}}
+    started = time.monotonic()
+    rendered = await rendering.render_channel(content, "sms", {"member": MEMBER})
+    assert rendered["text"] == "0123456789" * 300
+    assert time.monotonic() - started > rendering.INLINE_SLICE_S
