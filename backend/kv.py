@@ -17,6 +17,8 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from backend.errors import DependencyUnavailable, error
 
@@ -101,9 +103,13 @@ class KV(Protocol):
 class RedisKV:
     def __init__(self, url: str, prefix: str = "mp:") -> None:
         self.prefix = prefix
+        # A restarted Redis leaves every pooled connection dead, and the pool hands them out unchecked:
+        # one retry on a fresh connection turns what would be a 503 into a short delay. Only errors
+        # of the connection are retried: after a timeout the command may have run, and a second
+        # SET NX or INCR would refuse a fresh nonce or count twice.
         self._redis = aioredis.from_url(
             url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0,
-            health_check_interval=30, retry_on_timeout=False,
+            health_check_interval=30, retry=Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
         )
         self._advance = self._redis.register_script(_ADVANCE)
         self._incr = self._redis.register_script(_INCR_EXPIRE)
