@@ -6,17 +6,28 @@ SQLite the models generate it at start, since the migrations are written in Post
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 import os
+import random
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 from tortoise import Tortoise, connections
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.base.client import BaseDBAsyncClient, NestedTransactionContext, TransactionContext
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import TransactionManagementError
+
+log = logging.getLogger("backend.db")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MODEL_MODULES = [
     "backend.stores.models",
@@ -49,7 +60,11 @@ def tortoise_config(database_url: str, *, pool_size: int | None = None) -> dict[
     connection: str | dict[str, Any] = database_url
     if database_url.startswith("postgres"):
         connection = expand_db_url(_with_pool(database_url, pool_size or int(os.environ.get("DB_POOL_SIZE", "20"))))
+        connection["engine"] = __name__  # PostgresClient below
         connection["credentials"]["reset"] = _keep_session
+        # asyncpg waits 60 s for a connection by default: an unreachable host would hold every request
+        # that needs a new connection far past any client's timeout. Connecting takes milliseconds.
+        connection["credentials"].setdefault("timeout", CONNECT_TIMEOUT_S)
     return {
         "connections": {"default": connection},
         "apps": {
@@ -58,6 +73,152 @@ def tortoise_config(database_url: str, *, pool_size: int | None = None) -> dict[
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+CONNECT_TIMEOUT_S = 3.0
+
+
+class _Transaction(TransactionContext):
+    """``in_transaction()`` on PostgreSQL: take the connection and BEGIN before the task sees the
+    transaction, and whatever fails on the way out, give the connection back and restore the task's view.
+
+    Tortoise's own context publishes the transaction in the task's context before it has a connection and
+    restores it only after a clean release. During an outage the acquire, the BEGIN or the release fails,
+    and the dead transaction stays published. Sanic serves every request of a keep-alive connection in one
+    task, so that connection went on answering from it: 500s (no connection yet: ``'schema'``) or 503s for
+    good (``connection has been released back to the pool``), long after the database was back.
+    """
+
+    def __init__(self, pool_client: PostgresClient) -> None:
+        self._pool_client = pool_client
+        self.client = _TransactionClient(pool_client)
+
+    async def __aenter__(self) -> _TransactionClient:
+        pool_client = self._pool_client
+        if not pool_client._pool:
+            async with pool_client._pool_init_lock:
+                if not pool_client._pool:
+                    await pool_client.create_connection(with_db=True)
+        pool = pool_client._pool
+        raw = await pool.acquire()
+        self.client._connection = raw
+        try:
+            await self.client.begin()
+        except BaseException:
+            self.client._ended = True
+            await _give_back(pool, raw)
+            raise
+        self._token = connections.set(pool_client.connection_name, self.client)
+        return self.client
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        client = self.client
+        try:
+            if not client._finalized:
+                if exc_type is None:
+                    await client.commit()
+                elif exc_type is not TransactionManagementError:
+                    await client.rollback()
+        finally:
+            client._ended = True
+            try:
+                connections.reset(self._token)
+            finally:
+                await _give_back(self._pool_client._pool, client._connection)
+
+
+async def _give_back(pool: asyncpg.Pool | None, raw: Any) -> None:
+    """Release to the pool. A connection that fails its reset (it broke mid-transaction) has already been
+    closed by asyncpg; the pool opens a new one when needed, so the failure is not the caller's."""
+    if pool is None:
+        return
+    try:
+        await pool.release(raw)
+    except Exception as exc:  # whatever failed, asyncpg closed the connection
+        log.warning("database connection closed on release: %s: %s", type(exc).__name__, exc)
+
+
+class _TransactionClient(TransactionWrapper):
+    """The client a transaction block publishes. Once the block has ended it stands for the pool again: a
+    context copied while the block was open (a task started inside it) cannot keep using a connection
+    the pool has taken back."""
+
+    _ended = False
+
+    def _after(self) -> BaseDBAsyncClient | None:
+        """The pool client if this block or one around it has ended, else None."""
+        client: BaseDBAsyncClient = self
+        stale = False
+        while isinstance(client, _TransactionClient):
+            stale = stale or client._ended
+            client = client._parent
+        return client if stale else None
+
+    def _in_transaction(self) -> TransactionContext:
+        pool_client = self._after()
+        if pool_client is not None:
+            return pool_client._in_transaction()
+        return NestedTransactionContext(_TransactionClient(self))  # a savepoint on the same connection
+
+    def acquire_connection(self) -> Any:
+        pool_client = self._after()
+        return pool_client.acquire_connection() if pool_client is not None else super().acquire_connection()
+
+
+class PostgresClient(AsyncpgDBClient):
+    """Tortoise's asyncpg client with transactions that survive an outage (see _Transaction)."""
+
+    def _in_transaction(self) -> TransactionContext:
+        return _Transaction(self)
+
+
+client_class = PostgresClient  # what Tortoise looks up in the module an "engine" names
+
+CONFLICT_ATTEMPTS = 3
+_CONFLICTS = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """PostgreSQL aborted the transaction to break a deadlock (40P01) or a serialization conflict (40001)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _CONFLICTS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def in_open_transaction() -> bool:
+    """Whether the calling task runs inside a transaction block on PostgreSQL."""
+    client = connections.get("default")
+    return isinstance(client, _TransactionClient) and client._after() is None
+
+
+def retry_conflicts(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Re-run a service whose whole body is one ``in_transaction()`` block when PostgreSQL aborts it as
+    a deadlock victim or on a serialization failure: up to CONFLICT_ATTEMPTS runs, short jittered pauses.
+
+    The aborted run was rolled back whole, so running it again is safe, provided the service does nothing
+    outside its transaction before it can fail (no Redis writes, no calls out). Called inside another
+    transaction it runs once: only the outermost block can be re-run, and the conflict goes to its owner.
+    """
+
+    @functools.wraps(func)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        attempts = 1 if in_open_transaction() else CONFLICT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            try:
+                return await func(*args, **kwargs)
+            except Exception as exc:
+                if attempt == attempts or not is_conflict(exc):
+                    raise
+                log.info("transaction conflict, run %d of %d again: %s", attempt, attempts, exc)
+                await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)  # jitter: the two runs part ways
+        raise AssertionError("unreachable")
+
+    return run
 
 
 def _default_url() -> str:

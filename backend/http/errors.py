@@ -1,7 +1,8 @@
 """One handler renders every failure as ``{"error": {"code", "message", "details"}}``.
 
-Database and Redis outages become 503 ``DEPENDENCY_UNAVAILABLE``; anything unexpected becomes a
-500 ``INTERNAL_ERROR`` carrying the request id, never a stack trace.
+Database and Redis outages become 503 ``DEPENDENCY_UNAVAILABLE`` naming the dependency, and so does a
+deadlock or serialization failure that outlived its retries; anything unexpected becomes a 500
+``INTERNAL_ERROR`` carrying the request id, never a stack trace.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sanic import exceptions as sanic_errors
 from sanic.response import HTTPResponse, json
 from tortoise import exceptions as orm_errors
 
+from backend import db
 from backend.errors import (
     DependencyUnavailable,
     DomainError,
@@ -41,21 +43,28 @@ _OUTAGE_TYPES: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
     redis_errors.ConnectionError,
     redis_errors.TimeoutError,
 )
+_REDIS_TYPES = (redis_errors.ConnectionError, redis_errors.TimeoutError)
 
 
-def is_dependency_outage(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) is a lost or refused database/Redis connection."""
+def _outage(exc: BaseException) -> BaseException | None:
+    """The lost or refused database/Redis connection behind ``exc`` (itself or what caused it), if any."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, _OUTAGE_TYPES):
-            return True
+            return current
         current = current.__cause__ or current.__context__
-    return False
+    return None
+
+
+def is_dependency_outage(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a lost or refused database/Redis connection."""
+    return _outage(exc) is not None
 
 
 def render(error: DomainError, headers: dict[str, str] | None = None) -> HTTPResponse:
@@ -74,9 +83,14 @@ def to_domain_error(request: Request | None, exc: BaseException) -> DomainError:
         return PayloadTooLarge()
     if isinstance(exc, sanic_errors.BadRequest):
         return ValidationFailed("请求体不是有效的 JSON", details={"body": str(exc)})
-    if is_dependency_outage(exc):
+    if (cause := _outage(exc)) is not None:
         log.warning("dependency outage: %s: %s", type(exc).__name__, exc)
-        return DependencyUnavailable()
+        return DependencyUnavailable(details={"dependency": "redis" if isinstance(cause, _REDIS_TYPES) else "database"})
+    if db.is_conflict(exc):
+        # A deadlock or serialization failure that outlived its retries (db.retry_conflicts), or one in a
+        # transaction nobody retries: nothing was written, and the same request may well pass a moment later.
+        log.warning("transaction conflict: %s: %s", type(exc).__name__, exc)
+        return DependencyUnavailable(details={"dependency": "database", "reason": "conflict"})
     if isinstance(exc, sanic_errors.SanicException) and exc.status_code < 500:
         return DomainError(str(exc) or None, code=f"HTTP_{exc.status_code}", status=exc.status_code)
     log.exception("unhandled error", exc_info=exc)
