@@ -1,6 +1,7 @@
 """Outages for real: a server process whose PostgreSQL and Redis connections run through a proxy
 that the test cuts and restores. Every request during the cut is a 503 in the error shape, and
-the server recovers by itself once the dependency is back."""
+the server recovers by itself once the dependency is back. And transactions PostgreSQL aborts to
+break a deadlock or a serialization conflict run again instead of failing (``db.retry_conflicts``)."""
 
 import asyncio
 import os
@@ -124,3 +125,122 @@ async def test_a_database_outage_on_the_asset_paths_loses_nothing_and_earns_once
     assert again.status_code == 200 and again.json() == placed.json()
     assert await PointsEntry.filter(member_id=member_id, kind="earn").count() == 1
     assert (await client.get("/api/v1/mp/me/assets", headers=bearer(token))).json()["points"]["balance"] == 88
+
+
+async def _store_names(*store_ids: int) -> list[str]:
+    from backend.stores.models import Store
+
+    return [(await Store.get(id=store_id)).name for store_id in store_ids]
+
+
+async def test_two_transactions_that_deadlock_both_commit_the_victim_runs_again(stack):
+    from tortoise.transactions import in_transaction
+
+    from backend import db
+    from tests.factories import make_store
+
+    # given: two stores, and two transactions that lock them in opposite orders
+    first, second = await make_store(name="甲"), await make_store(name="乙")
+    both_hold_one = asyncio.Barrier(2)
+    runs: list[str] = []
+
+    @db.retry_conflicts
+    async def rename_both(order: tuple[int, int], tag: str) -> str:
+        runs.append(tag)
+        async with in_transaction() as conn:
+            await conn.execute_query("UPDATE stores SET name = $1 WHERE id = $2", [tag, order[0]])
+            if runs.count(tag) == 1:
+                await both_hold_one.wait()
+            await conn.execute_query("UPDATE stores SET name = $1 WHERE id = $2", [tag, order[1]])
+        return tag
+
+    # when: they run at once (PostgreSQL aborts one of them after deadlock_timeout)
+    results = await asyncio.gather(rename_both((first.id, second.id), "A"), rename_both((second.id, first.id), "B"))
+
+    # then: both answered; the victim ran twice, after the winner had committed, so its names stand
+    assert sorted(results) == ["A", "B"]
+    assert len(runs) == 3
+    victim = runs[-1]
+    assert runs.count(victim) == 2
+    assert await _store_names(first.id, second.id) == [victim, victim]
+
+
+async def test_a_lost_update_under_repeatable_read_is_run_again_on_fresh_data(stack):
+    from tortoise.transactions import in_transaction
+
+    from backend import db
+    from tests.factories import make_store
+
+    # given: two transactions that each read a store's name in one snapshot and append to it
+    store = await make_store(name="店")
+    both_read = asyncio.Barrier(2)
+    runs: list[str] = []
+
+    @db.retry_conflicts
+    async def append(tag: str) -> None:
+        runs.append(tag)
+        async with in_transaction() as conn:
+            await conn.execute_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            name = (await db.fetch_one("SELECT name FROM stores WHERE id = $1", store.id, conn=conn))["name"]
+            if runs.count(tag) == 1:
+                await both_read.wait()
+            await conn.execute_query("UPDATE stores SET name = $1 WHERE id = $2", [name + tag, store.id])
+
+    # when: both write (the second waits for the first's row lock, then gets 40001)
+    await asyncio.gather(append("A"), append("B"))
+
+    # then: the one refused ran again on what the other committed: neither append is lost
+    assert len(runs) == 3
+    assert (await _store_names(store.id))[0] in ("店AB", "店BA")
+
+
+_SERIALIZATION_FAILURE = "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$"
+
+
+async def test_a_transaction_that_keeps_conflicting_gives_up_after_three_runs_as_a_503(stack):
+    import asyncpg
+    from tortoise.transactions import in_transaction
+
+    from backend import db
+    from backend.http.errors import to_domain_error
+    from backend.stores.models import Store
+    from tests.factories import make_store
+
+    store = await make_store(name="原名")
+    runs = []
+
+    @db.retry_conflicts
+    async def always_refused() -> None:
+        runs.append(1)
+        async with in_transaction() as conn:
+            await conn.execute_query("UPDATE stores SET name = '改名' WHERE id = $1", [store.id])
+            await conn.execute_query(_SERIALIZATION_FAILURE)
+
+    with pytest.raises(asyncpg.exceptions.SerializationError) as caught:
+        await always_refused()
+    assert len(runs) == db.CONFLICT_ATTEMPTS == 3
+    assert (await Store.get(id=store.id)).name == "原名"  # every run rolled back
+    error = to_domain_error(None, caught.value)
+    assert (error.status, error.code, error.details) == (503, "DEPENDENCY_UNAVAILABLE",
+                                                         {"dependency": "database", "reason": "conflict"})
+
+
+async def test_a_conflict_inside_an_outer_transaction_is_left_to_the_outer_block(stack):
+    import asyncpg
+    from tortoise.transactions import in_transaction
+
+    from backend import db
+
+    runs = []
+
+    @db.retry_conflicts
+    async def inner() -> None:
+        runs.append(1)
+        async with in_transaction() as conn:  # a savepoint: the outer transaction is aborted with it
+            await conn.execute_query(_SERIALIZATION_FAILURE)
+
+    with pytest.raises(asyncpg.exceptions.SerializationError):
+        async with in_transaction():
+            await inner()
+    assert runs == [1]
+    assert not db.in_open_transaction()
