@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from backend.coupons import service, views
 from backend.coupons.errors import CouponNotFound
 from backend.coupons.models import Coupon, CouponTemplate, PointsMallItem
-from backend.errors import field_errors
 from backend.http.auth import member_required
 from backend.http.common import ok
 from backend.http.docs import endpoint
-from backend.http.pagination import PageQuery, page
+from backend.http.pagination import PageQuery, page, page_params
+from backend.http.read_models import Coupon as CouponView
+from backend.http.read_models import CouponDetail, CouponPage, DynamicCode
 from backend.idempotency import idempotent
 from backend.security.codes import CodeSigner
+from miniprogram_api.answers import CouponCenter, PointsExchange, PointsMall
 from miniprogram_api.routes import current_member
 
 bp = Blueprint("miniprogram_coupons", url_prefix="/api/v1/mp")
@@ -23,23 +28,25 @@ CLAIM_ERRORS = ["UNAUTHENTICATED", "COUPON_TEMPLATE_NOT_FOUND", "COUPON_NOT_CLAI
                 "COUPON_LIMIT_REACHED", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"]
 
 
+class CouponQuery(PageQuery):
+    status: Literal["available", "used", "expired"] | None = Field(
+        None, description="available: usable now; used: redeemed; expired: ended unused (all when omitted)")
+
 
 @bp.get("/me/coupons")
-@endpoint(query=PageQuery, summary="My coupons: ?status=available|used|expired (cursor, limit ≤ 100)", tag=TAG,
-          errors=["UNAUTHENTICATED"])
+@endpoint(query=CouponQuery, summary="My coupons by status (cursor, limit ≤ 100)", tag=TAG, response=CouponPage,
+          errors=["UNAUTHENTICATED"], operation_id="listMyCoupons")
 @member_required
 async def my_coupons(request: Request) -> HTTPResponse:
+    params = page_params(request)
     member = await current_member(request)
-    status = request.args.get("status")
-    if status not in (None, "available", "used", "expired"):
-        raise field_errors({"status": "应为 available、used 或 expired"})
-    query = Coupon.filter(member_id=member.id, **views.status_filter(status))
-    return ok(await page(request, query, views.render_coupon))
+    query = Coupon.filter(member_id=member.id, **views.status_filter(params.status))
+    return ok(await page(request, query, views.render_coupon, params))
 
 
 @bp.get("/me/coupons/<coupon_id:id>")
 @endpoint(summary="One of my coupons with its history: issue, redemptions, reversals, return, expiry", tag=TAG,
-          errors=["UNAUTHENTICATED", "COUPON_NOT_FOUND"])
+          response=CouponDetail, errors=["UNAUTHENTICATED", "COUPON_NOT_FOUND"], operation_id="getMyCoupon")
 @member_required
 async def my_coupon(request: Request, coupon_id: int) -> HTTPResponse:
     member = await current_member(request)
@@ -51,7 +58,7 @@ async def my_coupon(request: Request, coupon_id: int) -> HTTPResponse:
 
 @bp.get("/me/coupons/<coupon_id:id>/code")
 @endpoint(summary="Dynamic code of one of my coupons for the store scanner (rotates, single use)", tag=TAG,
-          errors=["UNAUTHENTICATED", "COUPON_NOT_FOUND"])
+          response=DynamicCode, errors=["UNAUTHENTICATED", "COUPON_NOT_FOUND"], operation_id="getMyCouponCode")
 @member_required
 async def coupon_code(request: Request, coupon_id: int) -> HTTPResponse:
     member = await current_member(request)
@@ -62,7 +69,8 @@ async def coupon_code(request: Request, coupon_id: int) -> HTTPResponse:
 
 
 @bp.get("/coupon-center")
-@endpoint(summary="Coupons this member may claim now", tag=TAG, errors=["UNAUTHENTICATED"])
+@endpoint(summary="Coupons this member may claim now", tag=TAG, response=CouponCenter, errors=["UNAUTHENTICATED"],
+          operation_id="listClaimableCoupons")
 @member_required
 async def coupon_center(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -73,7 +81,7 @@ async def coupon_center(request: Request) -> HTTPResponse:
 
 @bp.post("/coupon-center/<template_id:id>/claim")
 @endpoint(summary="Claim a coupon: stock and per-member limits hold under concurrency", tag=TAG,
-          idempotent=True, errors=CLAIM_ERRORS)
+          response=CouponView, status=201, idempotent=True, errors=CLAIM_ERRORS, operation_id="claimCoupon")
 @member_required
 @idempotent
 async def claim(request: Request, template_id: int) -> HTTPResponse:
@@ -84,7 +92,8 @@ async def claim(request: Request, template_id: int) -> HTTPResponse:
 
 
 @bp.get("/points-mall")
-@endpoint(summary="Points mall: coupons and gifts for points", tag=TAG, errors=["UNAUTHENTICATED"])
+@endpoint(summary="Points mall: coupons and gifts for points", tag=TAG, response=PointsMall,
+          errors=["UNAUTHENTICATED"], operation_id="listPointsMallOffers")
 @member_required
 async def points_mall(request: Request) -> HTTPResponse:
     await current_member(request)
@@ -97,8 +106,9 @@ async def points_mall(request: Request) -> HTTPResponse:
 
 
 @bp.post("/points-mall/<item_id:id>/exchange")
-@endpoint(summary="Exchange points for a coupon: both happen or neither", tag=TAG, idempotent=True,
-          errors=[*CLAIM_ERRORS, "MALL_ITEM_NOT_FOUND", "INSUFFICIENT_POINTS"])
+@endpoint(summary="Exchange points for a coupon: both happen or neither", tag=TAG, response=PointsExchange,
+          status=201, idempotent=True, errors=[*CLAIM_ERRORS, "MALL_ITEM_NOT_FOUND", "INSUFFICIENT_POINTS"],
+          operation_id="exchangePointsMallItem")
 @member_required
 @idempotent
 async def exchange(request: Request, item_id: int) -> HTTPResponse:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
@@ -16,7 +16,15 @@ from backend.http.auth import member_required, shopper_required
 from backend.http.common import ok
 from backend.http.docs import endpoint
 from backend.http.pagination import PageQuery, page
-from backend.http.validation import Body, parse_body
+from backend.http.read_models import (
+    DynamicCode,
+    MemberAssets,
+    MemberProfile,
+    OrderPage,
+    PointsLedgerPage,
+    WalletLedgerPage,
+)
+from backend.http.validation import Body, Id32, parse_body
 from backend.idempotency import idempotent
 from backend.loyalty import views as loyalty_views
 from backend.loyalty.models import Order, PointsEntry, WalletEntry
@@ -24,11 +32,22 @@ from backend.members import privacy, service, sessions
 from backend.members.errors import AlreadyRegistered
 from backend.members.models import Member, WeChatAccount
 from backend.security.codes import CodeSigner
+from miniprogram_api.answers import (
+    AccountDeleted,
+    ConsentList,
+    ConsentsUpdated,
+    MemberExport,
+    Referral,
+    ShopperRegistration,
+    ShopperSession,
+    SubscriptionList,
+)
 from notifications import inbound
 
 bp = Blueprint("miniprogram", url_prefix="/api/v1/mp")
 TAG = "shopper"
-
+EARLIEST_BIRTHDAY = date(1900, 1, 1)
+MAX_CUSTOM_FIELDS = 50
 
 
 async def current_member_row(request: Request) -> dict[str, Any]:
@@ -46,14 +65,6 @@ async def current_member(request: Request) -> Member:
 
 class SessionRequest(Body):
     code: str = Field(min_length=1, max_length=128, description="wx.login() code")
-
-
-class SessionResponse(BaseModel):
-    token: str
-    refresh_token: str
-    expires_in: int
-    registered: bool
-    member_id: int | None = None
 
 
 class RefreshRequest(Body):
@@ -77,13 +88,13 @@ class RegisterRequest(Body):
     encrypted_data: str | None = Field(None, max_length=4096, description="legacy getPhoneNumber encryptedData")
     iv: str | None = Field(None, max_length=64)
     nickname: str | None = Field(None, max_length=64)
-    birthday: date | None = None
+    birthday: date | None = Field(None, ge=EARLIEST_BIRTHDAY)
     gender: Literal["male", "female", "unknown"] | None = None
     referrer_code: str | None = Field(None, max_length=16)
-    store_id: int | None = None
+    store_id: Id32 | None = Field(None, description="the store whose QR code brought the shopper")
     consents: Consents = Consents()
     consent_text_version: str | None = Field(None, max_length=32)
-    custom_fields: dict[str, Any] = {}
+    custom_fields: dict[str, Any] = Field(default_factory=dict, max_length=MAX_CUSTOM_FIELDS)
 
     @model_validator(mode="after")
     def one_phone_source(self) -> RegisterRequest:
@@ -95,9 +106,9 @@ class RegisterRequest(Body):
 class ProfilePatch(Body):
     nickname: str | None = Field(None, max_length=64)
     gender: Literal["male", "female", "unknown"] | None = None
-    birthday: date | None = None
+    birthday: date | None = Field(None, ge=EARLIEST_BIRTHDAY)
     email: str | None = Field(None, max_length=254)
-    custom_fields: dict[str, Any] | None = None
+    custom_fields: dict[str, Any] | None = Field(None, max_length=MAX_CUSTOM_FIELDS)
 
 
 class ConsentsUpdate(Body):
@@ -107,7 +118,7 @@ class ConsentsUpdate(Body):
 
 @bp.post("/session")
 @endpoint(summary="wx.login code → session (session_key stays on the server)", tag=TAG, body=SessionRequest,
-          response=SessionResponse, errors=["WECHAT_CODE_INVALID", "RATE_LIMITED"],
+          response=ShopperSession, errors=["WECHAT_CODE_INVALID", "RATE_LIMITED"],
           description="Sandbox mode (no WECHAT_APP_ID, outside production) answers code2session locally: "
                       "any code logs in as a stable test user; the code `invalid` fails.")
 async def create_shopper_session(request: Request) -> HTTPResponse:
@@ -123,7 +134,7 @@ async def create_shopper_session(request: Request) -> HTTPResponse:
 
 @bp.post("/session/refresh")
 @endpoint(summary="Rotate a refresh token (single use) for a new token pair", tag=TAG, body=RefreshRequest,
-          response=SessionResponse, errors=["UNAUTHENTICATED"])
+          response=ShopperSession, errors=["UNAUTHENTICATED"], operation_id="refreshShopperSession")
 async def refresh_session(request: Request) -> HTTPResponse:
     body = parse_body(request, RefreshRequest)
     tokens = await sessions.refresh(settings=request.app.ctx.settings, refresh_token=body.refresh_token)
@@ -132,10 +143,12 @@ async def refresh_session(request: Request) -> HTTPResponse:
 
 @bp.post("/register")
 @endpoint(summary="Bind the phone and become a member (joins an existing member with that phone)", tag=TAG,
-          body=RegisterRequest, response=SessionResponse, idempotent=True,
+          body=RegisterRequest, responses={201: ShopperRegistration, 200: ShopperRegistration}, idempotent=True,
           errors=["UNAUTHENTICATED", "ALREADY_REGISTERED", "PHONE_BOUND_ELSEWHERE", "WECHAT_BOUND_ELSEWHERE",
-                  "WECHAT_PHONE_CODE_INVALID", "WECHAT_DECRYPT_FAILED", "REFERRAL_CODE_INVALID",
-                  "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED", "CONFLICT"])
+                  "WECHAT_PHONE_CODE_INVALID", "WECHAT_DECRYPT_FAILED", "REFERRAL_CODE_INVALID", "MEMBER_NOT_FOUND",
+                  "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED", "CONFLICT"],
+          description="201 when a member was created; 200 when the phone's existing member was joined.",
+          operation_id="registerShopper")
 @shopper_required
 @idempotent
 async def register(request: Request) -> HTTPResponse:
@@ -163,7 +176,8 @@ async def register(request: Request) -> HTTPResponse:
 
 
 @bp.get("/me")
-@endpoint(summary="The member's profile (phone masked) and custom fields", tag=TAG, errors=["UNAUTHENTICATED"])
+@endpoint(summary="The member's profile (phone masked) and custom fields", tag=TAG, response=MemberProfile,
+          errors=["UNAUTHENTICATED"], operation_id="getMyProfile")
 @member_required
 async def get_me(request: Request) -> HTTPResponse:
     # The mini-program's most frequent call: no model built.
@@ -172,7 +186,9 @@ async def get_me(request: Request) -> HTTPResponse:
 
 @bp.patch("/me")
 @endpoint(summary="Edit nickname, gender, email, custom fields; a birthday once set is staff-only", tag=TAG,
-          body=ProfilePatch, errors=["UNAUTHENTICATED", "BIRTHDAY_LOCKED", "EMAIL_BOUND_ELSEWHERE"])
+          body=ProfilePatch, response=MemberProfile,
+          errors=["UNAUTHENTICATED", "BIRTHDAY_LOCKED", "EMAIL_BOUND_ELSEWHERE", "MEMBER_NOT_FOUND"],
+          operation_id="updateMyProfile")
 @member_required
 async def patch_me(request: Request) -> HTTPResponse:
     body = parse_body(request, ProfilePatch)
@@ -187,7 +203,7 @@ async def patch_me(request: Request) -> HTTPResponse:
 
 @bp.get("/me/consents")
 @endpoint(summary="Consents per channel and purpose, with when and where each was given", tag=TAG,
-          errors=["UNAUTHENTICATED"])
+          response=ConsentList, errors=["UNAUTHENTICATED"], operation_id="getMyConsents")
 @member_required
 async def get_consents(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -196,7 +212,7 @@ async def get_consents(request: Request) -> HTTPResponse:
 
 @bp.put("/me/consents")
 @endpoint(summary="Grant or withdraw consents (withdrawal takes effect at once)", tag=TAG, body=ConsentsUpdate,
-          errors=["UNAUTHENTICATED"])
+          response=ConsentsUpdated, errors=["UNAUTHENTICATED"], operation_id="updateMyConsents")
 @member_required
 async def put_consents(request: Request) -> HTTPResponse:
     body = parse_body(request, ConsentsUpdate)
@@ -208,7 +224,7 @@ async def put_consents(request: Request) -> HTTPResponse:
 
 @bp.get("/me/code")
 @endpoint(summary="Dynamic member code for the store scanner: rotates every 30 s, single use", tag=TAG,
-          errors=["UNAUTHENTICATED"])
+          response=DynamicCode, errors=["UNAUTHENTICATED"], operation_id="getMyMemberCode")
 @member_required
 async def member_code(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -217,7 +233,8 @@ async def member_code(request: Request) -> HTTPResponse:
 
 
 @bp.get("/me/referral")
-@endpoint(summary="Own referral code and the members it brought", tag=TAG, errors=["UNAUTHENTICATED"])
+@endpoint(summary="Own referral code and the members it brought", tag=TAG, response=Referral,
+          errors=["UNAUTHENTICATED"], operation_id="getMyReferral")
 @member_required
 async def referral(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -232,7 +249,7 @@ async def referral(request: Request) -> HTTPResponse:
 
 @bp.get("/me/export")
 @endpoint(summary="Personal data export (PIPL): everything held about the member", tag=TAG,
-          errors=["UNAUTHENTICATED"])
+          response=MemberExport, errors=["UNAUTHENTICATED", "MEMBER_NOT_FOUND"], operation_id="exportMyData")
 @member_required
 async def export(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -241,7 +258,7 @@ async def export(request: Request) -> HTTPResponse:
 
 @bp.delete("/me")
 @endpoint(summary="Delete the account (PIPL): personal data erased, identities released", tag=TAG,
-          errors=["UNAUTHENTICATED"])
+          response=AccountDeleted, errors=["UNAUTHENTICATED", "MEMBER_NOT_FOUND"], operation_id="deleteMyAccount")
 @member_required
 async def delete_me(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -249,10 +266,9 @@ async def delete_me(request: Request) -> HTTPResponse:
     return ok({"deleted": True})
 
 
-
 @bp.get("/me/assets")
 @endpoint(summary="Home screen: points (with what expires within 30 days), stored value, tier and progress",
-          tag=TAG, errors=["UNAUTHENTICATED"])
+          tag=TAG, response=MemberAssets, errors=["UNAUTHENTICATED"], operation_id="getMyAssets")
 @member_required
 async def assets(request: Request) -> HTTPResponse:
     view = await loyalty_views.assets(request.ctx.member_id, active_only=True)
@@ -262,7 +278,8 @@ async def assets(request: Request) -> HTTPResponse:
 
 
 @bp.get("/me/points/ledger")
-@endpoint(query=PageQuery, summary="Points history, newest first (cursor, limit ≤ 100)", tag=TAG, errors=["UNAUTHENTICATED"])
+@endpoint(query=PageQuery, summary="Points history, newest first (cursor, limit ≤ 100)", tag=TAG,
+          response=PointsLedgerPage, errors=["UNAUTHENTICATED"], operation_id="listMyPointsLedger")
 @member_required
 async def points_ledger(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -270,7 +287,8 @@ async def points_ledger(request: Request) -> HTTPResponse:
 
 
 @bp.get("/me/balance/ledger")
-@endpoint(query=PageQuery, summary="Stored-value history, newest first (cursor, limit ≤ 100)", tag=TAG, errors=["UNAUTHENTICATED"])
+@endpoint(query=PageQuery, summary="Stored-value history, newest first (cursor, limit ≤ 100)", tag=TAG,
+          response=WalletLedgerPage, errors=["UNAUTHENTICATED"], operation_id="listMyWalletLedger")
 @member_required
 async def balance_ledger(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -279,7 +297,7 @@ async def balance_ledger(request: Request) -> HTTPResponse:
 
 @bp.get("/me/orders")
 @endpoint(query=PageQuery, summary="Orders from every channel, newest first (cursor, limit ≤ 100)", tag=TAG,
-          errors=["UNAUTHENTICATED"])
+          response=OrderPage, errors=["UNAUTHENTICATED"], operation_id="listMyOrders")
 @member_required
 async def my_orders(request: Request) -> HTTPResponse:
     member = await current_member(request)
@@ -303,7 +321,9 @@ class SubscriptionResults(Body):
 
 @bp.post("/me/subscriptions")
 @endpoint(summary="Results of wx.requestSubscribeMessage: each accepted one-time template grants one send", tag=TAG,
-          body=SubscriptionResults, idempotent=True, errors=["UNAUTHENTICATED"])
+          body=SubscriptionResults, response=SubscriptionList, idempotent=True,
+          errors=["UNAUTHENTICATED", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"],
+          operation_id="recordMySubscriptions")
 @member_required
 @idempotent
 async def record_subscriptions(request: Request) -> HTTPResponse:
@@ -314,7 +334,8 @@ async def record_subscriptions(request: Request) -> HTTPResponse:
 
 
 @bp.get("/me/subscriptions")
-@endpoint(summary="Sends left per subscribe-message template", tag=TAG, errors=["UNAUTHENTICATED"])
+@endpoint(summary="Sends left per subscribe-message template", tag=TAG, response=SubscriptionList,
+          errors=["UNAUTHENTICATED"], operation_id="listMySubscriptions")
 @member_required
 async def list_subscriptions(request: Request) -> HTTPResponse:
     member = await current_member(request)
