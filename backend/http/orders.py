@@ -1,15 +1,19 @@
-"""Request bodies and responses shared by store and integration orders, refunds and top-ups."""
+"""Request bodies and responses shared by store and integration orders, refunds and top-ups.
+
+A receipt answers 201 when the call did it and 200 (``Idempotent-Replayed``) for a repeat: routes declare
+``responses=RECEIPTS`` (or ``REFUND_RECEIPTS``, ``TOPUP_RECEIPTS``).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from sanic.response import HTTPResponse, json
 
 from backend.coupons import errors as _coupon_errors  # noqa: F401  (registers the coupon codes)
-from backend.http.validation import Body
+from backend.http.docs import Out
+from backend.http.validation import Body, Id, PastTime
 from backend.loyalty import orders
 
 ORDER_ERRORS = ["MEMBER_NOT_FOUND", "ORDER_CONFLICT", "ORDER_OVERPAID", "INSUFFICIENT_POINTS", "INSUFFICIENT_BALANCE",
@@ -32,12 +36,13 @@ class OrderBody(Body):
     order_no: str = Field(pattern=r"^[A-Za-z0-9_\-.]{1,64}$")
     amount_cents: int = Field(gt=0, le=MAX_CENTS, description="amount due for the order, before coupons")
     items: list[OrderItem] = Field(default_factory=list, max_length=500)
-    coupon_ids: list[int] = Field(default_factory=list, max_length=20)
+    coupon_ids: list[Id] = Field(default_factory=list, max_length=20)
     points_to_spend: int = Field(0, ge=0, le=1_000_000_000)
     balance_to_spend_cents: int = Field(0, ge=0, le=MAX_CENTS)
     member_price_applied: bool = Field(False, description="the POS charged the tier's member price "
                                                           "(coupons that exclude it are refused)")
-    placed_at: datetime | None = Field(None, description="when the sale happened (default: now)")
+    placed_at: PastTime | None = Field(None, description="when the sale happened (default: now); with an offset, "
+                                                         "not before 2000, not in the future")
 
     def to_input(self, *, channel: str, member_id: int | None, store_id: int | None) -> orders.OrderInput:
         return orders.OrderInput(
@@ -56,21 +61,81 @@ class RefundBody(Body):
                                   description="the caller's refund number: a retry with it refunds once")
 
 
-class OrderReceipt(Body):
-    order_id: int
+class TierGiftPack(Out):
+    points: int | None = Field(None, description="gift points granted")
+    coupons: list[int] | None = Field(None, description="ids of the gift coupons issued")
+
+
+class TierUpgrade(Out):
+    """A tier upgrade the order caused, with its gift pack (empty when this year's was already given)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    reason: Literal["upgrade"]
+    gift: TierGiftPack
+
+
+class _Balances(Out):
+    """The member's balances after the call (absent for a sale without a member)."""
+
+    points_balance: int | None = None
+    points_debt: int | None = None
+    balance_cents: int | None = Field(None, description="stored value: principal plus bonus")
+    principal_cents: int | None = None
+    bonus_cents: int | None = Field(None, description="the bonus part of the stored value")
+    tier: str | None = Field(None, description="the member's tier code")
+
+
+class _Priced(_Balances):
     order_no: str
+    channel: Literal["pos", "online", "miniprogram", "third_party"]
+    store_id: int | None
+    member_id: int | None
     amount_cents: int
-    discount_cents: int
+    discount_cents: int = Field(description="coupon discounts")
     points_spent: int
     points_value_cents: int
     balance_spent_cents: int
-    payable_cents: int
+    payable_cents: int = Field(description="left to pay by other means")
     points_earned: int
-    points_balance: int | None = None
-    points_debt: int | None = None
-    balance_cents: int | None = None
-    tier: str | None = None
-    tier_change: dict[str, Any] | None = None
+    tier_change: TierUpgrade | None = None
+
+
+class OrderReceipt(_Priced):
+    order_id: int
+
+
+class OrderQuote(_Priced):
+    """What placing the order would do; nothing was written."""
+
+    quote: Literal[True]
+
+
+class RefundReceipt(_Balances):
+    refund_id: int
+    order_no: str
+    channel: Literal["pos", "online", "miniprogram", "third_party"]
+    amount_cents: int
+    refunded_total_cents: int
+    refundable_cents: int
+    points_reversed: int
+    points_clawed_back: int
+    points_debt_added: int = Field(description="earned points already spent: owed, paid by the next earn")
+    points_restored: int
+    balance_restored_cents: int
+    coupons_returned: list[int] = Field(description="coupons given back (full refund only)")
+
+
+class TopupReceipt(_Balances):
+    topup_id: int
+    payment_ref: str
+    member_id: int
+    amount_cents: int
+
+
+RECEIPTS: dict[int, Any] = {201: OrderReceipt, 200: OrderReceipt}
+REFUND_RECEIPTS: dict[int, Any] = {201: RefundReceipt, 200: RefundReceipt}
+TOPUP_RECEIPTS: dict[int, Any] = {201: TopupReceipt, 200: TopupReceipt}
 
 
 def outcome_response(outcome: orders.Outcome) -> HTTPResponse:

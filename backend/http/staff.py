@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from backend.http.auth import STAFF_AUDIENCE
-from backend.http.docs import endpoint
+from backend.http.docs import Out, endpoint
 from backend.http.validation import Body, parse_body
 from backend.security import tokens
 from backend.stores import service
@@ -21,10 +23,23 @@ class StaffLogin(Body):
     password: str = Field(min_length=1, max_length=256)
 
 
-class StaffSession(BaseModel):
+class StaffStore(Out):
+    id: int
+    code: str
+    name: str
+
+
+class StaffIdentity(Out):
+    id: int
+    username: str
+    role: Literal["admin", "marketer", "clerk"]
+    store: StaffStore | None = Field(description="the store a clerk works at")
+
+
+class StaffSession(Out):
     token: str
-    expires_in: int
-    staff: dict
+    expires_in: int = Field(description="seconds until the token expires")
+    staff: StaffIdentity
 
 
 @bp.post("/session")

@@ -19,12 +19,17 @@ from backend.http.common import CLERK
 from backend.http.docs import Out, endpoint
 from backend.http.orders import (
     ORDER_ERRORS,
+    RECEIPTS,
     REFUND_ERRORS,
+    REFUND_RECEIPTS,
+    TOPUP_RECEIPTS,
     OrderBody,
-    OrderReceipt,
+    OrderQuote,
     RefundBody,
     outcome_response,
 )
+from backend.http.read_models import Coupon as CouponView
+from backend.http.read_models import CouponRedemption, MemberCard
 from backend.http.validation import Body, parse_body
 from backend.idempotency import idempotent
 from backend.loyalty import orders
@@ -54,7 +59,7 @@ class ScanTokenRequest(Body):
 class CounterRegistration(Body):
     phone: str = Field(min_length=1, max_length=20)
     name: str | None = Field(None, max_length=64, description="nickname or name as the member gives it")
-    birthday: date | None = None
+    birthday: date | None = Field(None, ge=date(1900, 1, 1))
     gender: str | None = Field(None, pattern="^(male|female|unknown)$")
     consents: Consents = Consents()
     consent_text_version: str | None = Field(None, max_length=32)
@@ -76,10 +81,36 @@ class CounterFields(Out):
     items: list[CounterField]
 
 
+class ScannedCard(MemberCard):
+    kind: Literal["member", "coupon"] = Field(description="which code was scanned")
+    coupon: CouponView | None = Field(None, description="the scanned coupon (kind `coupon` only)")
+    scan_token: str = Field(description="names the member for this store's next calls")
+    scan_token_expires_in: int
+
+
+class CounterMemberCreated(MemberCard):
+    created: Literal[True]
+    scan_token: str
+    scan_token_expires_in: int
+
+
+class KnownMember(Out):
+    id: int
+    member_no: str
+    phone: str | None = Field(description="masked")
+
+
+class CounterMemberExists(Out):
+    """The phone is a member already: the card opens only with the member's code."""
+
+    created: Literal[False]
+    member: KnownMember
+
+
 @bp.post("/scan")
 @endpoint(summary="Resolve a scanned member or coupon code: member summary (and the coupon) and a 10-minute "
                   "scan_token for this store",
-          tag=TAG, body=ScanRequest,
+          tag=TAG, body=ScanRequest, response=ScannedCard,
           errors=["UNAUTHENTICATED", "FORBIDDEN", "CODE_INVALID", "CODE_EXPIRED", "CODE_ALREADY_USED",
                   "MEMBER_NOT_FOUND", "RATE_LIMITED"])
 @staff_required(*CLERK)
@@ -111,7 +142,9 @@ async def scan_code(request: Request) -> HTTPResponse:
 
 @bp.post("/members/current")
 @endpoint(summary="The member a scan_token names (refresh the member card after an action)", tag=TAG,
-          body=ScanTokenRequest, errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", "MEMBER_NOT_FOUND"])
+          body=ScanTokenRequest, response=MemberCard,
+          errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", "MEMBER_NOT_FOUND"],
+          operation_id="getScannedMember")
 @staff_required(*CLERK)
 async def current_member(request: Request) -> HTTPResponse:
     body = parse_body(request, ScanTokenRequest)
@@ -123,8 +156,10 @@ async def current_member(request: Request) -> HTTPResponse:
 
 @bp.post("/members")
 @endpoint(summary="Counter registration: a walk-in member by phone (joins the member if the phone exists)",
-          tag=TAG, body=CounterRegistration, idempotent=True,
-          errors=["UNAUTHENTICATED", "FORBIDDEN", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED", "CONFLICT"])
+          tag=TAG, body=CounterRegistration, responses={201: CounterMemberCreated, 200: CounterMemberExists},
+          idempotent=True, operation_id="registerAtCounter",
+          errors=["UNAUTHENTICATED", "FORBIDDEN", "MEMBER_NOT_FOUND", "IDEMPOTENCY_IN_FLIGHT",
+                  "IDEMPOTENCY_KEY_REUSED", "CONFLICT"])
 @staff_required(*CLERK)
 @idempotent
 async def register_member(request: Request) -> HTTPResponse:
@@ -177,7 +212,10 @@ def _scanned_member(request: Request, token: str | None, store_id: int) -> int |
 
 @bp.post("/orders")
 @endpoint(summary="In-store purchase: spend points and stored value, earn points; idempotent on order_no",
-          tag=TAG, body=StoreOrder, response=OrderReceipt, errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", *ORDER_ERRORS])
+          tag=TAG, body=StoreOrder, responses=RECEIPTS,
+          errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", *ORDER_ERRORS],
+          description="201 with the receipt; 200 with the same receipt when the order_no was already recorded "
+                      "with the same content (`Idempotent-Replayed: true`).")
 @staff_required(*CLERK)
 async def place_store_order(request: Request) -> HTTPResponse:
     body = parse_body(request, StoreOrder)
@@ -190,7 +228,8 @@ async def place_store_order(request: Request) -> HTTPResponse:
 
 @bp.post("/orders/quote")
 @endpoint(summary="What an order would do, without doing it: discounts, payable, points spent and earned",
-          tag=TAG, body=StoreOrder, response=OrderReceipt, errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", *ORDER_ERRORS])
+          tag=TAG, body=StoreOrder, response=OrderQuote, operation_id="quoteStoreOrder",
+          errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", *ORDER_ERRORS])
 @staff_required(*CLERK)
 async def quote_order(request: Request) -> HTTPResponse:
     body = parse_body(request, StoreOrder)
@@ -203,7 +242,8 @@ async def quote_order(request: Request) -> HTTPResponse:
 
 @bp.post("/orders/<order_no:order_no>/refund")
 @endpoint(summary="Refund part or all of this store's order: points reversed, spent assets restored, pro rata",
-          tag=TAG, body=RefundBody, idempotent=True, errors=["UNAUTHENTICATED", "FORBIDDEN", *REFUND_ERRORS])
+          tag=TAG, body=RefundBody, responses=REFUND_RECEIPTS, idempotent=True,
+          errors=["UNAUTHENTICATED", "FORBIDDEN", *REFUND_ERRORS])
 @staff_required(*CLERK)
 @idempotent
 async def refund_store_order(request: Request, order_no: str) -> HTTPResponse:
@@ -215,7 +255,7 @@ async def refund_store_order(request: Request, order_no: str) -> HTTPResponse:
 
 @bp.post("/wallet/topups")
 @endpoint(summary="Stored-value top-up with the matching bonus rule; once per payment_ref", tag=TAG,
-          body=TopupRequest, idempotent=True,
+          body=TopupRequest, responses=TOPUP_RECEIPTS, idempotent=True, operation_id="topUpWallet",
           errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", "PAYMENT_REF_USED", "IDEMPOTENCY_IN_FLIGHT",
                   "IDEMPOTENCY_KEY_REUSED"])
 @staff_required(*CLERK)
@@ -246,7 +286,7 @@ REDEEM_ERRORS = ["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", "COUPON_N
 
 @bp.post("/coupons/<coupon_id:id>/redeem")
 @endpoint(summary="Redeem (核销) a coupon of the scanned member at this store", tag=TAG, body=RedeemRequest,
-          idempotent=True, errors=[*REDEEM_ERRORS, "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])
+          response=CouponRedemption, status=201, idempotent=True, errors=[*REDEEM_ERRORS, "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])
 @staff_required(*CLERK)
 @idempotent
 async def redeem_coupon(request: Request, coupon_id: int) -> HTTPResponse:
@@ -261,7 +301,7 @@ async def redeem_coupon(request: Request, coupon_id: int) -> HTTPResponse:
 
 @bp.post("/redemptions/<redemption_id:id>/reverse")
 @endpoint(summary="Undo a counter redemption of this store within the coupon's reversal window (audited)",
-          tag=TAG, body=ReverseRequest, idempotent=True,
+          tag=TAG, body=ReverseRequest, response=CouponRedemption, idempotent=True,
           errors=["UNAUTHENTICATED", "FORBIDDEN", "REDEMPTION_NOT_FOUND", "REDEMPTION_NOT_REVERSIBLE",
                   "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])
 @staff_required(*CLERK)
