@@ -77,7 +77,9 @@ class CodeSigner:
     def parse(self, code: str) -> ScannedCode:
         """Check form, MAC and age; raises CODE_INVALID or CODE_EXPIRED. Does not consume it."""
         code = (code or "").strip()
-        if not code.isdigit() or len(code) < 13 or code[0] not in _KIND_NAMES or code[1] == "0":
+        # ASCII digits only: isdigit() also passes "²", which int() refuses, and "٣", another spelling.
+        if not (code.isascii() and code.isdigit()) or len(code) < 13 or code[0] not in _KIND_NAMES \
+                or code[1] == "0":
             raise CodeInvalid()
         length = int(code[1])
         if len(code) != 2 + length + 2 + 8:

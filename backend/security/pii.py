@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from backend.errors import field_errors
 
 # Mainland mobile numbers: 11 digits starting 1[3-9]. An optional +86 / 86 prefix is accepted.
-_PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
+_PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$", re.ASCII)  # \d alone matches "٣" too
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
 
