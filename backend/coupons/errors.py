@@ -21,3 +21,4 @@ CouponTemplateState = error("COUPON_TEMPLATE_STATE", 409, "券模板当前状态
 RedemptionNotFound = error("REDEMPTION_NOT_FOUND", 404, "核销记录不存在")
 RedemptionNotReversible = error("REDEMPTION_NOT_REVERSIBLE", 422, "该核销记录不能撤销")
 MallItemNotFound = error("MALL_ITEM_NOT_FOUND", 404, "积分商城商品不存在")
+CouponTemplateWindowPast = error("COUPON_TEMPLATE_WINDOW_PAST", 422, "券模板的有效期已结束，不能启用")

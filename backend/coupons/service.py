@@ -36,6 +36,7 @@ from backend.coupons.errors import (
     CouponTemplateNotFound,
     CouponTemplatePaused,
     CouponTemplateState,
+    CouponTemplateWindowPast,
     MallItemNotFound,
     RedemptionNotFound,
     RedemptionNotReversible,
@@ -79,6 +80,8 @@ async def update_template(*, template_id: int, changes: dict[str, Any], actor: a
             raise CouponTemplateState(details={"status": template.status})
         before = {key: getattr(template, key) for key in changes}
         if "terms" in changes:
+            if template.status == "active" and changes["terms"].window_ended(clock.now()):
+                raise CouponTemplateWindowPast(details={"valid_until": changes["terms"].valid_until.isoformat()})
             changes["terms"] = changes["terms"].model_dump(mode="json")
         if "total_stock" in changes and changes["total_stock"] is not None \
                 and changes["total_stock"] < template.issued_count:
@@ -96,6 +99,10 @@ async def set_status(*, template_id: int, status: str, actor: audit.Actor) -> Co
             raise CouponTemplateNotFound()
         if status not in TRANSITIONS[template.status]:
             raise CouponTemplateState(details={"from": template.status, "to": status})
+        terms = terms_.Terms.model_validate(template.terms)
+        if status == "active" and terms.window_ended(clock.now()):
+            # Activated, it would spend stock on coupons born expired.
+            raise CouponTemplateWindowPast(details={"valid_until": terms.valid_until.isoformat()})
         moved = await CouponTemplate.filter(id=template_id, status=template.status).using_db(conn).update(
             status=status, updated_at=clock.now())
         if not moved:
@@ -127,8 +134,13 @@ async def issue(conn: BaseDBAsyncClient, *, template_id: int, member_id: int, so
         if template.status != "active":
             raise CouponNotClaimable(details={"status": template.status})
         raise CouponOutOfStock(details={"total_stock": template.total_stock})
-    # Under the template's row lock: the per-member counts cannot move under us.
     now = clock.now()
+    terms = terms_.Terms.model_validate(template.terms)
+    if terms.window_ended(now):
+        # The stock just taken goes back with the caller's rollback.
+        raise CouponNotClaimable("该券活动已结束", details={"reason": "window_ended",
+                                                      "valid_until": terms.valid_until.isoformat()})
+    # Under the template's row lock: the per-member counts cannot move under us.
     today = _day(now, tz)
     if template.per_member_limit is not None:
         held = await Coupon.filter(template_id=template_id, member_id=member_id).using_db(conn).count()
@@ -139,7 +151,6 @@ async def issue(conn: BaseDBAsyncClient, *, template_id: int, member_id: int, so
                                           issued_day=today).using_db(conn).count()
         if today_count >= template.per_member_daily_limit:
             raise CouponLimitReached(details={"per_member_daily_limit": template.per_member_daily_limit})
-    terms = terms_.Terms.model_validate(template.terms)
     valid_from, valid_until = terms.window(now)
     coupon = await Coupon.create(template_id=template_id, member_id=member_id, terms=template.terms,
                                  name=template.name, valid_from=valid_from, valid_until=valid_until, source=source,
@@ -193,7 +204,10 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
         return {"issued": 0, "refused": -1}
     terms_doc = locked["terms"] if isinstance(locked["terms"], dict) else json.loads(locked["terms"])
     now = clock.now()
-    valid_from, valid_until = terms_.Terms.model_validate(terms_doc).window(now)
+    terms = terms_.Terms.model_validate(terms_doc)
+    if terms.window_ended(now):
+        return {"issued": 0, "refused": -1}
+    valid_from, valid_until = terms.window(now)
     stock = None if locked["total_stock"] is None else max(int(locked["total_stock"]) - int(locked["issued_count"]), 0)
     limit_sql = ("AND (SELECT count(*) FROM coupons h WHERE h.template_id = CAST($1 AS BIGINT) "
                  "AND h.member_id = r.member_id) < $5"
@@ -246,8 +260,10 @@ async def claimable_templates(member_id: int) -> list[tuple[CouponTemplate, int]
     templates = await CouponTemplate.filter(claimable=True, status="active").order_by("-id").limit(100)
     held = dict(await Coupon.filter(member_id=member_id, template_id__in=[t.id for t in templates])
                 .annotate(n=Count("id")).group_by("template_id").values_list("template_id", "n"))
+    now = clock.now()
     return [(template, held.get(template.id, 0)) for template in templates
             if claimable_by(template, tier, lowest)
+            and not terms_.Terms.model_validate(template.terms).window_ended(now)
             and (template.total_stock is None or template.issued_count < template.total_stock)
             and (template.per_member_limit is None or held.get(template.id, 0) < template.per_member_limit)]
 

@@ -9,10 +9,10 @@ with the tier discount cannot be used on an order where the POS applied the memb
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from backend.coupons.errors import (
     CouponMinSpendNotMet,
@@ -22,6 +22,21 @@ from backend.coupons.errors import (
     CouponWrongStore,
 )
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError("时间应在 2000-01-01 与 2100-01-01 之间")
+    return value
+
+
+# A window bound: with an offset (a time without one is refused rather than guessed), 2000..2100.
+WindowTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
+StoreId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Category = Annotated[str, Field(min_length=1, max_length=40)]
+
 
 class Terms(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -30,14 +45,16 @@ class Terms(BaseModel):
     min_spend_cents: int = Field(0, ge=0, le=10_000_000_000)
     amount_off_cents: int = Field(0, ge=0, le=10_000_000_000, description="amount_off: cents taken off")
     percent_pays: int = Field(100, ge=1, le=100, description="percent_off: 80 = 8折 (pay 80%)")
-    max_discount_cents: int | None = Field(None, gt=0, description="percent_off: cap")
+    max_discount_cents: int | None = Field(None, gt=0, le=10_000_000_000, description="percent_off: cap")
     gift_sku: str | None = Field(None, max_length=64, description="gift: the item handed over")
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: WindowTime | None = Field(None, description="start of a fixed window: ISO 8601 with an offset "
+                                          "(e.g. 2026-01-01T00:00:00+08:00); a time without one is refused")
+    valid_until: WindowTime | None = Field(None, description="end of a fixed window, with an offset like valid_from")
     valid_days: int | None = Field(None, ge=1, le=3650, description="instead of a window: N days from issue")
-    store_ids: list[int] = Field(default_factory=list, description="empty: every store")
-    channels: list[Literal["online", "pos", "miniprogram", "third_party"]] = Field(default_factory=list)
-    categories: list[str] = Field(default_factory=list, description="empty: every item")
+    store_ids: list[StoreId] = Field(default_factory=list, max_length=1000, description="empty: every store")
+    channels: list[Literal["online", "pos", "miniprogram", "third_party"]] = Field(default_factory=list,
+                                                                                   max_length=4)
+    categories: list[Category] = Field(default_factory=list, max_length=200, description="empty: every item")
     stackable: bool = False
     with_tier_discount: bool = True
     reversal_window_minutes: int = Field(30, ge=0, le=10_080)
@@ -61,6 +78,10 @@ class Terms(BaseModel):
             return issued_at, issued_at + timedelta(days=self.valid_days)
         assert self.valid_from is not None and self.valid_until is not None
         return self.valid_from, self.valid_until
+
+    def window_ended(self, now: datetime) -> bool:
+        """A fixed window that is over: nothing issued now could ever be used."""
+        return self.valid_days is None and self.valid_until is not None and self.valid_until <= now
 
     def effective_channels(self) -> list[str]:
         return ["online"] if self.kind == "free_shipping" and not self.channels else list(self.channels)
