@@ -3,7 +3,7 @@ points adjustments, under /api/v1/admin."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 from sanic import Blueprint, Request
@@ -14,8 +14,9 @@ from backend import audit
 from backend.errors import ValidationFailed
 from backend.http.auth import staff_required
 from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok
-from backend.http.docs import endpoint
+from backend.http.docs import Out, endpoint
 from backend.http.pagination import PageQuery, page
+from backend.http.read_models import MemberAssets, OrderPage, PointsLedgerPage, WalletLedgerPage
 from backend.http.validation import Body, parse_body
 from backend.idempotency import idempotent
 from backend.loyalty import orders, views
@@ -27,26 +28,57 @@ from backend.members.models import Member
 bp = Blueprint("console_loyalty", url_prefix="/api/v1/admin")
 TAG = "console"
 AUTH = STAFF_AUTH_ERRORS
+MEMBER = [*AUTH, "MEMBER_NOT_FOUND"]
+Measure = Literal["spend", "points", "orders"]
 
 
-
-class TiersBody(Body):
-    tiers: list[programs.Tier] = Field(min_length=1, max_length=20)
-
-
-class EarnRulesBody(Body):
-    earn_rules: list[programs.EarnRule] = Field(max_length=4)
+class TiersUpdate(Body):
+    tiers: list[programs.Tier] = Field(min_length=1, max_length=programs.MAX_TIERS)
 
 
-class Adjustment(Body):
+class EarnRulesUpdate(Body):
+    earn_rules: list[programs.EarnRule] = Field(max_length=len(programs.EARN_CHANNELS))
+
+
+class LoyaltyProgram(programs.Program):
+    """The whole loyalty program as one document: what GET answers, PUT takes back (all of it)."""
+
+
+class PointsAdjustmentRequest(Body):
     points: int = Field(ge=-10_000_000, le=10_000_000, description="positive to add, negative to deduct; not 0")
     reason: str = Field(min_length=2, max_length=200)
+
+
+class TierSettings(Out):
+    tiers: list[programs.Tier] = Field(description="lowest first")
+    measure: Measure = Field(description="what qualifies: spend in yuan, points earned or orders")
+    window_days: int = Field(description="the rolling window the measure is counted over")
+    retention_days: int = Field(description="a tier is kept at least this long before a review lowers it")
+
+
+class EarnRules(Out):
+    earn_rules: list[programs.EarnRule]
+
+
+class PointsAdjustment(Out):
+    entry_id: int | None = Field(description="the points ledger entry written")
+    points_balance: int
+    points_debt: int
+    balance_cents: int
+    principal_cents: int
+    bonus_cents: int
+    tier: str = Field(description="the member's tier code")
+
+
+def _tier_settings(program: programs.Program) -> dict[str, Any]:
+    return {"tiers": [t.model_dump() for t in program.tiers], "measure": program.tier_measure,
+            "window_days": program.tier_window_days, "retention_days": program.tier_retention_days}
 
 
 def _validated(data: dict[str, Any]) -> programs.Program:
     try:
         return programs.Program.model_validate(data)
-    except ValidationError as exc:
+    except ValidationError as exc:  # the section fits, the whole program does not (e.g. a tier per channel)
         fields = {".".join(str(p) for p in err["loc"]) or "program": err["msg"].removeprefix("Value error, ")
                   for err in exc.errors()}
         raise ValidationFailed(details={"fields": fields}) from None
@@ -69,26 +101,26 @@ async def _update(request: Request, section: str, change: dict[str, Any]) -> pro
 
 
 @bp.get("/tiers")
-@endpoint(summary="Tiers with thresholds and benefits, lowest first", tag=TAG, errors=AUTH)
+@endpoint(summary="Tiers with thresholds and benefits, lowest first", tag=TAG, response=TierSettings, errors=AUTH,
+          operation_id="getTiers")
 @staff_required(*CONSOLE)
 async def get_tiers(request: Request) -> HTTPResponse:
-    program = await programs.load()
-    return ok({"tiers": [t.model_dump() for t in program.tiers], "measure": program.tier_measure,
-               "window_days": program.tier_window_days, "retention_days": program.tier_retention_days})
+    return ok(_tier_settings(await programs.load()))
 
 
 @bp.put("/tiers")
 @endpoint(summary="Replace the tiers (audited); members keep their tier code until the next event or review",
-          tag=TAG, body=TiersBody, errors=AUTH)
+          tag=TAG, body=TiersUpdate, response=TierSettings, errors=AUTH, operation_id="putTiers")
 @staff_required(*ADMIN)
 async def put_tiers(request: Request) -> HTTPResponse:
-    body = parse_body(request, TiersBody)
+    body = parse_body(request, TiersUpdate)
     program = await _update(request, "tiers", {"tiers": [t.model_dump() for t in body.tiers]})
-    return ok({"tiers": [t.model_dump() for t in program.tiers]})
+    return ok(_tier_settings(program))
 
 
 @bp.get("/earn-rules")
-@endpoint(summary="Points earn rules per channel", tag=TAG, errors=AUTH)
+@endpoint(summary="Points earn rules per channel", tag=TAG, response=EarnRules, errors=AUTH,
+          operation_id="getEarnRules")
 @staff_required(*CONSOLE)
 async def get_earn_rules(request: Request) -> HTTPResponse:
     program = await programs.load()
@@ -97,17 +129,17 @@ async def get_earn_rules(request: Request) -> HTTPResponse:
 
 @bp.put("/earn-rules")
 @endpoint(summary="Replace the earn rules (a channel without a rule earns nothing; audited)", tag=TAG,
-          body=EarnRulesBody, errors=AUTH)
+          body=EarnRulesUpdate, response=EarnRules, errors=AUTH, operation_id="putEarnRules")
 @staff_required(*ADMIN)
 async def put_earn_rules(request: Request) -> HTTPResponse:
-    body = parse_body(request, EarnRulesBody)
+    body = parse_body(request, EarnRulesUpdate)
     program = await _update(request, "earn_rules", {"earn_rules": [r.model_dump() for r in body.earn_rules]})
     return ok({"earn_rules": [r.model_dump() for r in program.earn_rules]})
 
 
 @bp.get("/loyalty-program")
 @endpoint(summary="The whole loyalty program: tiers, earn rules, expiry, bonuses, top-up bonuses", tag=TAG,
-          errors=AUTH)
+          response=LoyaltyProgram, errors=AUTH, operation_id="getLoyaltyProgram")
 @staff_required(*CONSOLE)
 async def get_program(request: Request) -> HTTPResponse:
     return ok((await programs.load()).model_dump(mode="json"))
@@ -115,13 +147,12 @@ async def get_program(request: Request) -> HTTPResponse:
 
 @bp.put("/loyalty-program")
 @endpoint(summary="Replace the whole loyalty program (validated as one document; audited)", tag=TAG,
-          errors=AUTH)
+          body=LoyaltyProgram, response=LoyaltyProgram, errors=AUTH, operation_id="putLoyaltyProgram",
+          description="Fields left out take their defaults: send back the whole document GET answered.")
 @staff_required(*ADMIN)
 async def put_program(request: Request) -> HTTPResponse:
-    data = request.json if isinstance(request.json, dict) else None
-    if data is None:
-        raise ValidationFailed(details={"fields": {"body": "应为 JSON 对象"}})
-    program = await _update(request, "program", _validated(data).model_dump(mode="json"))
+    body = parse_body(request, LoyaltyProgram)
+    program = await _update(request, "program", body.model_dump(mode="json"))
     return ok(program.model_dump(mode="json"))
 
 
@@ -133,15 +164,20 @@ async def _member(member_id: int) -> Member:
 
 
 @bp.get("/members/<member_id:id>/assets")
-@endpoint(summary="A member's points, stored value and tier", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@endpoint(summary="A member's points, stored value, tier and coupons", tag=TAG, response=MemberAssets,
+          errors=MEMBER, operation_id="getMemberAssets")
 @staff_required(*CONSOLE)
 async def member_assets(request: Request, member_id: int) -> HTTPResponse:
     await _member(member_id)
-    return ok(await views.assets(member_id) or {})
+    view = await views.assets(member_id)
+    if view is None:  # erased between the two reads
+        raise MemberNotFound()
+    return ok(view)
 
 
 @bp.get("/members/<member_id:id>/points/ledger")
-@endpoint(query=PageQuery, summary="A member's points ledger, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@endpoint(query=PageQuery, summary="A member's points ledger, newest first", tag=TAG, response=PointsLedgerPage,
+          errors=MEMBER, operation_id="listMemberPointsLedger")
 @staff_required(*CONSOLE)
 async def member_points_ledger(request: Request, member_id: int) -> HTTPResponse:
     await _member(member_id)
@@ -149,7 +185,8 @@ async def member_points_ledger(request: Request, member_id: int) -> HTTPResponse
 
 
 @bp.get("/members/<member_id:id>/balance/ledger")
-@endpoint(query=PageQuery, summary="A member's stored-value ledger, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@endpoint(query=PageQuery, summary="A member's stored-value ledger, newest first", tag=TAG, response=WalletLedgerPage,
+          errors=MEMBER, operation_id="listMemberBalanceLedger")
 @staff_required(*CONSOLE)
 async def member_balance_ledger(request: Request, member_id: int) -> HTTPResponse:
     await _member(member_id)
@@ -157,7 +194,8 @@ async def member_balance_ledger(request: Request, member_id: int) -> HTTPRespons
 
 
 @bp.get("/members/<member_id:id>/orders")
-@endpoint(query=PageQuery, summary="A member's orders from every channel, newest first", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@endpoint(query=PageQuery, summary="A member's orders from every channel, newest first", tag=TAG, response=OrderPage,
+          errors=MEMBER, operation_id="listMemberOrders")
 @staff_required(*CONSOLE)
 async def member_orders(request: Request, member_id: int) -> HTTPResponse:
     await _member(member_id)
@@ -165,13 +203,13 @@ async def member_orders(request: Request, member_id: int) -> HTTPResponse:
 
 
 @bp.post("/members/<member_id:id>/points/adjustments")
-@endpoint(summary="Add or deduct points with a mandatory reason (audited)", tag=TAG, body=Adjustment,
-          idempotent=True,
-          errors=[*AUTH, "MEMBER_NOT_FOUND", "INSUFFICIENT_POINTS", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])
+@endpoint(summary="Add or deduct points with a mandatory reason (audited)", tag=TAG, body=PointsAdjustmentRequest,
+          response=PointsAdjustment, status=201, idempotent=True, operation_id="adjustMemberPoints",
+          errors=[*MEMBER, "INSUFFICIENT_POINTS", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])
 @staff_required(*ADMIN)
 @idempotent
 async def adjust_points(request: Request, member_id: int) -> HTTPResponse:
-    body = parse_body(request, Adjustment)
+    body = parse_body(request, PointsAdjustmentRequest)
     if body.points == 0:
         raise ValidationFailed(details={"fields": {"points": "调整积分不能为 0"}})
     member = await _member(member_id)

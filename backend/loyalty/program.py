@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -20,6 +20,11 @@ from backend.loyalty.models import LoyaltyProgram
 
 EARN_CHANNELS = ("online", "pos", "miniprogram", "third_party")
 PROGRAM_ID = 1
+MAX_TIERS = 20
+MAX_CENTS = 10_000_000_000
+TemplateId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+StoreKey = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,9}$")]  # a store id, as a JSON object's key
+Category = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class Rule(BaseModel):
@@ -29,13 +34,14 @@ class Rule(BaseModel):
 class Tier(Rule):
     code: str = Field(pattern=r"^[a-z0-9_]{1,20}$")
     name: str = Field(min_length=1, max_length=20)
-    threshold: int = Field(ge=0, description="qualifying measure needed within the window (yuan, points or orders)")
+    threshold: int = Field(ge=0, le=1_000_000_000,
+                           description="qualifying measure needed within the window (yuan, points or orders)")
     points_multiplier_pct: int = Field(100, ge=100, le=1000, description="150 = points ×1.5")
     discount_pct: int = Field(100, ge=1, le=100, description="member price rate for POS: 95 = 95折, 100 = none")
     free_shipping: bool = False
     birthday_multiplier_pct: int = Field(100, ge=100, le=1000, description="points on the birthday, 200 = ×2")
     gift_points: int = Field(0, ge=0, le=10_000_000, description="granted once per tier per calendar year")
-    gift_coupon_template_ids: list[int] = Field(default_factory=list, max_length=10,
+    gift_coupon_template_ids: list[TemplateId] = Field(default_factory=list, max_length=10,
                                                 description="coupons in the upgrade gift pack")
 
 
@@ -45,14 +51,14 @@ class EarnRule(Rule):
     per_yuan: int = Field(1, ge=1, le=10_000)
     rounding: Literal["floor", "round", "ceil"] = "floor"
     bonus_pct: int = Field(100, ge=100, le=1000, description="channel bonus: 150 = ×1.5")
-    store_bonus_pct: dict[str, int] = Field(default_factory=dict,
-                                            description="per store id, e.g. an experience store {\"3\": 150}")
-    excluded_categories: list[str] = Field(default_factory=list, max_length=200)
+    store_bonus_pct: dict[StoreKey, int] = Field(default_factory=dict, max_length=1000,
+                                                 description="per store id, e.g. an experience store {\"3\": 150}")
+    excluded_categories: list[Category] = Field(default_factory=list, max_length=200)
 
     @model_validator(mode="after")
     def store_bonuses_in_range(self) -> EarnRule:
         for store, pct in self.store_bonus_pct.items():
-            if not store.isdigit() or not 100 <= pct <= 1000:
+            if not (store.isascii() and store.isdigit()) or not 100 <= pct <= 1000:
                 raise ValueError("store_bonus_pct 的键应为门店 id，值在 100 到 1000 之间")
         return self
 
@@ -63,24 +69,24 @@ class PointsExpiry(Rule):
 
 
 class TopupBonus(Rule):
-    min_amount_cents: int = Field(gt=0)
-    bonus_cents: int = Field(ge=0)
+    min_amount_cents: int = Field(gt=0, le=MAX_CENTS)
+    bonus_cents: int = Field(ge=0, le=MAX_CENTS)
 
 
 class Program(Rule):
-    tiers: list[Tier]
+    tiers: list[Tier] = Field(min_length=1, max_length=MAX_TIERS)
     tier_measure: Literal["spend", "points", "orders"] = "spend"
     tier_window_days: int = Field(365, ge=30, le=1095)
     tier_retention_days: int = Field(365, ge=0, le=1095,
                                      description="a tier is kept at least this long before a review lowers it")
-    earn_rules: list[EarnRule]
+    earn_rules: list[EarnRule] = Field(max_length=len(EARN_CHANNELS))
     points_expiry: PointsExpiry = PointsExpiry()
     redeem_points_per_yuan: int = Field(100, ge=1, le=100_000, description="points worth one yuan when spent")
     registration_points: int = Field(0, ge=0, le=1_000_000)
     invitee_points: int = Field(0, ge=0, le=1_000_000, description="for a referred member, at registration")
     referrer_points: int = Field(0, ge=0, le=1_000_000, description="for the referrer, on the invitee's first order")
     topup_bonuses: list[TopupBonus] = Field(default_factory=list, max_length=50)
-    registration_coupon_template_ids: list[int] = Field(default_factory=list, max_length=10)
+    registration_coupon_template_ids: list[TemplateId] = Field(default_factory=list, max_length=10)
 
     @model_validator(mode="after")
     def consistent(self) -> Program:
