@@ -4,7 +4,8 @@ store and in orders, reversal, refunds and expiry.
 Concurrency: issuing bumps the template's ``issued_count`` with one conditional UPDATE that is both
 the stock check and the template's row lock, so per-member limits are counted under that lock;
 500 concurrent claims of a 100-stock template give exactly 100 coupons. Redeeming is a conditional
-UPDATE ``... WHERE status = 'available'``: one caller wins, the others get 409.
+UPDATE ``... WHERE status = 'available'``: one caller wins, the others get 409. The template is the
+last lock a transaction takes, after the member's loyalty account and coupons (``backend.loyalty.orders``).
 """
 
 from __future__ import annotations
@@ -290,9 +291,11 @@ async def exchange(*, member_id: int, item_id: int, tz: str) -> tuple[Coupon, in
         if item is None:
             raise MallItemNotFound()
         ref = uuid.uuid4().hex
+        # The account before the template, as an order's tier gift takes them: the other way round, an
+        # exchange and an upgrade gifting the same template deadlock.
+        assets = await Assets.open(conn, member_id)
         coupon, _ = await issue(conn, template_id=item.template_id, member_id=member_id, source="mall",
                                 source_ref=f"mall:{ref}", tz=tz)
-        assets = await Assets.open(conn, member_id)
         await assets.debit(item.points_price, kind="spend", ref=f"mall:{ref}",
                            ctx=Context(source="campaign", reason=f"积分兑换 {item.name}", channel="miniprogram"))
         await assets.save()

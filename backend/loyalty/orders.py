@@ -14,6 +14,12 @@ Policies (README has the table):
   last refund). Points to reverse that were already spent are taken from the balance as far as it
   goes and the rest becomes a points debt, shown to member and clerk and paid off by the next
   points credited; the balance never goes negative.
+
+Lock order, the same in every transaction that writes assets (merge, erasure, orders, refunds,
+exchanges, rewards): member rows (in id order), then order rows, then loyalty accounts (in member-id
+order), then coupons, then coupon templates. An order takes a key-share lock on its member and the
+referrer (one statement, id order) before any account, so a merge of either waits for the order or
+the order waits for the merge — and then lands on the member it was merged into.
 """
 
 from __future__ import annotations
@@ -211,11 +217,14 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
             await Order.filter(id=row.id).using_db(conn).update(receipt=receipt)
             return receipt
         program = await programs.load(conn)
-        member = await db.fetch_one("SELECT id, birthday, referrer_id FROM members WHERE id = $1", order.member_id,
-                                    conn=conn)
-        if member is None:
-            raise MemberNotFound()
-        assets = await Assets.open(conn, order.member_id)
+        member = await _lock_member(conn, order.member_id)
+        member_id = member["id"]
+        if member_id != order.member_id:  # merged meanwhile: the order is the survivor's
+            await Order.filter(id=row.id).using_db(conn).update(member_id=member_id)
+            receipt["member_id"] = member_id
+        referrer_id = await _referral_due(conn, member, program)
+        opened = {mid: await Assets.open(conn, mid) for mid in sorted({member_id, referrer_id} - {None})}
+        assets = opened[member_id]
         ctx = Context(source="order", channel=order.channel, store_id=order.store_id, order_id=row.id,
                       reason=f"订单 {order.order_no}")
         discount = 0
@@ -250,7 +259,8 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
             await assets.credit(earned, kind="earn", ctx=ctx, ref=f"order:{row.id}:earn",
                                 expires_at=program.lot_expiry(now, tz))
         tier_change = await tiers.upgrade_if_qualified(assets, program, tz=tz, ctx=ctx)
-        await _referral_reward(conn, member["id"], member["referrer_id"], program, order, tz)
+        if referrer_id is not None:
+            await _referral_reward(conn, opened[referrer_id], member_id, program, order, tz)
         await assets.save()
         receipt.update(discount_cents=discount, points_spent=order.points_to_spend, points_value_cents=points_value,
                        balance_spent_cents=principal + bonus, payable_cents=due - points_value - principal - bonus,
@@ -258,7 +268,7 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
         if quote:
             raise _Quoted(receipt)
         await Order.filter(id=row.id).using_db(conn).update(receipt=receipt)
-        await events.append(member_id=order.member_id, type="order_placed", channel=order.channel,
+        await events.append(member_id=member_id, type="order_placed", channel=order.channel,
                             store_id=order.store_id, using_db=conn,
                             payload={"order_id": row.id, "order_no": order.order_no,
                                      "amount_cents": order.amount_cents, "paid_cents": base,
@@ -268,16 +278,43 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
     return receipt
 
 
-async def _referral_reward(conn: Any, member_id: int, referrer_id: int | None, program: programs.Program,
+# The member and its referrer, key-share locked in id order: a merge, erasure or profile edit of
+# either (FOR UPDATE) waits for the order, or the order for it; other orders are not held up.
+LOCK_MEMBER_SQL = ("SELECT id, status, merged_into_id, birthday, referrer_id FROM members "
+                   "WHERE id = $1 OR id = (SELECT referrer_id FROM members WHERE id = $1) ORDER BY id")
+
+
+async def _lock_member(conn: Any, member_id: int) -> dict[str, Any]:
+    """The order's member under its lock, following merges to the member it was merged into."""
+    sql = LOCK_MEMBER_SQL + (" FOR KEY SHARE" if db.is_postgres() else "")
+    for _ in range(8):  # a chain of merges is short; a cycle cannot be made
+        rows = await db.fetch(sql, member_id, conn=conn)
+        member = next((row for row in rows if row["id"] == member_id), None)
+        if member is None or member["status"] == "deleted":
+            raise MemberNotFound()
+        if member["status"] != "merged" or member["merged_into_id"] is None:
+            return member
+        member_id = int(member["merged_into_id"])
+    raise MemberNotFound()
+
+
+async def _referral_due(conn: Any, member: dict[str, Any], program: programs.Program) -> int | None:
+    """The referrer to reward for this order: on the invitee's first order only."""
+    if not program.referrer_points or member["referrer_id"] is None:
+        return None
+    if await Order.filter(member_id=member["id"]).using_db(conn).count() != 1:
+        return None
+    return int(member["referrer_id"])
+
+
+async def _referral_reward(conn: Any, referrer: Assets, member_id: int, program: programs.Program,
                            order: OrderInput, tz: str) -> None:
     """The referrer's reward, on the invitee's first order (one ledger ref per invitee)."""
-    if not program.referrer_points or referrer_id is None:
-        return
-    if await Order.filter(member_id=member_id).using_db(conn).count() != 1:
-        return
-    referrer = await Assets.open(conn, referrer_id)
     ref = f"referral:{member_id}"
     if await PointsEntry.filter(member_id=referrer.member_id, ref=ref).using_db(conn).exists():
+        return
+    status = await db.fetch_one("SELECT status FROM members WHERE id = $1", referrer.member_id, conn=conn)
+    if status is None or status["status"] != "active":  # merged or erased since: nobody to reward
         return
     await referrer.credit(program.referrer_points, kind="bonus", ref=ref,
                           ctx=Context(source="campaign", reason="推荐好友首单奖励", channel=order.channel,

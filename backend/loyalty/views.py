@@ -123,14 +123,16 @@ async def merge_hook(conn: BaseDBAsyncClient, survivor_id: int, merged_id: int) 
     Both accounts are locked in member-id order; the merged member's ledgers keep their history and
     end with a transfer_out entry, the survivor's gain the matching transfer_in.
     """
+    # Order rows before accounts, as a refund takes them (its order row, then the account).
+    orders_moved = await Order.filter(member_id=merged_id).using_db(conn).update(member_id=survivor_id)
     first, second = sorted((survivor_id, merged_id))
     opened = {first: await Assets.open(conn, first), second: await Assets.open(conn, second)}
     survivor, merged = opened[survivor_id], opened[merged_id]
     program = await programs.load(conn)
     moved = {"points": merged.account.points_balance, "points_debt": merged.account.points_debt,
-             "principal_cents": merged.account.principal_cents, "bonus_cents": merged.account.bonus_cents}
+             "principal_cents": merged.account.principal_cents, "bonus_cents": merged.account.bonus_cents,
+             "orders": orders_moved}
     await merged.transfer_all_to(survivor, ctx=Context(source="system", reason=f"会员合并 {merged_id} → {survivor_id}"))
-    moved["orders"] = await Order.filter(member_id=merged_id).using_db(conn).update(member_id=survivor_id)
     survivor.account.tier_measure = await tiers.measure(conn, survivor_id, program)
     merged.account.tier_measure = 0
     if program.rank(merged.account.tier_code) > program.rank(survivor.account.tier_code):

@@ -36,14 +36,17 @@ async def merge_members(*, survivor_id: int, merged_id: int, actor: audit.Actor)
     if survivor_id == merged_id:
         raise MergeNotAllowed("不能把会员与自己合并", details={"reason": "same_member"})
     async with in_transaction() as conn:
-        # Lock both rows in primary-key order so two opposite merges cannot deadlock.
-        rows = {m.id: m for m in await Member.filter(id__in=sorted((survivor_id, merged_id)))
+        # Both rows first, in primary-key order, before any account or coupon (the lock order every
+        # asset writer follows, see backend.loyalty.orders): two opposite merges, or a merge and an
+        # order of either member, cannot deadlock. Only active rows are locked: a merged row stays
+        # free for the orders that follow it to its survivor.
+        rows = {m.id: m for m in await Member.filter(id__in=sorted((survivor_id, merged_id)), status="active")
                 .using_db(conn).select_for_update().order_by("id")}
         survivor, merged = rows.get(survivor_id), rows.get(merged_id)
         if survivor is None or merged is None:
+            if await Member.filter(id__in=(survivor_id, merged_id)).using_db(conn).count() == 2:
+                raise MergeNotAllowed(details={"reason": "not_active"})
             raise MemberNotFound()
-        if survivor.status != "active" or merged.status != "active":
-            raise MergeNotAllowed(details={"reason": "not_active"})
         moved: dict[str, Any] = {}
         moved["identities"] = [i.id for i in await MemberIdentity.filter(member_id=merged.id).using_db(conn)]
         await MemberIdentity.filter(member_id=merged.id).using_db(conn).update(member_id=survivor.id)
