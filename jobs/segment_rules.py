@@ -26,7 +26,13 @@ MAX_DEPTH = 6
 MAX_CONDITIONS = 100
 MAX_VALUES = 500
 MAX_DAYS = 36_500
+# Every number a rule holds ends up as a query parameter compared with a column: ids are int4 on
+# PostgreSQL (tags, stores), amounts and balances bigint; a value beyond its column fails the query
+# itself, so it is refused when the rule is saved.
 MAX_AMOUNT = 10**15
+INT4_MAX = 2**31 - 1
+# Dates compared with registration times (and converted to UTC): within what a calendar can hold.
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2100, 12, 31)
 DEFAULT_TZ = "Asia/Shanghai"
 
 GENDERS = ("male", "female", "unknown")
@@ -98,11 +104,15 @@ def _bool(v: Any) -> bool:
 
 
 def _iso_date(v: Any) -> str:
-    if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+    if isinstance(v, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
         try:
-            return date.fromisoformat(v).isoformat()
+            day = date.fromisoformat(v)
         except ValueError:
-            pass
+            day = None
+        if day is not None:
+            if not FIRST_DATE <= day <= LAST_DATE:
+                raise Problem("value", f"日期应在 {FIRST_DATE} 到 {LAST_DATE} 之间")
+            return day.isoformat()
     raise Problem("value", "日期格式应为 YYYY-MM-DD")
 
 
@@ -113,7 +123,9 @@ def _tier(v: Any) -> str:
 
 
 def _tag_ref(v: Any) -> int | str:
-    if _is_int(v) and v > 0:
+    if _is_int(v):
+        if not 0 < v <= INT4_MAX:
+            raise Problem("value", f"标签 id 应为 1 到 {INT4_MAX} 之间的整数")
         return v
     if isinstance(v, str) and 0 < len(v.strip()) <= 64:
         return v.strip()
@@ -144,7 +156,7 @@ _DAYS = _int(0, MAX_DAYS)
 _WINDOW = _int(1, MAX_DAYS)
 _AMOUNT = _int(-MAX_AMOUNT, MAX_AMOUNT)
 _CHANNEL = _choice(CHANNELS)
-_STORE = _int(1, 2**31 - 1)
+_STORE = _int(1, INT4_MAX)
 _COUNT = _int(0, 10**9)
 
 # field -> (op -> value check, takes within_days)

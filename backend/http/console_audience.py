@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from backend.errors import ValidationFailed
 from backend.http.auth import staff_required
 from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
-from backend.http.docs import endpoint
-from backend.http.pagination import MAX_LIMIT, PageQuery, page
-from backend.http.validation import Body, parse_body, parse_query
-from jobs import segments, tags
-from jobs.audience_models import Segment, Tag
+from backend.http.docs import Out, endpoint
+from backend.http.pagination import MAX_LIMIT, Page, PageQuery, page
+from backend.http.validation import Body, Id, parse_body, parse_query
+from jobs import audience_models, segments, tags
 
 bp = Blueprint("console_audience", url_prefix="/api/v1/admin")
 TAG = "console"
@@ -25,29 +24,128 @@ RULE_DOC = ("A rule node is {\"all\": [nodes]}, {\"any\": [nodes]}, {\"not\": no
             "with the path of each problem in details.fields.")
 
 
+def _valid_rule(value: dict[str, Any]) -> dict[str, Any]:
+    # Checked while the body is parsed, so every problem in a rule (an id beyond its column, a number beyond
+    # 64 bits) answers SEGMENT_RULE_INVALID with its path, before the generic checks of the body.
+    segments.parse_rule(value)
+    return value
+
+
+SegmentRule = Annotated[dict[str, Any], AfterValidator(_valid_rule), Field(description=RULE_DOC)]
+
+
 class TagCreate(Body):
     name: str = Field(min_length=1, max_length=64)
     code: str | None = Field(None, min_length=1, max_length=64, description="defaults to the name; no \":\"")
 
 
 class TagMembers(Body):
-    member_ids: list[int] = Field(min_length=1, max_length=10_000)
+    member_ids: list[Id] = Field(min_length=1, max_length=10_000)
 
 
 class SegmentCreate(Body):
     name: str = Field(min_length=1, max_length=64)
     description: str = Field("", max_length=200)
-    rule: Any = Field(description="the rule tree")
+    rule: SegmentRule
 
 
-class SegmentPut(Body):
+class SegmentUpdate(Body):
     name: str | None = Field(None, min_length=1, max_length=64)
     description: str | None = Field(None, max_length=200)
-    rule: Any = None
+    rule: SegmentRule | None = None
 
 
-class RuleBody(Body):
-    rule: Any = Field(description="the rule tree")
+class SegmentRuleBody(Body):
+    rule: SegmentRule
+
+
+class Tag(Out):
+    id: int
+    code: str
+    name: str
+    kind: Literal["manual", "auto"]
+    group: str = Field(description="rfm | value | activity | channel | store | spend for automatic tags; \"\" for manual")
+    created_at: datetime
+    member_count: int
+
+
+class TagPage(Page[Tag]):
+    pass
+
+
+class TaggingResult(Out):
+    tagged: int = Field(description="members who carry the tag from now on")
+    already: int = Field(description="members who carried it already")
+    not_found: list[int] = Field(description="ids of no active member")
+
+
+class UntagResult(Out):
+    removed: bool = Field(description="false when the member did not carry the tag")
+
+
+class MemberTag(Out):
+    id: int
+    code: str
+    name: str
+    kind: Literal["manual", "auto"]
+    group: str
+    source: Literal["manual", "auto"]
+    tagged_at: datetime
+
+
+class MemberTagList(Out):
+    items: list[MemberTag]
+
+
+class TagChanges(Out):
+    added: int
+    removed: int
+
+
+class TagGroupChanges(Out):
+    rfm: TagChanges
+    value: TagChanges
+    activity: TagChanges
+    channel: TagChanges
+    store: TagChanges
+    spend: TagChanges
+
+
+class TagRecompute(Out):
+    at: datetime
+    groups: TagGroupChanges
+    tags: dict[str, int] = Field(description="members per automatic tag code")
+
+
+class Segment(Out):
+    id: int
+    name: str
+    description: str
+    rule: dict[str, Any] = Field(description=RULE_DOC)
+    created_at: datetime
+    updated_at: datetime
+
+
+class SegmentPage(Page[Segment]):
+    pass
+
+
+class SegmentDeleted(Out):
+    deleted: bool
+
+
+class SegmentSampleMember(Out):
+    id: int
+    member_no: str
+    phone: str | None = Field(description="masked: 138****5678")
+    nickname: str | None
+    tier: str
+    tier_name: str
+
+
+class SegmentPreview(Out):
+    count: int
+    sample: list[SegmentSampleMember] = Field(description="up to 20 members, newest first")
 
 
 def _tz(request: Request) -> str:
@@ -57,16 +155,16 @@ def _tz(request: Request) -> str:
 class TagQuery(PageQuery):
     limit: int = Field(50, ge=1, le=MAX_LIMIT, description="items per page")
     kind: Literal["manual", "auto"] | None = None
-    group: str | None = Field(None, max_length=20)
+    group: str | None = Field(None, max_length=16)
 
 
 @bp.get("/tags")
 @endpoint(query=TagQuery, summary="Tags with their member counts, newest first (?kind=manual|auto, ?group=rfm…)", tag=TAG,
-          errors=AUTH)
+          response=TagPage, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_tags(request: Request) -> HTTPResponse:
     params = parse_query(request, TagQuery)
-    query = Tag.all()
+    query = audience_models.Tag.all()
     if params.kind:
         query = query.filter(kind=params.kind)
     if params.group:
@@ -79,7 +177,8 @@ async def list_tags(request: Request) -> HTTPResponse:
 
 
 @bp.post("/tags")
-@endpoint(summary="Create a manual tag", tag=TAG, body=TagCreate, errors=[*AUTH, "TAG_CODE_TAKEN"])
+@endpoint(summary="Create a manual tag", tag=TAG, body=TagCreate, response=Tag, status=201,
+          errors=[*AUTH, "TAG_CODE_TAKEN"])
 @staff_required(*CONSOLE)
 async def create_tag(request: Request) -> HTTPResponse:
     body = parse_body(request, TagCreate)
@@ -89,7 +188,7 @@ async def create_tag(request: Request) -> HTTPResponse:
 
 @bp.post("/tags/<tag_id:id32>/members")
 @endpoint(summary="Apply a manual tag to members (idempotent); unknown or inactive ids are listed", tag=TAG,
-          body=TagMembers, errors=[*AUTH, "TAG_NOT_FOUND", "TAG_NOT_MANUAL"])
+          body=TagMembers, response=TaggingResult, errors=[*AUTH, "TAG_NOT_FOUND", "TAG_NOT_MANUAL"])
 @staff_required(*CONSOLE)
 async def tag_members(request: Request, tag_id: int) -> HTTPResponse:
     body = parse_body(request, TagMembers)
@@ -97,7 +196,7 @@ async def tag_members(request: Request, tag_id: int) -> HTTPResponse:
 
 
 @bp.delete("/tags/<tag_id:id32>/members/<member_id:id>")
-@endpoint(summary="Remove a manual tag from a member (idempotent)", tag=TAG,
+@endpoint(summary="Remove a manual tag from a member (idempotent)", tag=TAG, response=UntagResult,
           errors=[*AUTH, "TAG_NOT_FOUND", "TAG_NOT_MANUAL"])
 @staff_required(*CONSOLE)
 async def untag_member(request: Request, tag_id: int, member_id: int) -> HTTPResponse:
@@ -106,7 +205,8 @@ async def untag_member(request: Request, tag_id: int, member_id: int) -> HTTPRes
 
 
 @bp.get("/members/<member_id:id>/tags")
-@endpoint(summary="A member's tags, manual and automatic", tag=TAG, errors=[*AUTH, "MEMBER_NOT_FOUND"])
+@endpoint(summary="A member's tags, manual and automatic", tag=TAG, response=MemberTagList,
+          errors=[*AUTH, "MEMBER_NOT_FOUND"], operation_id="listMemberTags")
 @staff_required(*CONSOLE)
 async def member_tags(request: Request, member_id: int) -> HTTPResponse:
     return ok({"items": await tags.tags_of(member_id=member_id)})
@@ -114,7 +214,7 @@ async def member_tags(request: Request, member_id: int) -> HTTPResponse:
 
 @bp.post("/tags/recompute")
 @endpoint(summary="Recompute the automatic tags now (as the nightly job does); counts per group and tag",
-          tag=TAG, errors=AUTH)
+          tag=TAG, response=TagRecompute, errors=AUTH, operation_id="recomputeTags")
 @staff_required(*ADMIN)
 async def recompute(request: Request) -> HTTPResponse:
     return ok(await tags.recompute_auto_tags())
@@ -122,7 +222,7 @@ async def recompute(request: Request) -> HTTPResponse:
 
 @bp.get("/tag-settings")
 @endpoint(summary="Thresholds of the automatic tags (RFM, value classes, activity, spending bands)", tag=TAG,
-          errors=AUTH)
+          response=tags.TagRules, errors=AUTH, operation_id="getTagSettings")
 @staff_required(*CONSOLE)
 async def get_settings(request: Request) -> HTTPResponse:
     return ok((await tags.load_settings()).model_dump(mode="json"))
@@ -130,32 +230,24 @@ async def get_settings(request: Request) -> HTTPResponse:
 
 @bp.put("/tag-settings")
 @endpoint(summary="Replace the automatic tags' thresholds (audited; applied by the next recompute)", tag=TAG,
-          body=tags.TagRules, errors=AUTH)
+          body=tags.TagRules, response=tags.TagRules, errors=AUTH, operation_id="putTagSettings")
 @staff_required(*ADMIN)
 async def put_settings(request: Request) -> HTTPResponse:
-    data = request.json if request.body else None
-    if not isinstance(data, dict):
-        raise ValidationFailed("请求体应为 JSON 对象")
-    try:
-        rules = tags.TagRules.model_validate(data)
-    except ValidationError as exc:
-        fields = {".".join(str(p) for p in err["loc"]) or "settings": err["msg"].removeprefix("Value error, ")
-                  for err in exc.errors()}
-        raise ValidationFailed(details={"fields": fields}) from None
+    rules = parse_body(request, tags.TagRules)
     saved = await tags.save_settings(rules, actor=staff_actor(request))
     return ok(saved.model_dump(mode="json"))
 
 
 @bp.get("/segments")
-@endpoint(query=PageQuery, summary="Saved segments, newest first", tag=TAG, errors=AUTH)
+@endpoint(query=PageQuery, summary="Saved segments, newest first", tag=TAG, response=SegmentPage, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_segments(request: Request) -> HTTPResponse:
-    return ok(await page(request, Segment.all(), segments.render))
+    return ok(await page(request, audience_models.Segment.all(), segments.render))
 
 
 @bp.post("/segments")
-@endpoint(summary="Save a segment (a validated rule tree)", tag=TAG, body=SegmentCreate, description=RULE_DOC,
-          errors=[*AUTH, "SEGMENT_RULE_INVALID"])
+@endpoint(summary="Save a segment (a validated rule tree)", tag=TAG, body=SegmentCreate, response=Segment,
+          status=201, description=RULE_DOC, errors=[*AUTH, "SEGMENT_RULE_INVALID"])
 @staff_required(*CONSOLE)
 async def create_segment(request: Request) -> HTTPResponse:
     body = parse_body(request, SegmentCreate)
@@ -165,25 +257,25 @@ async def create_segment(request: Request) -> HTTPResponse:
 
 
 @bp.get("/segments/<segment_id:id32>")
-@endpoint(summary="One segment", tag=TAG, errors=[*AUTH, "SEGMENT_NOT_FOUND"])
+@endpoint(summary="One segment", tag=TAG, response=Segment, errors=[*AUTH, "SEGMENT_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def get_segment(request: Request, segment_id: int) -> HTTPResponse:
     return ok(segments.render(await segments.get_or_raise(segment_id=segment_id)))
 
 
 @bp.put("/segments/<segment_id:id32>")
-@endpoint(summary="Change a segment's name, description or rule", tag=TAG, body=SegmentPut, description=RULE_DOC,
-          errors=[*AUTH, "SEGMENT_NOT_FOUND", "SEGMENT_RULE_INVALID"])
+@endpoint(summary="Change a segment's name, description or rule", tag=TAG, body=SegmentUpdate, response=Segment,
+          description=RULE_DOC, errors=[*AUTH, "SEGMENT_NOT_FOUND", "SEGMENT_RULE_INVALID"])
 @staff_required(*CONSOLE)
 async def put_segment(request: Request, segment_id: int) -> HTTPResponse:
-    body = parse_body(request, SegmentPut)
+    body = parse_body(request, SegmentUpdate)
     segment = await segments.update(segment_id=segment_id, name=body.name, rule=body.rule,
                                     description=body.description, actor=staff_actor(request))
     return ok(segments.render(segment))
 
 
 @bp.delete("/segments/<segment_id:id32>")
-@endpoint(summary="Delete a segment (not while an unfinished touch uses it)", tag=TAG,
+@endpoint(summary="Delete a segment (not while an unfinished touch uses it)", tag=TAG, response=SegmentDeleted,
           errors=[*AUTH, "SEGMENT_NOT_FOUND", "SEGMENT_IN_USE"])
 @staff_required(*CONSOLE)
 async def delete_segment(request: Request, segment_id: int) -> HTTPResponse:
@@ -192,8 +284,10 @@ async def delete_segment(request: Request, segment_id: int) -> HTTPResponse:
 
 
 @bp.post("/segments/<segment_id:id32>/preview")
-@endpoint(summary="How many members a saved segment holds now, and 20 of them", tag=TAG,
-          errors=[*AUTH, "SEGMENT_NOT_FOUND"])
+@endpoint(summary="How many members a saved segment holds now, and 20 of them", tag=TAG, response=SegmentPreview,
+          errors=[*AUTH, "SEGMENT_NOT_FOUND", "SEGMENT_RULE_INVALID"],
+          description="SEGMENT_RULE_INVALID: the saved rule fails the current checks (it was saved before "
+                      "them); save the segment again with a valid rule.")
 @staff_required(*CONSOLE)
 async def preview_segment(request: Request, segment_id: int) -> HTTPResponse:
     segment = await segments.get_or_raise(segment_id=segment_id)
@@ -201,9 +295,10 @@ async def preview_segment(request: Request, segment_id: int) -> HTTPResponse:
 
 
 @bp.post("/segments/preview")
-@endpoint(summary="Count and 20 sample members of an unsaved rule", tag=TAG, body=RuleBody, description=RULE_DOC,
-          errors=[*AUTH, "SEGMENT_RULE_INVALID"])
+@endpoint(summary="Count and 20 sample members of an unsaved rule", tag=TAG, body=SegmentRuleBody,
+          response=SegmentPreview, description=RULE_DOC, errors=[*AUTH, "SEGMENT_RULE_INVALID"],
+          operation_id="previewSegmentRule")
 @staff_required(*CONSOLE)
 async def preview_rule(request: Request) -> HTTPResponse:
-    body = parse_body(request, RuleBody)
+    body = parse_body(request, SegmentRuleBody)
     return ok(await segments.preview(segments.parse_rule(body.rule), tz=_tz(request)))
