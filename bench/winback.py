@@ -155,8 +155,8 @@ async def prepare_touch(*, now: datetime, name: str = "沉睡会员唤醒") -> W
     segment = await segments.create(name="沉睡会员", rule=RULE, description=f"下过单，但近 {DORMANT_DAYS} 天没有下单",
                                     actor=audit.SYSTEM)
     touch = await service.create_touch(touches.TouchDoc(
-        name=name, audience=touches.Audience(segment_id=segment.id), channels=["sms"], template_key=TEMPLATE_KEY,
-        coupon_template_id=coupon.id, schedule=touches.Schedule(at=now), holdout_pct=HOLDOUT_PCT), audit.SYSTEM)
+        name=name, audience=touches.TouchAudience(segment_id=segment.id), channels=["sms"], template_key=TEMPLATE_KEY,
+        coupon_template_id=coupon.id, schedule=touches.TouchSchedule(at=now), holdout_pct=HOLDOUT_PCT), audit.SYSTEM)
     await service.change_state(touch.id, "schedule", audit.SYSTEM)
     return WinBack(touch_id=touch.id, segment_id=segment.id, coupon_template_id=coupon.id, touch_name=name)
 

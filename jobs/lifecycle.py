@@ -42,10 +42,11 @@ class ProgramSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    cron: str = Field(description="when it runs, merchant time, crontab syntax: minute hour day month weekday")
+    cron: str = Field(max_length=100,
+                      description="when it runs, merchant time, crontab syntax: minute hour day month weekday")
     days: int = Field(0, ge=0, le=3650, description="the program's distance in days (see the table)")
     template_key: str | None = Field(None, max_length=40)
-    coupon_template_id: int | None = None
+    coupon_template_id: int | None = Field(None, ge=1, le=2**63 - 1)
     channels: list[Literal["wechat", "sms", "email"]] = Field(default_factory=list, max_length=3,
                                                                description="empty: the template's order")
 

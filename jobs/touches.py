@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 import notifications
@@ -35,22 +43,32 @@ class Doc(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Audience(Doc):
-    segment_id: int | None = None
+def _within_calendar(value: datetime) -> datetime:
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("时间应在 2000 年到 2100 年之间")
+    return value
+
+
+# A time a touch is planned for: with its offset, and on a calendar the scheduler can count to.
+PlanTime = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
+
+
+class TouchAudience(Doc):
+    segment_id: int | None = Field(None, ge=1, le=2**31 - 1, description="a saved segment")
     event: Literal["registered", "first_order", "order_placed", "tier_changed", "coupon_redeemed"] | None = None
     delay_hours: int = Field(0, ge=0, le=24 * 365, description="for an event: how long after it")
 
     @model_validator(mode="after")
-    def one_kind(self) -> Audience:
+    def one_kind(self) -> TouchAudience:
         if (self.segment_id is None) == (self.event is None):
             raise ValueError("受众须为人群（segment_id）或事件（event）之一")
         return self
 
 
-class Schedule(Doc):
-    at: datetime | None = Field(None, description="once, at this time")
-    cron: str | None = Field(None, description="repeatedly, merchant time, crontab syntax")
-    until: datetime | None = Field(None, description="no run after this time")
+class TouchSchedule(Doc):
+    at: PlanTime | None = Field(None, description="once, at this time")
+    cron: str | None = Field(None, max_length=100, description="repeatedly, merchant time, crontab syntax")
+    until: PlanTime | None = Field(None, description="no run after this time")
 
     @field_validator("cron")
     @classmethod
@@ -63,10 +81,7 @@ class Schedule(Doc):
         return value
 
     @model_validator(mode="after")
-    def aware(self) -> Schedule:
-        for when in (self.at, self.until):
-            if when is not None and when.tzinfo is None:
-                raise ValueError("时间须带时区，例如 2026-03-02T10:00:00+08:00")
+    def one_way(self) -> TouchSchedule:
         if self.at is not None and self.cron is not None:
             raise ValueError("at 与 cron 只能选一个")
         return self
@@ -74,11 +89,11 @@ class Schedule(Doc):
 
 class TouchDoc(Doc):
     name: str = Field(min_length=1, max_length=64)
-    audience: Audience
+    audience: TouchAudience
     channels: list[Literal["wechat", "sms", "email"]] = Field(default_factory=list, max_length=3)
     template_key: str = Field(min_length=1, max_length=40)
-    coupon_template_id: int | None = None
-    schedule: Schedule = Schedule()
+    coupon_template_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    schedule: TouchSchedule = TouchSchedule()
     cap_behaviour: Literal["drop", "defer"] = "drop"
     attribution_days: int = Field(7, ge=1, le=90)
     holdout_pct: int = Field(0, ge=0, le=50)

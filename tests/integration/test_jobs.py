@@ -206,6 +206,35 @@ async def test_program_settings_are_validated_and_switchable(stack):
     assert runs_page.status_code == 200
 
 
+@pytest.mark.parametrize("changes", [
+    {"cron": "0 9 * * " + "1," * 60 + "1"},  # longer than any real crontab
+    {"coupon_template_id": 0},
+    {"coupon_template_id": -5},
+])
+async def test_a_program_naming_a_crontab_or_coupon_out_of_bounds_is_refused_and_keeps_its_settings(stack, changes):
+    admin = await admin_token(stack)
+    body = {"enabled": True, "cron": "0 9 * * *", "days": 0, "template_key": "birthday", **changes}
+
+    refused = await stack.http.put("/api/v1/admin/lifecycle-programs/birthday", json=body, headers=bearer(admin))
+
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "VALIDATION_FAILED", refused.text
+    assert (await lifecycle.load_all(fresh=True))["birthday"] == lifecycle.DEFAULTS["birthday"]
+
+
+async def test_job_runs_are_listed_for_the_job_asked_for(stack):
+    admin = await admin_token(stack)
+    await run_program(stack, "tier_review")
+    await run_program(stack, "points_expiry")
+
+    only = await stack.http.get("/api/v1/admin/job-runs", params={"job": "program:tier_review"},
+                                headers=bearer(admin))
+    refused = await stack.http.get("/api/v1/admin/job-runs", params={"job": "x" * 61}, headers=bearer(admin))
+
+    assert [(run["job"], run["status"]) for run in only.json()["items"]] == [("program:tier_review", "done")]
+    assert await JobRun.filter(job="program:points_expiry").count() == 1
+    assert refused.status_code == 400 and "job" in refused.json()["error"]["details"]["fields"]
+
+
 async def test_a_tier_period_end_downgrades_through_the_nightly_review_and_the_upgrade_message_went_once(stack, counter):
     from backend.loyalty.models import TierChange
     from tests.loyalty_helpers import order

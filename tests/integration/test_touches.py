@@ -11,10 +11,13 @@ from datetime import timedelta
 
 import pytest
 
+from backend import clock
 from backend.coupons.models import Coupon
 from backend.members.models import Member
+from backend.stores.models import AuditLog
 from jobs import service
-from jobs.models import JobRun, TouchRecipient
+from jobs.audience_models import Segment
+from jobs.models import JobRun, Touch, TouchRecipient
 from jobs.scheduler import Host
 from notifications.models import Message
 from tests.factories import bearer
@@ -189,6 +192,41 @@ async def test_touch_states_and_validation(stack):
     await act(stack, admin, created["id"], "finish")
     assert (await act(stack, admin, 99999, "pause", expect=404))["error"]["code"] == "TOUCH_NOT_FOUND"
     assert (await stack.http.post("/api/v1/admin/touches", json={})).status_code == 401
+
+
+@pytest.mark.parametrize("fields", [
+    {"schedule": {"at": "0001-01-01T00:00:00+08:00"}},  # before any calendar the scheduler can count to
+    {"schedule": {"cron": "0 10 * * *", "until": "9999-12-31T23:59:59+00:00"}},
+    {"schedule": {"at": "2026-03-02T10:00:00"}},  # no offset: whose ten o'clock?
+    {"schedule": {"cron": "0 10 * * " + "1," * 60 + "1"}},  # a crontab longer than any real one
+    {"audience": {"segment_id": 2**31}},  # segment ids are int4
+    {"coupon_template_id": 0},
+])
+async def test_a_touch_naming_a_time_or_an_id_outside_its_range_is_refused(stack, fields):
+    admin = await admin_token(stack)
+    await add_promo(stack, admin)
+    audience = await segment(stack, admin, {"field": "has_phone", "op": "eq", "value": True})
+
+    refused = await touch(stack, admin, expect=400, **{"audience": {"segment_id": audience}, **fields})
+
+    assert refused["error"]["code"] == "VALIDATION_FAILED"
+    assert await Touch.all().count() == 0
+    assert not await AuditLog.filter(action="touch.create").exists()
+
+
+async def test_a_dry_run_over_a_segment_saved_before_the_rule_bounds_names_the_rule_not_a_server_error(stack):
+    admin = await admin_token(stack)
+    await add_promo(stack, admin)
+    await shopper(stack, sms_marketing=True)
+    # As a segment saved by an earlier version would be: nothing checked the tag id's width then.
+    stale = await Segment.create(name="旧人群", rule={"field": "tag", "op": "has", "value": 2**40},
+                                 created_at=clock.now(), updated_at=clock.now())
+    created = await touch(stack, admin, audience={"segment_id": stale.id})
+
+    dry = await stack.http.post(f"/api/v1/admin/touches/{created['id']}/dry-run", headers=bearer(admin))
+
+    assert dry.status_code == 400 and dry.json()["error"]["code"] == "SEGMENT_RULE_INVALID"
+    assert await Message.filter(touch_id=created["id"]).count() == 0
 
 
 async def test_the_scheduler_host_schedules_programs_and_live_touches_from_the_database(stack):
