@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from datetime import time as clock_time
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -71,11 +71,11 @@ class Retry(Rule):
 
 
 class Policy(Rule):
-    caps: list[CapRule]
+    caps: list[CapRule] = Field(max_length=32, description="one per channel, purpose and window")
     quiet_hours: QuietHours = QuietHours()
     retry: Retry = Retry()
-    reply_keywords: list[str] = Field(min_length=1, max_length=30,
-                                      description="an SMS reply that is exactly one of these (any case) opts out")
+    reply_keywords: list[Annotated[str, Field(max_length=20)]] = Field(
+        min_length=1, max_length=30, description="an SMS reply that is exactly one of these (any case) opts out")
     lease_s: int = Field(120, ge=10, le=3600, description="a claimed message is another worker's after this")
 
     @field_validator("reply_keywords")

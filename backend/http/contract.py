@@ -35,7 +35,7 @@ PATH_TYPES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 _MAXIMA = {"id": INT64_MAX, "id32": INT32_MAX}
 _PARAM = re.compile(r"<([a-z_]+)(?::([a-z0-9_]+))?>")
-_NAMED_STATUS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No content"}
+_NAMED_STATUS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 404: "Not found"}
 
 
 def _cast(label: str) -> Any:
@@ -175,6 +175,8 @@ def build_document(app: Sanic, *, title: str, version: str, description: str) ->
         for code in error_codes(op, has_path_params=bool(_PARAM.search(path))):
             by_status.setdefault(CATALOGUE[code][0], []).append(code)
         for status, codes in sorted(by_status.items()):
+            if str(status) in responses:  # declared as an answer of its own (an HTML page for a bad link)
+                continue
             responses[str(status)] = _error_response(codes)
         entry: dict[str, Any] = {"operationId": operation_id, "summary": op.summary, "tags": [op.tag],
                                  "responses": responses, "x-error-codes": error_codes(
@@ -226,7 +228,7 @@ def check_response(request: Request, response: HTTPResponse) -> HTTPResponse:
         return response
     status = response.status
     problem = None
-    if status < 400:
+    if status < 400 or status in op.responses:
         if status not in op.responses:
             problem = f"status {status} is not declared (declared: {sorted(op.responses)})"
         else:

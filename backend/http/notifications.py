@@ -4,9 +4,10 @@ callbacks; one-click unsubscribe links."""
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, text
 from tortoise.transactions import in_transaction
@@ -14,44 +15,224 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from backend import audit, clock, db
-from backend.errors import field_errors
 from backend.http.auth import staff_required
 from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
-from backend.http.docs import endpoint
-from backend.http.pagination import PageQuery, page
-from backend.http.validation import Body, parse_body
+from backend.http.docs import HTML, TEXT, Out, endpoint
+from backend.http.pagination import Page, PageQuery, page
+from backend.http.validation import Body, Id, parse_body, parse_query
 from backend.members.errors import MemberNotFound
 from backend.members.models import Member
 from backend.web.pages import SECURITY_HEADERS
 from backend.web.pages import templates as pages
 from notifications import inbound, links, policy, rendering, templates
 from notifications.errors import CallbackForbidden, TemplateNotFound
-from notifications.models import Message
-from notifications.templates import TemplateDoc
+from notifications.models import Message as MessageRow
+from notifications.templates import Content, TemplateDoc
 
 bp = Blueprint("console_notifications", url_prefix="/api/v1/admin")
 callbacks = Blueprint("callbacks", url_prefix="/api/v1/callbacks")
 unsubscribe = Blueprint("unsubscribe", url_prefix="/u")
 TAG = "console"
 AUTH = STAFF_AUTH_ERRORS
-TEMPLATE_ERRORS = [*AUTH, "MESSAGE_TEMPLATE_NOT_FOUND", "MESSAGE_TEMPLATE_INVALID", "MESSAGE_TEMPLATE_TOO_COSTLY"]
+TEMPLATE_ERRORS = [*AUTH, "MESSAGE_TEMPLATE_NOT_FOUND", "MESSAGE_TEMPLATE_INVALID",
+                   "MESSAGE_TEMPLATE_TOO_COSTLY"]
+Channel = Literal["wechat", "sms", "email"]
+Purpose = Literal["service", "marketing"]
+MessageStatus = Literal["queued", "deferred", "claimed", "sending", "sent", "delivered", "failed", "capped",
+                        "no_consent", "unknown", "expired", "cancelled"]
+TEMPLATE_KEY = r"^[a-z][a-z0-9_]{1,39}$"
 
 
-class TemplateCreate(TemplateDoc):
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$", description="stable code touches refer to")
+class MessageTemplateDoc(TemplateDoc):
+    """A template's name, purpose, switch, channel order and wording per channel."""
 
 
-class TemplateSwitch(Body):
+class MessageTemplateCreate(MessageTemplateDoc):
+    key: str = Field(pattern=TEMPLATE_KEY, description="stable code touches refer to")
+
+
+class MessageTemplateSwitch(Body):
     enabled: bool
 
 
-class PreviewRequest(Body):
-    member_id: int | None = Field(None, description="render for this member; a sample member when omitted")
-    event: dict[str, Any] | None = Field(None, description="event values; the template's sample when omitted")
-    template: TemplateDoc | None = Field(None, description="an unsaved version to try instead of the saved one")
+class MessageTemplatePreviewRequest(Body):
+    member_id: Id | None = Field(None, description="render for this member; a sample member when omitted")
+    event: dict[str, Any] | None = Field(None, max_length=50,
+                                         description="event values; the template's sample when omitted")
+    template: MessageTemplateDoc | None = Field(None, description="an unsaved version to try instead of the saved one")
 
 
-def message_view(m: Message | dict[str, Any]) -> dict[str, Any]:
+class MessageTemplate(Out):
+    key: str
+    name: str
+    purpose: Purpose
+    enabled: bool
+    builtin: bool = Field(description="sent by a domain event; can be edited or switched off, not removed")
+    channels: list[Channel] = Field(description="tried in this order")
+    content: Content
+    version: int = Field(description="0: a built-in template as shipped, never edited")
+    updated_at: datetime | None
+
+
+class MessageTemplateList(Out):
+    items: list[MessageTemplate]
+
+
+class RenderedSms(Out):
+    template_id: str
+    params: list[str]
+    text: str
+
+
+class RenderedEmail(Out):
+    subject: str
+    text: str
+    html: str
+
+
+class RenderedWeChat(Out):
+    template_id: str
+    page: str
+    fields: dict[str, str] = Field(description="values fitted to their WeChat field types")
+
+
+class SmsPreview(Out):
+    ok: bool
+    rendered: RenderedSms | None = None
+    problem: str | None = Field(None, description="why the message would fail (ok false)")
+
+
+class EmailPreview(Out):
+    ok: bool
+    rendered: RenderedEmail | None = None
+    problem: str | None = Field(None, description="why the message would fail (ok false)")
+
+
+class WeChatPreview(Out):
+    ok: bool
+    rendered: RenderedWeChat | None = None
+    problem: str | None = Field(None, description="why the message would fail (ok false)")
+
+
+class PreviewChannels(Out):
+    sms: SmsPreview | None = None
+    email: EmailPreview | None = None
+    wechat: WeChatPreview | None = None
+
+
+class MessageTemplatePreview(Out):
+    key: str
+    channels: PreviewChannels = Field(description="each channel the template has content for")
+
+
+class SendingPolicy(policy.Policy):
+    """Frequency caps, quiet hours, retries and the SMS opt-out keywords."""
+
+
+class Message(Out):
+    id: int
+    member_id: int
+    template_key: str
+    purpose: Purpose
+    status: MessageStatus
+    channel: Channel | None = Field(description="the channel chosen when it was sent")
+    provider: str | None
+    recipient: str | None = Field(description="masked")
+    attempts: int
+    reason: str | None
+    touch_id: int | None
+    rendered: dict[str, Any] | None = Field(description="what was sent, as rendered for the channel")
+    created_at: datetime
+    due_at: datetime
+    sent_at: datetime | None
+    finished_at: datetime | None
+
+
+class MessagePage(Page[Message]):
+    pass
+
+
+class MessageQuery(PageQuery):
+    status: MessageStatus | None = None
+    template_key: str | None = Field(None, pattern=TEMPLATE_KEY)
+    touch_id: Id | None = None
+
+
+class CallbackQuery(BaseModel):
+    token: str = Field("", max_length=200, description="SMS_CALLBACK_TOKEN, as set in the provider's console")
+
+
+class Provider(BaseModel):
+    """A provider's push: the fields read here, others ignored (providers add fields)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class SmsStatusReport(Provider):
+    sid: str = Field("", max_length=128, description="the provider's message id")
+    report_status: str = Field("", max_length=16, description="SUCCESS or FAIL")
+    errmsg: str = Field("", max_length=200)
+    description: str = Field("", max_length=500)
+    mobile: str = Field("", max_length=20)
+    nationcode: str = Field("", max_length=8)
+    user_receive_time: str = Field("", max_length=32)
+
+
+class SmsStatusReports(RootModel[list[SmsStatusReport] | SmsStatusReport]):
+    """Tencent pushes a list of reports; one report alone is taken too."""
+
+
+class SmsReply(Provider):
+    mobile: str = Field(min_length=1, max_length=20)
+    text: str = Field(max_length=1000, description="what the member texted back")
+    nationcode: str = Field("", max_length=8)
+    sign: str = Field("", max_length=64)
+    extend: str = Field("", max_length=32)
+    time: int | None = Field(None, ge=0, le=2**40)
+
+
+class SmsStatusCounts(Out):
+    delivered: int
+    failed: int
+    unmatched: int = Field(description="reports of no message sent through this provider")
+
+
+class SmsStatusAck(Out):
+    result: int = Field(description="0: received")
+    errmsg: str
+    counts: SmsStatusCounts
+
+
+class SmsReplyAck(Out):
+    result: int = Field(description="0: received")
+    errmsg: str
+    withdrawn: bool = Field(description="the reply withdrew SMS marketing consent")
+
+
+class WeChatSignature(BaseModel):
+    signature: str = Field("", max_length=64)
+    timestamp: str = Field("", max_length=16)
+    nonce: str = Field("", max_length=64)
+
+
+class WeChatServerCheck(WeChatSignature):
+    echostr: str = Field("", max_length=256, description="echoed back when the signature holds")
+
+
+class WeChatSubscribeChange(Provider):
+    TemplateId: str | None = Field(None, max_length=128)
+    SubscribeStatusString: str | None = Field(None, max_length=16, description="accept, reject, …")
+
+
+class WeChatPush(Provider):
+    """A message push in JSON (plain-text mode); subscribe events carry List."""
+
+    FromUserName: str | None = Field(None, max_length=128, description="the openid")
+    Event: str | None = Field(None, max_length=64)
+    List: list[WeChatSubscribeChange] | WeChatSubscribeChange | None = None
+
+
+def message_view(m: MessageRow | dict[str, Any]) -> dict[str, Any]:
     get = m.get if isinstance(m, dict) else lambda name: getattr(m, name)
 
     def when(name: str) -> str | None:
@@ -76,7 +257,8 @@ async def _template(key: str) -> dict[str, Any]:
 
 
 @bp.get("/message-templates")
-@endpoint(summary="Message templates: the built-in service ones, then the marketers'", tag=TAG, errors=AUTH)
+@endpoint(summary="Message templates: the built-in service ones, then the marketers'", tag=TAG,
+          response=MessageTemplateList, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_message_templates(request: Request) -> HTTPResponse:
     return ok({"items": [templates.as_json(row) for row in await templates.list_all()]})
@@ -84,39 +266,41 @@ async def list_message_templates(request: Request) -> HTTPResponse:
 
 @bp.post("/message-templates")
 @endpoint(summary="Create a message template (Jinja2 variables: member, event, merchant, today)", tag=TAG,
-          body=TemplateCreate, errors=[*AUTH, "MESSAGE_TEMPLATE_INVALID", "MESSAGE_TEMPLATE_TOO_COSTLY",
-                                         "MESSAGE_TEMPLATE_KEY_TAKEN"])
+          body=MessageTemplateCreate, response=MessageTemplate, status=201,
+          errors=[*AUTH, "MESSAGE_TEMPLATE_INVALID", "MESSAGE_TEMPLATE_TOO_COSTLY", "MESSAGE_TEMPLATE_KEY_TAKEN"])
 @staff_required(*CONSOLE)
 async def create_message_template(request: Request) -> HTTPResponse:
-    body = parse_body(request, TemplateCreate)
+    body = parse_body(request, MessageTemplateCreate)
     doc = TemplateDoc.model_validate(body.model_dump(exclude={"key"}))
     await templates.create(body.key, doc, actor=staff_actor(request))
     return ok(templates.as_json(await _template(body.key)), status=201)
 
 
 @bp.get("/message-templates/<key:key>")
-@endpoint(summary="One message template", tag=TAG, errors=[*AUTH, "MESSAGE_TEMPLATE_NOT_FOUND"])
+@endpoint(summary="One message template", tag=TAG, response=MessageTemplate,
+          errors=[*AUTH, "MESSAGE_TEMPLATE_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def get_message_template(request: Request, key: str) -> HTTPResponse:
     return ok(templates.as_json(await _template(key)))
 
 
 @bp.put("/message-templates/<key:key>")
-@endpoint(summary="Replace a template's wording, channels and switch (audited)", tag=TAG, body=TemplateDoc,
-          errors=TEMPLATE_ERRORS)
+@endpoint(summary="Replace a template's wording, channels and switch (audited)", tag=TAG,
+          body=MessageTemplateDoc, response=MessageTemplate, errors=TEMPLATE_ERRORS)
 @staff_required(*CONSOLE)
 async def put_message_template(request: Request, key: str) -> HTTPResponse:
-    doc = parse_body(request, TemplateDoc)
+    doc = parse_body(request, MessageTemplateDoc)
     await templates.save(key, doc, actor=staff_actor(request))
     return ok(templates.as_json(await _template(key)))
 
 
 @bp.patch("/message-templates/<key:key>")
 @endpoint(summary="Switch a template on or off (a switched-off template queues nothing)", tag=TAG,
-          body=TemplateSwitch, errors=TEMPLATE_ERRORS)
+          body=MessageTemplateSwitch, response=MessageTemplate, errors=TEMPLATE_ERRORS,
+          operation_id="switchMessageTemplate")
 @staff_required(*CONSOLE)
 async def switch_message_template(request: Request, key: str) -> HTTPResponse:
-    body = parse_body(request, TemplateSwitch)
+    body = parse_body(request, MessageTemplateSwitch)
     before = await _template(key)
     doc = TemplateDoc.model_validate({**{k: before[k] for k in ("name", "purpose", "channels", "content")},
                                       "enabled": body.enabled})
@@ -126,10 +310,11 @@ async def switch_message_template(request: Request, key: str) -> HTTPResponse:
 
 @bp.post("/message-templates/<key:key>/preview")
 @endpoint(summary="Render a template for a member (or a sample member) without sending", tag=TAG,
-          body=PreviewRequest, errors=[*TEMPLATE_ERRORS, "MEMBER_NOT_FOUND"])
+          body=MessageTemplatePreviewRequest, response=MessageTemplatePreview,
+          errors=[*TEMPLATE_ERRORS, "MEMBER_NOT_FOUND"])
 @staff_required(*CONSOLE)
 async def preview_message_template(request: Request, key: str) -> HTTPResponse:
-    body = parse_body(request, PreviewRequest)
+    body = parse_body(request, MessageTemplatePreviewRequest)
     row = await templates.get(key, fresh=True)
     if row is None and body.template is None:
         raise TemplateNotFound(details={"key": key})
@@ -151,7 +336,8 @@ async def preview_message_template(request: Request, key: str) -> HTTPResponse:
 # -- caps, quiet hours, retries --------------------------------------------------------------------------
 
 @bp.get("/caps")
-@endpoint(summary="Frequency caps, quiet hours, retries and SMS opt-out keywords", tag=TAG, errors=AUTH)
+@endpoint(summary="Frequency caps, quiet hours, retries and SMS opt-out keywords", tag=TAG, response=SendingPolicy,
+          errors=AUTH, operation_id="getSendingPolicy")
 @staff_required(*CONSOLE)
 async def get_caps(request: Request) -> HTTPResponse:
     return ok((await policy.load(fresh=True)).model_dump(mode="json"))
@@ -159,10 +345,10 @@ async def get_caps(request: Request) -> HTTPResponse:
 
 @bp.put("/caps")
 @endpoint(summary="Replace the sending policy (validated: a cap is at least 1; audited)", tag=TAG,
-          body=policy.Policy, errors=AUTH)
+          body=SendingPolicy, response=SendingPolicy, errors=AUTH, operation_id="putSendingPolicy")
 @staff_required(*CONSOLE)
 async def put_caps(request: Request) -> HTTPResponse:
-    doc = parse_body(request, policy.Policy)
+    doc = parse_body(request, SendingPolicy)
     before = await policy.load(fresh=True)
     async with in_transaction() as conn:
         await policy.save(doc, conn)
@@ -176,34 +362,34 @@ async def put_caps(request: Request) -> HTTPResponse:
 
 @bp.get("/members/<member_id:id>/messages")
 @endpoint(query=PageQuery, summary="A member's messages, newest first: channel, state, attempts and reason", tag=TAG,
-          errors=[*AUTH, "MEMBER_NOT_FOUND"])
+          response=MessagePage, errors=[*AUTH, "MEMBER_NOT_FOUND"], operation_id="listMemberMessages")
 @staff_required(*CONSOLE)
 async def member_messages(request: Request, member_id: int) -> HTTPResponse:
     if not await Member.exists(id=member_id):
         raise MemberNotFound()
-    return ok(await page(request, Message.filter(member_id=member_id), message_view))
+    return ok(await page(request, MessageRow.filter(member_id=member_id), message_view))
 
 
 @bp.get("/messages")
-@endpoint(query=PageQuery, summary="Messages, newest first; filter by status, template_key or touch_id", tag=TAG, errors=AUTH)
+@endpoint(query=MessageQuery, summary="Messages, newest first; filter by status, template_key or touch_id", tag=TAG,
+          response=MessagePage, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_messages(request: Request) -> HTTPResponse:
-    query = Message.all()
-    for name in ("status", "template_key"):
-        if request.args.get(name):
-            query = query.filter(**{name: request.args.get(name)})
-    if request.args.get("touch_id"):
-        touch = request.args.get("touch_id")
-        if not touch.isdigit():
-            raise field_errors({"touch_id": "应为整数"})
-        query = query.filter(touch_id=int(touch))
-    return ok(await page(request, query, message_view))
+    params = parse_query(request, MessageQuery)
+    query = MessageRow.all()
+    if params.status:
+        query = query.filter(status=params.status)
+    if params.template_key:
+        query = query.filter(template_key=params.template_key)
+    if params.touch_id is not None:
+        query = query.filter(touch_id=params.touch_id)
+    return ok(await page(request, query, message_view, params))
 
 
 # -- provider callbacks ------------------------------------------------------------------------------
 
 def _check_callback(request: Request) -> None:
-    given = request.args.get("token", "")
+    given = parse_query(request, CallbackQuery).token
     if not hmac.compare_digest(given.encode(), request.app.ctx.settings.sms_callback_token.encode()):
         raise CallbackForbidden()
 
@@ -213,63 +399,58 @@ PROVIDER_OK = {"result": 0, "errmsg": "OK"}
 
 @callbacks.post("/sms/status")
 @endpoint(summary="SMS status reports (Tencent format: a list of reports); authenticated by ?token=", tag="callbacks",
-          errors=["CALLBACK_FORBIDDEN"])
+          query=CallbackQuery, body=SmsStatusReports, response=SmsStatusAck, errors=["CALLBACK_FORBIDDEN"],
+          operation_id="receiveSmsStatus")
 async def sms_status(request: Request) -> HTTPResponse:
     _check_callback(request)
-    reports = request.json
-    if isinstance(reports, dict):
-        reports = [reports]
-    if not isinstance(reports, list) or not all(isinstance(r, dict) for r in reports):
-        raise field_errors({"body": "应为状态报告数组"})
-    counts = await inbound.sms_status_reports(reports)
+    reports = parse_body(request, SmsStatusReports).root
+    listed = reports if isinstance(reports, list) else [reports]
+    counts = await inbound.sms_status_reports([report.model_dump() for report in listed])
     return ok({**PROVIDER_OK, "counts": counts})
 
 
 @callbacks.post("/sms/reply")
 @endpoint(summary="SMS replies; T, TD, N, R, 退订 or 拒收 withdraws SMS marketing consent; authenticated by ?token=",
-          tag="callbacks", errors=["CALLBACK_FORBIDDEN"])
+          tag="callbacks", query=CallbackQuery, body=SmsReply, response=SmsReplyAck, errors=["CALLBACK_FORBIDDEN"],
+          operation_id="receiveSmsReply")
 async def sms_reply(request: Request) -> HTTPResponse:
     _check_callback(request)
-    body = request.json
-    if not isinstance(body, dict) or not isinstance(body.get("mobile"), str) or not isinstance(body.get("text"), str):
-        raise field_errors({"body": "应包含 mobile 与 text"})
-    withdrawn = await inbound.sms_reply(mobile=body["mobile"], text=body["text"], pii=request.app.ctx.pii)
+    body = parse_body(request, SmsReply)
+    withdrawn = await inbound.sms_reply(mobile=body.mobile, text=body.text, pii=request.app.ctx.pii)
     return ok({**PROVIDER_OK, "withdrawn": withdrawn})
 
 
-def _check_wechat_push(request: Request) -> None:
+def _check_wechat_push(request: Request, args: WeChatSignature) -> None:
     token = request.app.ctx.settings.wechat_push_token
     if not token:
         raise CallbackForbidden(details={"reason": "WECHAT_PUSH_TOKEN is not set"})
-    args = request.args
     try:
-        check_signature(token, args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
+        check_signature(token, args.signature, args.timestamp, args.nonce)
     except InvalidSignatureException:
         raise CallbackForbidden() from None
 
 
 @callbacks.get("/wechat")
 @endpoint(summary="WeChat message push: the server URL check (echoes echostr when the signature holds)",
-          tag="callbacks", errors=["CALLBACK_FORBIDDEN"])
+          tag="callbacks", query=WeChatServerCheck, response=TEXT, errors=["CALLBACK_FORBIDDEN"],
+          operation_id="checkWeChatPushServer")
 async def wechat_push_check(request: Request) -> HTTPResponse:
-    _check_wechat_push(request)
-    return text(request.args.get("echostr", ""))
+    args = parse_query(request, WeChatServerCheck)
+    _check_wechat_push(request, args)
+    return text(args.echostr)
 
 
 @callbacks.post("/wechat")
 @endpoint(summary="WeChat message push (JSON): subscribe-message rejections clear the template's remaining sends",
-          tag="callbacks", errors=["CALLBACK_FORBIDDEN"])
+          tag="callbacks", query=WeChatSignature, body=WeChatPush, response=TEXT, errors=["CALLBACK_FORBIDDEN"],
+          description="Set the message push to JSON in plain-text mode; answers `success`.",
+          operation_id="receiveWeChatPush")
 async def wechat_push(request: Request) -> HTTPResponse:
-    _check_wechat_push(request)
-    try:
-        event = request.json
-    except Exception:
-        event = None
-    if not isinstance(event, dict):
-        raise field_errors({"body": "消息推送请使用 JSON 数据格式（明文模式）"})
-    if event.get("Event") in ("subscribe_msg_popup_event", "subscribe_msg_change_event") and event.get("FromUserName"):
-        await inbound.wechat_subscribe_events(app_id=request.app.ctx.wechat.app_id,
-                                              openid=str(event["FromUserName"]), event=event)
+    _check_wechat_push(request, parse_query(request, WeChatSignature))
+    event = parse_body(request, WeChatPush)
+    if event.Event in ("subscribe_msg_popup_event", "subscribe_msg_change_event") and event.FromUserName:
+        await inbound.wechat_subscribe_events(app_id=request.app.ctx.wechat.app_id, openid=event.FromUserName,
+                                              event=event.model_dump())
     return text("success")
 
 
@@ -282,6 +463,8 @@ def _page(request: Request, state: str, status: int = 200) -> HTTPResponse:
 
 
 @unsubscribe.get("/<token:token>")
+@endpoint(summary="The unsubscribe link's page: asks to confirm (404 page for a link this server did not sign)",
+          tag="links", responses={200: HTML, 404: HTML}, operation_id="showUnsubscribePage")
 async def unsubscribe_page(request: Request, token: str) -> HTTPResponse:
     """A GET never unsubscribes (mail scanners follow links): it asks for confirmation."""
     found = links.read_unsubscribe_token(request.app.ctx.settings.secret_key, token)
@@ -289,6 +472,8 @@ async def unsubscribe_page(request: Request, token: str) -> HTTPResponse:
 
 
 @unsubscribe.post("/<token:token>")
+@endpoint(summary="Unsubscribe: the confirm button and mail clients' one-click POST (RFC 8058), no cookies",
+          tag="links", responses={200: HTML, 404: HTML}, operation_id="unsubscribe")
 async def unsubscribe_now(request: Request, token: str) -> HTTPResponse:
     """The confirm button and mail clients' one-click POST (``List-Unsubscribe=One-Click``), no cookies."""
     found = links.read_unsubscribe_token(request.app.ctx.settings.secret_key, token)
@@ -298,4 +483,3 @@ async def unsubscribe_now(request: Request, token: str) -> HTTPResponse:
     if await Member.exists(id=member_id):
         await inbound.withdraw(member_id=member_id, channel=channel, source="unsubscribe_link")
     return _page(request, "done")
-

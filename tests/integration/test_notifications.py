@@ -63,6 +63,17 @@ async def test_welcome_sms_reaches_the_provider_and_its_report_marks_it_delivere
     assert (await one(member_id, "welcome")).status == "delivered"
 
 
+async def test_a_status_report_holding_a_nul_is_refused_before_it_reaches_the_database(stack):
+    member_id, _, phone = await shopper(stack)
+    token = stack.settings.sms_callback_token
+    report = stack.sms.status_report(phone, "serial\x00no")
+
+    refused = await stack.http.post(f"/api/v1/callbacks/sms/status?token={token}", json=report)
+
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "VALIDATION_FAILED", refused.text
+    assert not await Message.filter(member_id=member_id, status__in=["delivered", "failed"]).exists()
+
+
 async def test_forged_callbacks_are_refused(stack):
     member_id, _, phone = await shopper(stack, sms_marketing=True)
     for path, body in (("status", stack.sms.status_report(phone, "x")), ("reply", stack.sms.reply(phone, "TD", sign="s"))):
@@ -478,6 +489,31 @@ async def test_the_delivery_log_shows_each_message_with_its_state(stack):
     assert [m["id"] for m in by_status.json()["items"]] == [item["id"]]
 
 
+@pytest.mark.parametrize("bad", ["²", "٣", "1e3", "0", "-4", str(2**63)])
+async def test_the_messages_list_filters_by_touch_and_refuses_a_touch_id_that_is_no_id(stack, bad):
+    admin = await admin_token(stack)
+    await add_promo(stack, admin)
+    member_id, _, _ = await shopper(stack, sms_marketing=True)
+    touched = await queue(member_id, touch_id=7)
+    await queue(member_id, dedupe="not-a-touch")
+
+    listed = await stack.http.get("/api/v1/admin/messages", params={"touch_id": "7"}, headers=bearer(admin))
+    refused = await stack.http.get("/api/v1/admin/messages", params={"touch_id": bad}, headers=bearer(admin))
+
+    assert [m["id"] for m in listed.json()["items"]] == [touched]
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "VALIDATION_FAILED", refused.text
+    assert "touch_id" in refused.json()["error"]["details"]["fields"]
+    assert await Message.filter(member_id=member_id, template_key="promo").count() == 2
+
+
+async def test_the_messages_list_refuses_an_unknown_state_rather_than_matching_nothing(stack):
+    admin = await admin_token(stack)
+
+    refused = await stack.http.get("/api/v1/admin/messages", params={"status": "lost"}, headers=bearer(admin))
+
+    assert refused.status_code == 400 and "status" in refused.json()["error"]["details"]["fields"]
+
+
 def _push_query(token: str, timestamp: str = "1700000000", nonce: str = "n0nce") -> str:
     import hashlib
 
@@ -506,3 +542,20 @@ async def test_a_subscribe_rejection_pushed_by_wechat_clears_the_templates_sends
     assert credits == {"TPL_A": 0, "TPL_B": 1}  # the accept was already counted by the mini-program
     forged = await stack.http.post(f"/api/v1/callbacks/wechat?{_push_query('wrong-token')}", json=event)
     assert forged.status_code == 403 and forged.json()["error"]["code"] == "CALLBACK_FORBIDDEN"
+
+
+async def test_a_wechat_push_naming_a_template_with_a_nul_is_refused_and_clears_nothing(stack):
+    from backend.members.models import WeChatAccount
+
+    member_id, token = await wechat_member(stack)
+    await stack.http.post("/api/v1/mp/me/subscriptions", json={"accepted": ["TPL_A"]}, headers=bearer(token))
+    openid = (await WeChatAccount.get(member_id=member_id)).openid
+    event = {"ToUserName": "gh_x", "FromUserName": openid, "CreateTime": 1700000000, "MsgType": "event",
+             "Event": "subscribe_msg_popup_event",
+             "List": [{"TemplateId": "TPL_A\x00", "SubscribeStatusString": "reject", "PopupScene": "0"}]}
+
+    pushed = await stack.http.post(f"/api/v1/callbacks/wechat?{_push_query(stack.settings.wechat_push_token)}",
+                                   json=event)
+
+    assert pushed.status_code == 400 and pushed.json()["error"]["code"] == "VALIDATION_FAILED", pushed.text
+    assert {g.template_id: g.credits for g in await SubscribeGrant.filter(member_id=member_id)} == {"TPL_A": 1}
