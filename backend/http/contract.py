@@ -171,6 +171,10 @@ def build_document(app: Sanic, *, title: str, version: str, description: str) ->
         for status, answer in sorted(op.responses.items()):
             ref = refs.get((answer, "serialization")) if isinstance(answer, type) else None
             responses[str(status)] = _answer(answer, ref, status)
+            if op.links and status < 300:
+                responses[str(status)]["links"] = {
+                    target: {"operationId": target, "parameters": parameters}
+                    for target, parameters in sorted(op.links.items())}
         by_status: dict[int, list[str]] = {}
         for code in error_codes(op, has_path_params=bool(_PARAM.search(path))):
             by_status.setdefault(CATALOGUE[code][0], []).append(code)
@@ -193,6 +197,12 @@ def build_document(app: Sanic, *, title: str, version: str, description: str) ->
         if op.security:
             entry["security"] = [{scheme: []} for scheme in op.security]
         paths.setdefault(doc_path, {})[method] = entry
+    for path_item in paths.values():
+        for entry in path_item.values():
+            for answer in entry["responses"].values():
+                missing = set(answer.get("links", {})) - set(seen_ids)
+                if missing:
+                    raise RuntimeError(f"{entry['operationId']} links to unknown operations {sorted(missing)}")
     for name in query_models:
         # Query models are spread into parameters; keep them only if a body or answer refers to them.
         if not any(f'"#/components/schemas/{name}"' in repr(value) for key, value in components.items()

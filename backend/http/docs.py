@@ -40,6 +40,7 @@ class Operation:
     operation_id: str | None
     security: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _camel(name: str) -> str:
@@ -51,9 +52,12 @@ def endpoint(*, summary: str, tag: str, body: type[BaseModel] | None = None,
              query: type[BaseModel] | None = None, response: Answer = None, status: int = 200,
              responses: Mapping[int, Answer] | None = None, errors: Iterable[str] = (),
              description: str | None = None, idempotent: bool = False, operation_id: str | None = None,
-             headers: Mapping[str, str] | None = None) -> Callable[[Any], Any]:
+             headers: Mapping[str, str] | None = None,
+             links: Mapping[str, Mapping[str, str]] | None = None) -> Callable[[Any], Any]:
     """Declare a route's contract. ``response`` answers with ``status``; ``responses`` when there are several
-    success statuses (``{200: Joined, 201: Created}``); ``None`` as an answer means no body (204)."""
+    success statuses (``{200: Joined, 201: Created}``); ``None`` as an answer means no body (204).
+    ``links`` name the operations the success answer feeds, with their path parameters taken from the
+    answer: ``{"getCouponTemplate": {"template_id": "$response.body#/id"}}`` (OpenAPI links)."""
     codes = sorted({*COMMON, *errors})
     unknown = [code for code in codes if code not in CATALOGUE]
     if unknown:
@@ -71,7 +75,7 @@ def endpoint(*, summary: str, tag: str, body: type[BaseModel] | None = None,
             summary=summary, tag=tag, description=text.strip() or None, body=body, query=query,
             responses=answers, errors=codes, idempotent=idempotent,
             operation_id=operation_id or _camel(handler.__name__), security=security,
-            headers=dict(headers or {}))
+            headers=dict(headers or {}), links={k: dict(v) for k, v in (links or {}).items()})
         return handler
 
     return decorate

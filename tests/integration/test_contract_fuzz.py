@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, Phase
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.core.transport import Response
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     negative_data_rejection,
@@ -116,14 +117,26 @@ def _send(session: requests.Session, case: Any, base_url: str, callers: Callers,
     return session.request(**kwargs, timeout=30)
 
 
-def _only_headers_negated(case: Any) -> bool:
-    negated = {location for location, component in (case.meta.components.items() if case.meta else ())
+CREDENTIALS = {"authorization", "x-app-key", "x-timestamp", "x-nonce", "x-signature"}
+
+
+def _negates_only_credentials(case: Any, secured: bool) -> bool:
+    """A negative case whose only invalid part is a credential header, which this harness replaces."""
+    meta = case.meta
+    negated = {location for location, component in (meta.components.items() if meta else ())
                if component.mode.is_negative}
-    return bool(negated) and negated <= {ParameterLocation.HEADER}
+    if not negated or not negated <= {ParameterLocation.HEADER}:
+        return False
+    data = meta.phase.data
+    names = {getattr(data, "parameter", None),
+             *(getattr(mutation, "parameter", None) for mutation in getattr(data, "mutations", ()))}
+    names.discard(None)
+    if names:
+        return all(str(name).lower() in CREDENTIALS for name in names)
+    return secured
 
 
-def _runner(operation: Any, mode: Any, checks: list[Any], send: Any, label: str, failures: list[str],
-            signed: bool) -> Any:
+def _runner(operation: Any, mode: Any, checks: list[Any], send: Any, label: str, failures: list[str]) -> Any:
     seen: set[str] = set()
 
     @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=SEED is None,
@@ -133,8 +146,9 @@ def _runner(operation: Any, mode: Any, checks: list[Any], send: Any, label: str,
     def run(case: Any) -> None:
         if len(seen) >= MAX_FAILURES_PER_OPERATION:
             return
-        if signed and mode is GenerationMode.NEGATIVE and _only_headers_negated(case):
-            return  # the signature headers are computed here, so a generated invalid one is never sent
+        secured = bool(operation.definition.raw.get("security"))
+        if mode is GenerationMode.NEGATIVE and _negates_only_credentials(case, secured):
+            return  # credentials are put on here, so a generated invalid one is never sent
         response = send(case)
         try:
             case.validate_response(response, checks=checks)
@@ -154,11 +168,11 @@ def _runner(operation: Any, mode: Any, checks: list[Any], send: Any, label: str,
 def _fuzz(operation: Any, base_url: str, callers: Callers, role: str | None) -> list[str]:
     """Run every mode over one operation in this (non-loop) thread; the failures, described."""
     failures: list[str] = []
-    signed = any("app_signature" in item for item in operation.definition.raw.get("security", []))
+    signed = _is_signed(operation)
     session = requests.Session()
     for mode, checks in MODES.items():
         run = _runner(operation, mode, checks, lambda case: _send(session, case, base_url, callers, role, signed),
-                      f"{operation.label} as {role or 'default'}", failures, signed)
+                      f"{operation.label} as {role or 'default'}", failures)
         if SEED is not None:
             run = hypothesis.seed(int(SEED))(run)
         try:
@@ -195,6 +209,40 @@ async def test_every_operation_survives_the_fuzzer(stack):
     # Then none answered a 5xx, an undeclared status, a body off its schema, or accepted invalid data
     assert fuzzed >= len(chosen)
     assert not failures, f"{len(failures)} failures over {len(chosen)} operations:\n\n" + "\n\n".join(failures)
+
+
+def _is_signed(operation: Any) -> bool:
+    return any("app_signature" in item for item in operation.definition.raw.get("security", []))
+
+
+async def test_linked_operations_survive_stateful_fuzzing(stack):
+    # Given the document's links (create a template → read, change, issue it; create a segment → preview it ...)
+    document = (await stack.http.get("/api/v1/openapi.json")).json()
+    linked = [op["operationId"] for item in document["paths"].values() for op in item.values()
+              if any(answer.get("links") for answer in op["responses"].values())]
+    assert linked, "no operation declares links"
+    schema = schemathesis.openapi.from_dict(document)
+    callers = Callers(stack)
+    await callers.prepare()
+    session = requests.Session()
+    base_url = stack.base_url
+
+    class Scenario(schema.as_state_machine()):  # type: ignore[misc]
+        def call(self, case: Any, **kwargs: Any) -> Response:
+            return Response.from_any(_send(session, case, base_url, callers, None, _is_signed(case.operation)))
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    # When sequences of linked calls run, each feeding the next
+    settings = hypothesis.settings(max_examples=max(EXAMPLES, 5), stateful_step_count=6, deadline=None,
+                                   database=None, derandomize=SEED is None, print_blob=False,
+                                   suppress_health_check=list(HealthCheck))
+    try:
+        # Then no step answers a 5xx, an undeclared status or a body off its schema
+        await asyncio.to_thread(Scenario.run, settings=settings)
+    finally:
+        session.close()
 
 
 @pytest.mark.sqlite_only
