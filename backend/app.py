@@ -45,6 +45,7 @@ def _register_blueprints(app: Sanic) -> None:
         console_coupons,
         console_jobs,
         console_loyalty,
+        console_privacy,
         integrations,
         staff,
         store,
@@ -60,6 +61,7 @@ def _register_blueprints(app: Sanic) -> None:
                       notification_routes.unsubscribe, console_jobs.bp, console_audience.bp, pages.bp):
         app.blueprint(blueprint)
     app.blueprint(console_app_keys.bp)
+    app.blueprint(console_privacy.bp)
 
 
 def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:

@@ -1,4 +1,5 @@
-"""Appending to the member timeline, always on the caller's transaction connection."""
+"""Appending to the member timeline, always on the caller's transaction connection; scrubbing an erased
+member's timeline of personal values (the rows stay: analytics and ledgers count them)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from backend import clock, db
+from backend.audit import ERASED
 from backend.members.models import MemberEvent
 
 
@@ -34,3 +36,37 @@ async def append_many(rows: list[tuple[int, dict[str, Any]]], *, type: str, chan
     await MemberEvent.bulk_create([MemberEvent(member_id=member_id, type=type, payload=payload, channel=channel,
                                                created_at=now) for member_id, payload in rows],
                                   batch_size=5000, using_db=using_db)
+
+
+# Payload strings that are codes or references, never a person's values; every other string (a reason
+# typed by a clerk, a card number, anything a new event type adds) is erased with the member.
+SAFE_KEYS = frozenset({"app_id", "via", "text_version", "channel", "purpose", "source", "from", "to", "order_no",
+                       "sku", "category", "fields", "template_key", "status", "kind", "tier", "tier_code", "type"})
+
+
+def scrub_payload(value: Any, key: str | None = None) -> Any:
+    """The payload without personal values: numbers, flags and ids stay, strings only under SAFE_KEYS."""
+    if isinstance(value, dict):
+        return {name: scrub_payload(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_payload(item, key) for item in value]
+    if isinstance(value, str) and key not in SAFE_KEYS:
+        return ERASED
+    return value
+
+
+async def scrub(*, member_ids: list[int], using_db: BaseDBAsyncClient) -> int:
+    """Rewrite the payloads of these members' events without personal values; returns the rows changed."""
+    changed = 0
+    last = 0
+    while True:  # in batches: a long-standing member has thousands of events
+        rows = await MemberEvent.filter(member_id__in=member_ids, id__gt=last).using_db(using_db).order_by(
+            "id").limit(1000).values_list("id", "payload")
+        if not rows:
+            return changed
+        for event_id, payload in rows:
+            clean = scrub_payload(payload or {})
+            if clean != payload:
+                await MemberEvent.filter(id=event_id).using_db(using_db).update(payload=clean)
+                changed += 1
+        last = rows[-1][0]
