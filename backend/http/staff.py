@@ -11,6 +11,7 @@ from sanic.response import HTTPResponse, json
 from backend.http.auth import STAFF_AUDIENCE
 from backend.http.docs import Out, endpoint
 from backend.http.validation import Body, parse_body
+from backend.ratelimit import LoginThrottle
 from backend.security import tokens
 from backend.stores import service
 from backend.stores.models import Store
@@ -47,8 +48,12 @@ class StaffSession(Out):
           errors=["INVALID_CREDENTIALS", "UNAUTHENTICATED", "RATE_LIMITED"])
 async def create_staff_session(request: Request) -> HTTPResponse:
     body = parse_body(request, StaffLogin)
-    await request.app.ctx.limiter.hit(f"staff-login:{body.username.lower()}", limit=10, window_s=300)
-    staff = await service.authenticate_staff(username=body.username, password=body.password)
+    # Keyed by client address and by account from that address (backend.ratelimit): wrong passwords from
+    # anywhere else never delay the real user, and a correct one clears the account's count.
+    address = request.remote_addr or request.ip
+    async with LoginThrottle(request.app.ctx.kv).attempt(username=body.username, address=address,
+                                                         failure=service.InvalidCredentials):
+        staff = await service.authenticate_staff(username=body.username, password=body.password)
     settings = request.app.ctx.settings
     token = tokens.issue(settings.secret_key, audience=STAFF_AUDIENCE, subject=str(staff.id),
                          ttl_s=settings.staff_token_ttl_s,
