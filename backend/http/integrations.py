@@ -15,13 +15,15 @@ from backend.http.auth import app_signed
 from backend.http.docs import endpoint
 from backend.http.orders import (
     ORDER_ERRORS,
+    RECEIPTS,
     REFUND_ERRORS,
+    REFUND_RECEIPTS,
     OrderBody,
-    OrderReceipt,
     RefundBody,
     outcome_response,
 )
-from backend.http.validation import Body, parse_body
+from backend.http.read_models import MemberCard
+from backend.http.validation import Body, Id, Id32, parse_body
 from backend.idempotency import idempotent
 from backend.loyalty import orders
 from backend.members import scan, service
@@ -41,7 +43,7 @@ class MemberRef(Body):
 
     phone: str | None = Field(None, max_length=20)
     unionid: str | None = Field(None, max_length=64)
-    member_id: int | None = None
+    member_id: Id | None = None
     member_no: str | None = Field(None, max_length=20)
 
     @model_validator(mode="after")
@@ -55,10 +57,10 @@ class MemberRef(Body):
 class MemberPush(Body):
     phone: str = Field(min_length=1, max_length=20)
     nickname: str | None = Field(None, max_length=64)
-    birthday: date | None = None
-    gender: str | None = Field(None, pattern="^(male|female|unknown)$")
+    birthday: date | None = Field(None, ge=date(1900, 1, 1))
+    gender: Literal["male", "female", "unknown"] | None = None
     email: str | None = Field(None, max_length=254)
-    channel: str = Field("online", pattern="^(online|third_party)$")
+    channel: Literal["online", "third_party"] = "online"
     consents: Consents = Consents()
     consent_text_version: str | None = Field(None, max_length=32)
     custom_fields: dict[str, Any] = Field(default_factory=dict, max_length=100,
@@ -66,9 +68,13 @@ class MemberPush(Body):
                                                       "when the member is new)")
 
 
+class IntegrationMember(MemberCard):
+    created: bool = Field(description="false: the phone was a member already, who is joined, not duplicated")
+
+
 @bp.post("/members/lookup")
 @endpoint(summary="Member summary by phone, unionid, member_id or member_no", tag=TAG, body=MemberRef,
-          errors=[*SIGNED, "MEMBER_NOT_FOUND"])
+          response=MemberCard, errors=[*SIGNED, "MEMBER_NOT_FOUND"], operation_id="lookupMember")
 @app_signed
 async def lookup(request: Request) -> HTTPResponse:
     Scope.of(request.ctx.app_key).require("members.lookup")
@@ -78,8 +84,10 @@ async def lookup(request: Request) -> HTTPResponse:
 
 @bp.post("/members")
 @endpoint(summary="Push a member from the online mall (one member per phone: joins an existing one)", tag=TAG,
-          body=MemberPush, idempotent=True,
-          errors=[*SIGNED, "EMAIL_BOUND_ELSEWHERE", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED", "CONFLICT"])
+          body=MemberPush, responses={201: IntegrationMember, 200: IntegrationMember}, idempotent=True,
+          operation_id="pushMember",
+          errors=[*SIGNED, "EMAIL_BOUND_ELSEWHERE", "MEMBER_NOT_FOUND", "IDEMPOTENCY_IN_FLIGHT",
+                  "IDEMPOTENCY_KEY_REUSED", "CONFLICT"])
 @app_signed
 @idempotent
 async def push_member(request: Request) -> HTTPResponse:
@@ -97,7 +105,7 @@ async def push_member(request: Request) -> HTTPResponse:
 class IntegrationOrder(OrderBody):
     channel: Literal["online", "pos", "third_party"]
     member: MemberRef | None = Field(None, description="the buyer; omit for a guest order")
-    store_id: int | None = None
+    store_id: Id32 | None = None
 
 
 class IntegrationRefund(RefundBody):
@@ -120,7 +128,9 @@ async def _find(request: Request, ref: MemberRef) -> Member:
 
 @bp.post("/orders")
 @endpoint(summary="An online, POS or third-party order: same effect and idempotency as store orders", tag=TAG,
-          body=IntegrationOrder, response=OrderReceipt, errors=[*SIGNED, *ORDER_ERRORS])
+          body=IntegrationOrder, responses=RECEIPTS, errors=[*SIGNED, *ORDER_ERRORS],
+          description="201 with the receipt; 200 with the same receipt (`Idempotent-Replayed`) when the order_no "
+                      "was placed before with the same content.")
 @app_signed
 async def place_integration_order(request: Request) -> HTTPResponse:
     body = parse_body(request, IntegrationOrder)
@@ -138,7 +148,7 @@ async def place_integration_order(request: Request) -> HTTPResponse:
 
 @bp.post("/orders/<order_no:order_no>/refund")
 @endpoint(summary="Refund part or all of an order pushed through the integrations API", tag=TAG,
-          body=IntegrationRefund, idempotent=True, errors=[*SIGNED, *REFUND_ERRORS])
+          body=IntegrationRefund, responses=REFUND_RECEIPTS, idempotent=True, errors=[*SIGNED, *REFUND_ERRORS])
 @app_signed
 @idempotent
 async def refund_integration_order(request: Request, order_no: str) -> HTTPResponse:

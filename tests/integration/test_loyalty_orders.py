@@ -270,6 +270,24 @@ async def test_integration_orders_find_the_member_by_phone_and_share_the_rules(s
     await assert_ledgers_hold(member_id)
 
 
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"store_id": 2**31}, "store_id"),  # store ids are int4 on PostgreSQL
+    ({"member": {"member_id": 0}}, "member.member_id"),
+    ({"placed_at": "9999-01-01T00:00:00+08:00"}, "placed_at"),  # it would count in every future tier window
+])
+async def test_an_integration_order_naming_a_value_outside_its_column_is_refused(stack, fields, field):
+    key_id, secret = await make_app_key(stack)
+    path = "/api/v1/integrations/orders"
+    no = unique("WEB")
+    raw = json.dumps({"channel": "online", "order_no": no, "amount_cents": 1000, **fields}).encode()
+
+    response = await stack.http.post(path, content=raw, headers=signed_headers(key_id, secret, "POST", path, raw))
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "VALIDATION_FAILED", response.text
+    assert field in response.json()["error"]["details"]["fields"]
+    assert not await Order.filter(order_no=no).exists()
+
+
 async def test_earn_rule_validation_names_the_problem(stack, counter):
     bad = [{"channel": "pos", "points": 1, "per_yuan": 0}]
     response = await stack.http.put("/api/v1/admin/earn-rules", json={"earn_rules": bad}, headers=bearer(counter.admin))
