@@ -107,7 +107,8 @@ def app_signed(handler: Handler) -> Handler:
         signature = request.headers.get("x-signature", "")
         if not (key_id and timestamp and nonce and signature):
             raise Unauthenticated("缺少签名请求头", details={"reason": "missing_signature_headers"})
-        if not timestamp.isdigit() or not 8 <= len(nonce) <= 64:
+        # ASCII digits only: "²" passes isdigit() and then breaks int().
+        if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12 or not 8 <= len(nonce) <= 64:
             raise Unauthenticated(details={"reason": "malformed_signature_headers"})
         if abs(clock.now().timestamp() - int(timestamp)) > settings.signature_max_skew_s:
             raise Unauthenticated("请求时间戳已过期", details={"reason": "stale_timestamp"})

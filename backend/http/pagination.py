@@ -24,8 +24,8 @@ T = TypeVar("T")
 
 
 class PageQuery(BaseModel):
-    cursor: str | None = Field(None, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$",
-                               description="`next_cursor` of the previous page")
+    cursor: str | None = Field(None, max_length=32, pattern=r"^[A-Za-z0-9_\-]*$",
+                               description="`next_cursor` of the previous page (absent or empty: the first page)")
     limit: int = Field(20, ge=1, le=MAX_LIMIT, description="items per page")
 
 

@@ -166,6 +166,11 @@ def parse_body(request: Request, model: type[M]) -> M:
 
 
 def parse_query(request: Request, model: type[M]) -> M:
-    """The query string as ``model`` (strings converted to the declared types; unknown names ignored)."""
+    """The query string as ``model``: strings converted to the declared types, a blank value is a value
+    (``?status=`` is not "no filter"), and a name the route does not take is an error, not ignored."""
     _declared(request, model, "query")
-    return parse(model, {key: request.args.get(key) for key in request.args})
+    args = request.get_args(keep_blank_values=True)
+    unknown = sorted(set(args) - set(model.model_fields))
+    if unknown:
+        raise ValidationFailed(details={"fields": {name[:40]: "不支持的参数" for name in unknown[:10]}})
+    return parse(model, {key: args.get(key) for key in args})
