@@ -16,7 +16,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache
+from threading import Lock
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -78,9 +78,31 @@ def configure(settings: Any) -> None:
 
 # -- rendering ---------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=2048)
+_COMPILED: dict[tuple[str, bool, bool], Any] = {}
+_COMPILED_MAX = 2048
+_compiling = Lock()
+
+
 def _compiled(source: str, html: bool, strict: bool = True) -> Any:
-    return _ENVS[(html, strict)].from_string(source)
+    key = (source, html, strict)
+    template = _COMPILED.get(key)
+    if template is None:
+        template = _ENVS[(html, strict)].from_string(source)
+        with _compiling:  # render threads and the loop share the cache
+            if len(_COMPILED) >= _COMPILED_MAX:
+                del _COMPILED[next(iter(_COMPILED))]
+            _COMPILED[key] = template
+    return template
+
+
+def _sources(content: dict[str, Any], channel: str) -> list[tuple[str, bool]]:
+    """The strings a channel's render reads, with whether each is HTML."""
+    part = content.get(channel) or {}
+    if channel == "sms":
+        return [(p, False) for p in part.get("params", [])] + [(part.get("text", ""), False)]
+    if channel == "email":
+        return [(part.get("subject", ""), False), (part.get("text", ""), False), (part.get("html", ""), True)]
+    return [(source, False) for source in part.get("fields", {}).values()]
 
 
 def _strings(content: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -106,6 +128,8 @@ def check_syntax(content: dict[str, Any]) -> None:
             _compiled(source, html)
         except TemplateError as exc:
             problems[where] = f"模板语法错误：{exc}"
+        except (RecursionError, SyntaxError, ValueError, MemoryError):  # Jinja's parser, or Python's compiler
+            problems[where] = "模板嵌套过深或数字过长，无法编译"
     for key, source in (content.get("wechat") or {}).get("fields", {}).items():
         if "{" not in source:
             problem = wechat_fields.check_value(key, source)
@@ -196,11 +220,13 @@ async def _off_loop(fn: Any, *args: Any) -> Any:
 async def render_channel(content: dict[str, Any], channel: str, variables: dict[str, Any]) -> dict[str, Any]:
     """The channel's part with every string rendered; WeChat values fitted to their field limits. Raises
     RenderError (RenderTooCostly when a bound broke)."""
-    try:
-        return _render_channel(content, channel, variables, limits=_inline)  # see INLINE_SLICE_S
-    except RenderTooCostly as exc:
-        if exc.bound != "time_s":
-            raise
+    # Compiling is not covered by the slice: a string not compiled yet in this process goes to the threads.
+    if all(not source or (source, html, True) in _COMPILED for source, html in _sources(content, channel)):
+        try:
+            return _render_channel(content, channel, variables, limits=_inline)  # see INLINE_SLICE_S
+        except RenderTooCostly as exc:
+            if exc.bound != "time_s":
+                raise
     return await _off_loop(_render_channel, content, channel, variables)
 
 

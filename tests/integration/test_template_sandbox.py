@@ -101,3 +101,16 @@ async def test_a_template_costly_only_with_this_members_data_fails_that_message_
     preview = await stack.http.post(f"{TEMPLATES}/shout/preview", json={"member_id": long_name},
                                     headers=bearer(admin))
     assert_too_costly(preview, "value_chars")
+
+
+async def test_a_template_too_deep_to_compile_is_invalid_at_save_and_preview_never_a_500(stack):
+    admin = await admin_token(stack)
+    deep = {"name": "深", "purpose": "service", "channels": ["email"],
+            "content": {"email": {"subject": "通知", "text": "{% if 1 %}" * 400 + "x" + "{% endif %}" * 400}}}
+    for response in (await stack.http.post(TEMPLATES, json={"key": "deep", **deep}, headers=bearer(admin)),
+                     await stack.http.post(f"{TEMPLATES}/welcome/preview", json={"template": deep},
+                                           headers=bearer(admin))):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "MESSAGE_TEMPLATE_INVALID"
+        assert response.json()["error"]["details"]["problems"] == {"email.text": "模板嵌套过深或数字过长，无法编译"}
+    assert not await AuditLog.filter(target_type="message_template").exists()

@@ -16,6 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from notifications import budget, rendering, templates
 from notifications.budget import Limits, TooCostly
+from notifications.errors import TemplateInvalid
 from notifications.sandbox import BudgetedEnvironment
 
 TEXT = BudgetedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -229,3 +230,15 @@ async def test_a_message_that_needs_more_than_the_inline_slice_is_finished_on_th
     rendered = await rendering.render_channel(content, "sms", {"member": MEMBER})
     assert rendered["text"] == "0123456789" * 300
     assert time.monotonic() - started > rendering.INLINE_SLICE_S
+
+
+@pytest.mark.parametrize("source", [
+    "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", "{% if 1 %}" * 400 + "x" + "{% endif %}" * 400,
+    "{{ " + "9" * 5000 + " }}", "{{ 1" + "|abs" * 5000 + " }}", "{% for i in [1] %}" * 200 + "{% endfor %}" * 200,
+])
+async def test_a_template_too_deep_or_too_long_to_compile_is_invalid_not_a_crash(source):
+    with pytest.raises(TemplateInvalid) as caught:
+        rendering.check_syntax({"sms": {"text": source}})
+    assert caught.value.details == {"problems": {"sms.text": "模板嵌套过深或数字过长，无法编译"}}
+    with pytest.raises(rendering.RenderError):
+        await rendering.render_channel({"sms": {"template_id": "", "params": [], "text": source}}, "sms", {})
