@@ -131,6 +131,8 @@ class TopupReceipt(_Balances):
     payment_ref: str
     member_id: int
     amount_cents: int
+    bonus_cents: int | None = Field(None, description="the bonus this top-up added")
+    bonus_balance_cents: int | None = Field(None, description="the bonus part of the stored value after it")
 
 
 RECEIPTS: dict[int, Any] = {201: OrderReceipt, 200: OrderReceipt}

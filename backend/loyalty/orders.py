@@ -450,8 +450,12 @@ async def topup(*, member_id: int, amount_cents: int, payment_ref: str, store_id
             await assets.wallet_credit(principal=amount_cents, bonus=bonus, kind="topup", ctx=ctx,
                                        ref=f"topup:{row.id}", payment_ref=payment_ref)
             await assets.save()
+            balances = _balances(assets, program)
+            # bonus_cents is what this top-up added (the counter shows it as 赠送); the balance's bonus part
+            # has its own name here, so the balances cannot overwrite it.
             receipt = {"topup_id": row.id, "payment_ref": payment_ref, "member_id": member_id,
-                       "amount_cents": amount_cents, "bonus_cents": bonus, **_balances(assets, program)}
+                       "amount_cents": amount_cents, **balances, "bonus_cents": bonus,
+                       "bonus_balance_cents": balances["bonus_cents"]}
             await Topup.filter(id=row.id).using_db(conn).update(receipt=receipt)
             await events.append(member_id=member_id, type="wallet_topped_up", channel=channel, store_id=store_id,
                                 payload={"amount_cents": amount_cents, "bonus_cents": bonus}, using_db=conn)

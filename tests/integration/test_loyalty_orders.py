@@ -52,6 +52,14 @@ async def test_points_and_stored_value_pay_part_of_an_order_and_earn_on_the_rest
     await assert_ledgers_hold(counter.member_id)
 
 
+async def test_a_second_top_up_receipt_names_its_own_bonus_beside_the_balance(stack, counter):
+    await set_program(stack, counter.admin, topup_bonuses=[{"min_amount_cents": 50000, "bonus_cents": 5000}])
+    await topup(stack, counter, 50000)
+    again = await topup(stack, counter, 60000)
+    assert (again["bonus_cents"], again["bonus_balance_cents"], again["balance_cents"]) == (5000, 10000, 120000)
+    await assert_ledgers_hold(counter.member_id)
+
+
 async def test_spending_more_than_the_balance_is_refused_and_changes_nothing(stack, counter):
     await order(stack, counter, amount_cents=10000)
     no = unique("ORD")
