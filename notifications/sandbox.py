@@ -272,6 +272,7 @@ FILTER_NAMES = frozenset({
     "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse", "round",
     "safe", "select", "selectattr", "slice", "sort", "string", "title", "tojson", "trim", "truncate",
     "unique", "upper", "urlencode", "wordcount"})
+TOJSON_INDENT = 16
 # Filters whose arguments say how big the result is: (position after the value, keyword name).
 _SIZE_ARGS = {"batch": (0, "linecount"), "slice": (0, "slices"), "center": (0, "width"), "indent": (0, "width"),
               "truncate": (0, "length")}
@@ -297,6 +298,10 @@ def _precheck(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, An
         check_printf(str(value), kwargs or args, budget)
     elif name == "trim" and args and isinstance(args[0], str) and len(args[0]) > STRIP_CHARS:
         raise TooCostly("value_chars", STRIP_CHARS)
+    elif name == "tojson":  # the indent is written once per nested item
+        indent = args[0] if args else kwargs.get("indent")
+        if (len(indent) if isinstance(indent, str) else indent or 0) > TOJSON_INDENT:
+            raise TooCostly("value_chars", TOJSON_INDENT)
 
 
 def guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:

@@ -114,6 +114,7 @@ HOSTILE = [
     ("{{ [1] | batch(1000000000, 'x') | list }}", "value_chars"),
     ("{{ [[1] * 4000] * 2 | sum(start=[]) }}", "value_chars"),
     (S + "{{ s.strip(s) }}", "value_chars"),
+    ("{{ [[[1, 2], [3, 4]], [5]] | tojson(indent=8000) }}", "value_chars"),
     ("{% for i in range(5000) %}abcdefghij{% endfor %}", "output_chars"),
     ("{% macro m() %}{% for i in range(9000) %}0123456789{% endfor %}{% endmacro %}{{ m() | length }}",
      "output_chars"),
