@@ -76,6 +76,7 @@ def tortoise_config(database_url: str, *, pool_size: int | None = None) -> dict[
 
 
 CONNECT_TIMEOUT_S = 3.0
+RELEASE_TIMEOUT_S = 1.0  # a ROLLBACK or a connection reset takes a round trip: milliseconds
 
 
 class _Transaction(TransactionContext):
@@ -113,29 +114,61 @@ class _Transaction(TransactionContext):
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         client = self.client
+        # Cancelled (a response timeout, a client gone): no ROLLBACK round trip on a network that may not
+        # answer; closing the connection rolls the transaction back on the server.
+        cancelled = exc_type is not None and not issubclass(exc_type, Exception)
         try:
-            if not client._finalized:
-                if exc_type is None:
-                    await client.commit()
-                elif exc_type is not TransactionManagementError:
+            if client._finalized or cancelled:
+                pass
+            elif exc_type is None:
+                await client.commit()
+            elif exc_type is not TransactionManagementError:
+                async with asyncio.timeout(RELEASE_TIMEOUT_S):
                     await client.rollback()
+        except (asyncio.CancelledError, TimeoutError):
+            cancelled = True  # the COMMIT or ROLLBACK itself was cancelled or timed out
+            raise
         finally:
             client._ended = True
             try:
                 connections.reset(self._token)
             finally:
-                await _give_back(self._pool_client._pool, client._connection)
+                await _give_back(self._pool_client._pool, client._connection, cancelled=cancelled)
 
 
-async def _give_back(pool: asyncpg.Pool | None, raw: Any) -> None:
-    """Release to the pool. A connection that fails its reset (it broke mid-transaction) has already been
-    closed by asyncpg; the pool opens a new one when needed, so the failure is not the caller's."""
+async def _give_back(pool: asyncpg.Pool | None, raw: Any, cancelled: bool = False) -> None:
+    """Release to the pool, within RELEASE_TIMEOUT_S. A connection that fails its reset (it broke, or a
+    cancelled query is still being cancelled over a network that does not answer) is closed by asyncpg
+    instead; the pool opens a new one when needed, so the failure is not the caller's."""
     if pool is None:
         return
+    if cancelled:
+        raw.terminate()  # its last statement may still be running: never hand it to the next caller
     try:
-        await pool.release(raw)
+        await pool.release(raw, timeout=RELEASE_TIMEOUT_S)
     except Exception as exc:  # whatever failed, asyncpg closed the connection
         log.warning("database connection closed on release: %s: %s", type(exc).__name__, exc)
+
+
+class _PooledConnection:
+    """``acquire_connection()`` outside a transaction: Tortoise's, with the release bounded as above."""
+
+    def __init__(self, client: PostgresClient) -> None:
+        self.client = client
+        self.connection: Any = None
+
+    async def __aenter__(self) -> Any:
+        client = self.client
+        if not client._pool:
+            async with client._pool_init_lock:
+                if not client._pool:
+                    await client.create_connection(with_db=True)
+        self.connection = await client._pool.acquire()
+        return self.connection
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        cancelled = exc_type is not None and not issubclass(exc_type, Exception)
+        await _give_back(self.client._pool, self.connection, cancelled=cancelled)
 
 
 class _TransactionClient(TransactionWrapper):
@@ -166,10 +199,14 @@ class _TransactionClient(TransactionWrapper):
 
 
 class PostgresClient(AsyncpgDBClient):
-    """Tortoise's asyncpg client with transactions that survive an outage (see _Transaction)."""
+    """Tortoise's asyncpg client with transactions that survive an outage (see _Transaction) and
+    releases that cannot hang on a network that stopped answering."""
 
     def _in_transaction(self) -> TransactionContext:
         return _Transaction(self)
+
+    def acquire_connection(self) -> Any:
+        return _PooledConnection(self)
 
 
 client_class = PostgresClient  # what Tortoise looks up in the module an "engine" names

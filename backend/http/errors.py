@@ -83,6 +83,11 @@ def to_domain_error(request: Request | None, exc: BaseException) -> DomainError:
         return PayloadTooLarge()
     if isinstance(exc, sanic_errors.BadRequest):
         return ValidationFailed("请求体不是有效的 JSON", details={"body": str(exc)})
+    if isinstance(exc, sanic_errors.ServiceUnavailable):
+        # Sanic's RESPONSE_TIMEOUT cut the handler short: most often a dependency that stopped answering
+        # without closing its connections (a network partition), which no driver notices on its own.
+        log.warning("response timeout: %s %s", request.method if request else "", request.path if request else "")
+        return DependencyUnavailable(details={"reason": "response_timeout"})
     if (cause := _outage(exc)) is not None:
         log.warning("dependency outage: %s: %s", type(exc).__name__, exc)
         return DependencyUnavailable(details={"dependency": "redis" if isinstance(cause, _REDIS_TYPES) else "database"})

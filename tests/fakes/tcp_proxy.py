@@ -1,4 +1,10 @@
-"""A loopback TCP proxy that can cut a dependency off and bring it back, to test outages for real."""
+"""A loopback TCP proxy that can cut a dependency off and bring it back, to test outages for real.
+
+Two kinds of outage: ``cut()`` resets every connection and refuses new ones (a server that died or
+restarted: clients learn at once), ``stall()`` keeps every connection open and moves no bytes (a
+network partition: clients learn nothing until their own timeouts). ``restore()`` ends either; after
+a stall the bytes held back flow on, as TCP's retransmissions would deliver them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = 0
         self.up = True
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._server: asyncio.base_events.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
 
@@ -20,6 +28,7 @@ class TcpProxy:
         return self.port
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._flowing.wait()  # a stalled network: the connection is open, nothing answers
         if not self.up:  # an outage: the connection is dropped at once
             writer.close()
             return
@@ -34,6 +43,7 @@ class TcpProxy:
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -51,10 +61,16 @@ class TcpProxy:
                 writer.transport.abort()
         self._pipes.clear()
 
+    def stall(self) -> None:
+        """Keep every connection open, accept new ones, and forward nothing."""
+        self._flowing.clear()
+
     def restore(self) -> None:
         self.up = True
+        self._flowing.set()
 
     async def stop(self) -> None:
+        self.restore()
         self.cut()
         if self._server:
             self._server.close()

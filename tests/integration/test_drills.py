@@ -45,7 +45,7 @@ async def _server(tmp_path: Path, **env: str) -> AsyncIterator[str]:
     """``python -m backend serve`` in a subprocess; yields its base URL once /readyz is 200."""
     port = _free_port()
     full = {**os.environ, "APP_ENV": "test", "DATA_DIR": str(tmp_path), "SECRET_KEY": TEST_SECRET,
-            "PII_KEY": TEST_PII_KEY, "LOG_LEVEL": "WARNING", "DB_POOL_SIZE": "4", **env}
+            "PII_KEY": TEST_PII_KEY, "LOG_LEVEL": "WARNING", "DB_POOL_SIZE": "8", **env}
     log_path = tmp_path / f"server-{port}.log"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "backend", "serve", "--port", str(port), env=full,
@@ -90,8 +90,9 @@ async def _ask(client: httpx.AsyncClient, index: int, request: Callable[[], Any]
         if response.status_code >= 400:
             error = response.json()["error"]
             code, dependency = error["code"], error["details"].get("dependency")
-        stream = response.extensions.get("network_stream")
-        peer = stream.get_extra_info("client_addr") if stream else None
+        peer = None
+        with contextlib.suppress(OSError):  # the server closed the connection after answering
+            peer = response.extensions["network_stream"].get_extra_info("client_addr")
         answer = Answer(index, started, loop.time(), response.status_code, code, dependency, peer)
     answers.append(answer)
     return answer
@@ -100,7 +101,8 @@ async def _ask(client: httpx.AsyncClient, index: int, request: Callable[[], Any]
 async def _keep_asking(client: httpx.AsyncClient, index: int, make: Callable[[], Any], until: float,
                        answers: list[Answer]) -> None:
     while asyncio.get_running_loop().time() < until:
-        await _ask(client, index, make, answers)
+        if (await _ask(client, index, make, answers)).status >= 500:
+            await asyncio.sleep(0.05)  # a client that retries at once, but does not spin
 
 
 def _clients(base: str, n: int) -> list[httpx.AsyncClient]:
@@ -109,27 +111,35 @@ def _clients(base: str, n: int) -> list[httpx.AsyncClient]:
     return [httpx.AsyncClient(base_url=base, timeout=CLIENT_TIMEOUT_S, limits=limits) for _ in range(n)]
 
 
-def _recovery(answers: list[Answer], restored: float, connections: int) -> dict[int, float]:
-    """Per connection: seconds from the restore to the end of its first success begun after it."""
-    seconds: dict[int, float] = {}
-    for answer in sorted(answers, key=lambda a: a.started):
-        if answer.started >= restored and answer.status < 300 and answer.connection not in seconds:
-            seconds[answer.connection] = round(answer.ended - restored, 3)
-    assert sorted(seconds) == list(range(connections)), f"connections that never recovered: {seconds}"
-    return seconds
+@dataclass
+class Drill:
+    answers: list[Answer]
+    outage: float  # loop time the dependency went away
+    restored: float  # loop time it came back
+    connections: int
+
+    def recovery(self) -> dict[int, float]:
+        """Per connection: seconds from the restore to its first success after it."""
+        seconds: dict[int, float] = {}
+        for answer in sorted(self.answers, key=lambda a: a.ended):
+            if answer.ended >= self.restored and answer.status < 300 and answer.connection not in seconds:
+                seconds[answer.connection] = round(answer.ended - self.restored, 3)
+        assert sorted(seconds) == list(range(self.connections)), f"connections that never recovered: {seconds}"
+        return seconds
+
+    def during(self) -> list[Answer]:
+        """Answers to requests made while the dependency was away."""
+        return [a for a in self.answers if a.started >= self.outage + 0.1 and a.ended <= self.restored]
+
+    def peers(self) -> dict[int, set[Any]]:
+        return {i: {a.peer for a in self.answers if a.connection == i and a.peer} for i in range(self.connections)}
 
 
-def _assert_cut_answers(answers: list[Answer], cut: float, restored: float, dependency: str) -> Counter:
-    during = [a for a in answers if a.started >= cut + 0.1 and a.ended <= restored]
-    assert during, "no request ran during the cut"
-    assert all((a.status, a.code, a.dependency) == (503, "DEPENDENCY_UNAVAILABLE", dependency) for a in during), \
-        Counter((a.status, a.code, a.dependency) for a in during)
-    return Counter(a.status for a in during)
-
-
-async def test_a_database_cut_under_keep_alive_load_costs_only_the_requests_made_during_it(stack, tmp_path):
-    # given: 8 members, each with a keep-alive connection that reads their assets and one that places
-    # orders for them at the counter, against two workers whose PostgreSQL runs through a proxy
+async def _database_drill(stack: Any, tmp_path: Path, outage: str, down_s: float, **env: str) -> Drill:
+    """8 members, each with a keep-alive connection that reads their assets and one that places orders for
+    them at the counter, against a server whose PostgreSQL runs through a proxy; 2 s into the load the
+    proxy cuts or stalls for ``down_s``, then a new connection joins, and the load runs 3 s more. Afterwards
+    every order is sent again with its order_no and the ledgers are checked."""
     stack.clock.set(datetime.now(UTC))  # the server process runs on the real clock: tokens must be current
     _, clerk = await make_staff(stack)
     members = []
@@ -151,50 +161,34 @@ async def test_a_database_cut_under_keep_alive_load_costs_only_the_requests_made
         return place
 
     async with _server(tmp_path, DATABASE_URL=f"postgres://postgres@127.0.0.1:{proxy.port}/{_database_name()}",
-                       REDIS_URL=stack.settings.redis_url, REDIS_PREFIX=stack.settings.redis_prefix) as base:
-        clients = _clients(base, 16)
+                       REDIS_URL=stack.settings.redis_url, REDIS_PREFIX=stack.settings.redis_prefix, **env) as base:
+        clients = _clients(base, 17)
         loop = asyncio.get_running_loop()
-        answers: list[Answer] = []
         start = loop.time()
-        cut, restored, until = start + 2.0, start + 4.0, start + 7.0
+        drill = Drill([], start + 2.0, start + 2.0 + down_s, 17)
+        until = drill.restored + 3.0
         loops = []
         for i, (member_id, token, scanned) in enumerate(members):
-            loops.append(_keep_asking(clients[i], i, reads(token, clients[i]), until, answers))
+            loops.append(_keep_asking(clients[i], i, reads(token, clients[i]), until, drill.answers))
             loops.append(_keep_asking(clients[8 + i], 8 + i, orders(member_id, scanned, clients[8 + i]), until,
-                                      answers))
+                                      drill.answers))
 
-        async def drill() -> None:
-            await asyncio.sleep(cut - loop.time())
-            proxy.cut()
-            await asyncio.sleep(restored - loop.time())
+        async def outage_and_back() -> None:
+            await asyncio.sleep(drill.outage - loop.time())
+            proxy.cut() if outage == "cut" else proxy.stall()
+            await asyncio.sleep(drill.restored - loop.time())
             proxy.restore()
+            # and a connection opened after the restore
+            await _keep_asking(clients[16], 16, reads(members[0][1], clients[16]), until, drill.answers)
 
-        # when: PostgreSQL is cut off for 2 s in the middle of 7 s of load
-        await asyncio.gather(drill(), *loops)
-
-        # then: nothing hung and nothing was a 500; every answer during the cut was the 503 shape
-        by_status = Counter(a.status for a in answers)
-        assert by_status[0] == 0 and all(a.status in (200, 201, 503) for a in answers), by_status
-        during = _assert_cut_answers(answers, cut, restored, "database")
-        # every connection answered 200 again within 2 s, and nothing failed after that
-        recovery = _recovery(answers, restored, 16)
-        late = [a for a in answers if a.started >= restored + RECOVERY_S and a.status >= 300]
-        print(f"\ndatabase drill: {len(answers)} answers {dict(by_status)}, during the cut {dict(during)}, "
-              f"recovery s per connection {recovery}, max {max(recovery.values())}")
-        assert max(recovery.values()) <= RECOVERY_S, recovery
-        assert not late, Counter((a.connection, a.code) for a in late)
-        # the connections were kept alive through the outage: one client address per connection
-        peers = {i: {a.peer for a in answers if a.connection == i and a.peer} for i in range(16)}
-        assert all(len(addresses) == 1 for addresses in peers.values()), peers
-
-        # and: an order answered 503 is either placed or not at all; retried with its order_no it is
-        # placed once (200 replays what was committed before the cut, 201 places it now)
+        await asyncio.gather(outage_and_back(), *loops)
+        # an order answered 503 is either placed or not at all; sent again with its order_no it is placed
+        # once (200 replays what was committed before the outage, 201 places it now)
         async with httpx.AsyncClient(base_url=base, timeout=CLIENT_TIMEOUT_S) as retry:
-            statuses = Counter()
+            again = Counter()
             for _, body in placed.values():
-                again = await retry.post("/api/v1/store/orders", json=body, headers=bearer(clerk))
-                statuses[again.status_code] += 1
-            assert set(statuses) <= {200, 201}, statuses
+                again[(await retry.post("/api/v1/store/orders", json=body, headers=bearer(clerk))).status_code] += 1
+            assert set(again) <= {200, 201}, again
         for client in clients:
             await client.aclose()
     await proxy.stop()
@@ -205,6 +199,57 @@ async def test_a_database_cut_under_keep_alive_load_costs_only_the_requests_made
         assert await Order.filter(member_id=member_id).count() == len(mine)
         assert await PointsEntry.filter(member_id=member_id, kind="earn").count() == len(mine)
         await assert_ledgers_hold(member_id)
+    return drill
+
+
+def _assert_recovered(drill: Drill, name: str) -> None:
+    """Every connection, old or new, answered 200 within RECOVERY_S of the restore, and nothing failed after."""
+    by_status = Counter(a.status for a in drill.answers)
+    recovery = drill.recovery()
+    before = sorted(a.ended - a.started for a in drill.answers if a.ended < drill.outage)
+    print(f"\n{name}: latency before the outage p50 {before[len(before) // 2]:.3f} s, "
+          f"p95 {before[int(len(before) * 0.95)]:.3f} s")
+    print(f"{name}: {len(drill.answers)} answers {dict(by_status)}, during the outage "
+          f"{dict(Counter(a.status for a in drill.during()))}, recovery s per connection "
+          f"{dict(sorted(recovery.items()))}, max {max(recovery.values())}")
+    assert max(recovery.values()) <= RECOVERY_S, recovery
+    late = [a for a in drill.answers if a.started >= drill.restored + RECOVERY_S and a.status >= 300]
+    assert not late, Counter((a.connection, a.code) for a in late)
+
+
+def _assert_outage_answers(drill: Drill) -> None:
+    during = drill.during()
+    assert during, "no request ran during the outage"
+    assert all((a.status, a.code, a.dependency) == (503, "DEPENDENCY_UNAVAILABLE", "database") for a in during), \
+        Counter((a.status, a.code, a.dependency) for a in during)
+
+
+async def test_a_database_cut_under_keep_alive_load_costs_only_the_requests_made_during_it(stack, tmp_path):
+    # when: PostgreSQL's connections are reset and refused for 2 s in the middle of 7 s of load
+    drill = await _database_drill(stack, tmp_path, "cut", 2.0)
+
+    # then: nothing hung and nothing was a 500; every answer during the cut was the 503 shape
+    assert all(a.status in (200, 201, 503) for a in drill.answers), Counter(a.status for a in drill.answers)
+    _assert_outage_answers(drill)
+    _assert_recovered(drill, "database cut")
+    # the connections were kept alive through the outage: one client address per connection
+    assert all(len(addresses) == 1 for addresses in drill.peers().values()), drill.peers()
+
+
+async def test_a_stalled_database_network_answers_503_by_the_response_timeout_and_recovers(stack, tmp_path):
+    # when: PostgreSQL's network moves no bytes for 3 s (a partition: no reset, nothing refused), with a
+    # response timeout of 1 s
+    drill = await _database_drill(stack, tmp_path, "stall", 3.0, SANIC_RESPONSE_TIMEOUT="1")
+
+    # then: no request waited past the response timeout (and a little), none was a 500
+    assert all(a.status in (200, 201, 503) for a in drill.answers), Counter(a.status for a in drill.answers)
+    slowest = max(a.ended - a.started for a in drill.answers)
+    print(f"\ndatabase stall: slowest answer {slowest:.3f} s")
+    assert slowest < 2.0, sorted(((round(a.ended - a.started, 2), a.connection, a.status) for a in drill.answers),
+                                 reverse=True)[:8]
+    during = drill.during()
+    assert during and all((a.status, a.code) == (503, "DEPENDENCY_UNAVAILABLE") for a in during)
+    _assert_recovered(drill, "database stall")
 
 
 class PrivateRedis:

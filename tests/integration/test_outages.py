@@ -66,7 +66,8 @@ async def test_a_database_outage_is_a_503_and_recovers_by_itself(proxied_server)
     pg.cut()
     during = await _login(client)
     assert during.status_code == 503
-    assert during.json()["error"]["code"] == "DEPENDENCY_UNAVAILABLE"
+    assert during.json()["error"] == {"code": "DEPENDENCY_UNAVAILABLE", "message": "服务暂时不可用，请稍后重试",
+                                      "details": {"dependency": "database"}}
     assert during.headers["Retry-After"] == "5"
     ready = await client.get("/readyz")
     assert ready.status_code == 503
