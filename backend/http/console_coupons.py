@@ -62,7 +62,9 @@ class CouponTemplateStatusChange(Body):
 
 
 class CouponIssueRequest(Body):
-    member_ids: list[Id] | None = Field(None, min_length=1, max_length=10_000)
+    # 1,000 ids stay far below any body limit; larger audiences are a segment.
+    member_ids: list[Id] | None = Field(None, min_length=1, max_length=1000,
+                                        description="up to 1,000 members; for more, issue to a segment")
     segment_id: Id32 | None = Field(None, description="instead of member_ids: everyone the segment selects now")
     batch_id: str = Field(pattern=r"^[A-Za-z0-9_\-.]{1,40}$",
                           description="names the batch: issuing it again gives nobody a second coupon")
