@@ -114,3 +114,22 @@ def test_validity_from_issue_or_a_fixed_window():
     assert terms(kind="gift", valid_days=7).window(issued) == (issued, issued + timedelta(days=7))
     fixed = Terms(kind="gift", valid_from=issued, valid_until=issued + timedelta(days=1))
     assert fixed.window(issued + timedelta(hours=5)) == (issued, issued + timedelta(days=1))
+
+
+@pytest.mark.parametrize("bounds", [
+    {"valid_from": "2026-01-01T00:00:00+08:00", "valid_until": "2027-01-01T00:00:00"},
+    {"valid_from": "2026-01-01T00:00:00", "valid_until": "2027-01-01T00:00:00"},
+    {"valid_from": "1999-12-31T00:00:00+00:00", "valid_until": "2027-01-01T00:00:00+00:00"},
+    {"valid_from": "2026-01-01T00:00:00+00:00", "valid_until": "2100-01-02T00:00:00+00:00"},
+])
+def test_a_fixed_window_needs_offsets_within_2000_to_2100(bounds):
+    with pytest.raises(ValidationError):
+        Terms(kind="gift", **bounds)
+
+
+def test_a_fixed_window_ends_at_its_end_and_a_relative_one_never():
+    end = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+    fixed = Terms(kind="gift", valid_from=end - timedelta(days=30), valid_until=end)
+    assert not fixed.window_ended(end - timedelta(seconds=1))
+    assert fixed.window_ended(end)
+    assert not terms(kind="gift", valid_days=3).window_ended(end + timedelta(days=3650))
