@@ -9,8 +9,10 @@ import time
 
 import pytest
 
+from backend import clock
 from backend.members.models import MemberEvent
 from backend.stores.models import AuditLog
+from notifications.models import MessageTemplate
 from tests.factories import bearer, member_token
 from tests.notify_helpers import add_promo, admin_token, one, queue
 
@@ -114,3 +116,21 @@ async def test_a_template_too_deep_to_compile_is_invalid_at_save_and_preview_nev
         assert response.json()["error"]["code"] == "MESSAGE_TEMPLATE_INVALID"
         assert response.json()["error"]["details"]["problems"] == {"email.text": "模板嵌套过深或数字过长，无法编译"}
     assert not await AuditLog.filter(target_type="message_template").exists()
+
+
+async def test_a_costly_template_saved_before_the_limits_can_still_be_switched_off_and_fails_at_send(stack):
+    admin = await admin_token(stack)
+    legacy = notice("{% for i in range(8000) %}{% for j in range(8000) %}{% endfor %}{% endfor %}")
+    await MessageTemplate.create(key="legacy", name=legacy["name"], purpose="service", enabled=True,
+                                 channels=legacy["channels"], content=legacy["content"], updated_at=clock.now())
+    member_id, _ = await member_token(stack)
+    await queue(member_id, "legacy")
+    await stack.dispatcher.drain()
+    failed = await one(member_id, "legacy")
+    assert (failed.status, failed.reason) == ("failed", "template_too_costly: sms.text: loop_iterations > 10000")
+
+    switched = await stack.http.patch(f"{TEMPLATES}/legacy", json={"enabled": False}, headers=bearer(admin))
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["enabled"] is False
+    [audited] = await AuditLog.filter(action="message_template.update", target_id="legacy")
+    assert audited.after["enabled"] is False
