@@ -2,6 +2,10 @@
 
 On PostgreSQL the schema comes only from aerich migrations (``python -m backend migrate``); on
 SQLite the models generate it at start, since the migrations are written in PostgreSQL's dialect.
+
+On PostgreSQL the client is Tortoise's asyncpg client with transactions and releases that survive an
+outage (``PostgresClient``): a blip costs the requests made during it and nothing after. Deadlocks and
+serialization failures are retried here too, by ``retry_conflicts`` around a service's transaction.
 """
 
 from __future__ import annotations

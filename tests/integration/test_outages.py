@@ -245,3 +245,32 @@ async def test_a_conflict_inside_an_outer_transaction_is_left_to_the_outer_block
             await inner()
     assert runs == [1]
     assert not db.in_open_transaction()
+
+
+async def test_a_task_started_inside_a_transaction_reads_from_the_pool_once_the_block_has_ended(stack):
+    from tortoise.transactions import in_transaction
+
+    from backend import db
+    from backend.stores.models import Store
+    from tests.factories import make_store
+
+    # given: a task started inside a transaction block (it copies the task context, transaction included)
+    store = await make_store(name="旧名")
+    go = asyncio.Event()
+
+    async def later() -> tuple[str, str]:
+        await go.wait()
+        async with in_transaction() as conn:  # a transaction of its own, not a savepoint on a released connection
+            await conn.execute_query("UPDATE stores SET name = '新名' WHERE id = $1", [store.id])
+        return (await Store.get(id=store.id)).name, (await db.fetch_one("SELECT 1 AS one"))["one"]
+
+    async with in_transaction():
+        task = asyncio.create_task(later())
+
+    # when: it uses the database after the block committed and gave its connection back
+    go.set()
+
+    # then: it works on connections of its own, and what it wrote is committed
+    assert await task == ("新名", 1)
+    assert (await Store.get(id=store.id)).name == "新名"
+    assert not db.in_open_transaction()
