@@ -170,7 +170,8 @@ def parse_query(request: Request, model: type[M]) -> M:
     (``?status=`` is not "no filter"), and a name the route does not take is an error, not ignored."""
     _declared(request, model, "query")
     args = request.get_args(keep_blank_values=True)
-    unknown = sorted(set(args) - set(model.model_fields))
+    names = {field.alias or name for name, field in model.model_fields.items()}  # ``from`` is ``from_``'s alias
+    unknown = sorted(set(args) - names)
     if unknown:
         raise ValidationFailed(details={"fields": {name[:40]: "不支持的参数" for name in unknown[:10]}})
     return parse(model, {key: args.get(key) for key in args})
