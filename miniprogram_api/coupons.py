@@ -81,7 +81,9 @@ async def coupon_center(request: Request) -> HTTPResponse:
 
 @bp.post("/coupon-center/<template_id:id>/claim")
 @endpoint(summary="Claim a coupon: stock and per-member limits hold under concurrency", tag=TAG,
-          response=CouponView, status=201, idempotent=True, errors=CLAIM_ERRORS, operation_id="claimCoupon")
+          response=CouponView, status=201, idempotent=True, errors=CLAIM_ERRORS, operation_id="claimCoupon",
+          links={"getMyCoupon": {"coupon_id": "$response.body#/id"},
+                 "getMyCouponCode": {"coupon_id": "$response.body#/id"}})
 @member_required
 @idempotent
 async def claim(request: Request, template_id: int) -> HTTPResponse:

@@ -106,7 +106,9 @@ async def list_app_keys(request: Request) -> HTTPResponse:
 
 @bp.post("/app-keys")
 @endpoint(summary="Create an app key with its scopes; the answer holds the secret, shown this once", tag=TAG,
-          body=AppKeyCreate, response=AppKeyWithSecret, status=201, errors=AUTH)
+          body=AppKeyCreate, response=AppKeyWithSecret, status=201, errors=AUTH,
+          links={op: {"app_key_id": "$response.body#/id"}
+                 for op in ("getAppKey", "patchAppKey", "rotateAppKey", "revokeAppKey")})
 @staff_required(*ADMIN)
 async def create_app_key(request: Request) -> HTTPResponse:
     body = parse_body(request, AppKeyCreate)

@@ -213,6 +213,7 @@ def _scanned_member(request: Request, token: str | None, store_id: int) -> int |
 @bp.post("/orders")
 @endpoint(summary="In-store purchase: spend points and stored value, earn points; idempotent on order_no",
           tag=TAG, body=StoreOrder, responses=RECEIPTS,
+          links={"refundStoreOrder": {"order_no": "$response.body#/order_no"}},
           errors=["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", *ORDER_ERRORS],
           description="201 with the receipt; 200 with the same receipt when the order_no was already recorded "
                       "with the same content (`Idempotent-Replayed: true`).")
@@ -286,7 +287,8 @@ REDEEM_ERRORS = ["UNAUTHENTICATED", "FORBIDDEN", "SCAN_TOKEN_EXPIRED", "COUPON_N
 
 @bp.post("/coupons/<coupon_id:id>/redeem")
 @endpoint(summary="Redeem (核销) a coupon of the scanned member at this store", tag=TAG, body=RedeemRequest,
-          response=CouponRedemption, status=201, idempotent=True, errors=[*REDEEM_ERRORS, "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"])
+          response=CouponRedemption, status=201, idempotent=True, errors=[*REDEEM_ERRORS, "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"],
+          links={"reverseRedemption": {"redemption_id": "$response.body#/id"}})
 @staff_required(*CLERK)
 @idempotent
 async def redeem_coupon(request: Request, coupon_id: int) -> HTTPResponse:
