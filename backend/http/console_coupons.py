@@ -128,7 +128,10 @@ async def list_templates(request: Request) -> HTTPResponse:
 
 @bp.post("/coupon-templates")
 @endpoint(summary="Create a coupon template (draft)", tag=TAG, body=CouponTemplateCreate, response=CouponTemplate,
-          status=201, errors=AUTH, operation_id="createCouponTemplate")
+          status=201, errors=AUTH, operation_id="createCouponTemplate",
+          links={op: {"template_id": "$response.body#/id"} for op in (
+              "getCouponTemplate", "updateCouponTemplate", "changeCouponTemplateStatus", "issueCoupons",
+              "claimCoupon")})
 @staff_required(*CONSOLE)
 async def create_template(request: Request) -> HTTPResponse:
     body = parse_body(request, CouponTemplateCreate)
@@ -222,7 +225,9 @@ async def list_mall(request: Request) -> HTTPResponse:
 
 @bp.post("/points-mall")
 @endpoint(summary="Offer a coupon template in the points mall", tag=TAG, body=PointsMallItemCreate,
-          response=PointsMallItem, status=201, errors=ONE, operation_id="createPointsMallItem")
+          response=PointsMallItem, status=201, errors=ONE, operation_id="createPointsMallItem",
+          links={"updatePointsMallItem": {"item_id": "$response.body#/id"},
+                 "exchangePointsMallItem": {"item_id": "$response.body#/id"}})
 @staff_required(*CONSOLE)
 async def create_mall_item(request: Request) -> HTTPResponse:
     body = parse_body(request, PointsMallItemCreate)
