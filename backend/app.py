@@ -98,11 +98,21 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         if settings.worker_in_app:
             # The embedded default: one process also delivers the messages it queues.
             app.add_task(app.ctx.dispatcher.run(app.ctx.worker_stop, loops=1), name="notification_worker")
+        app.ctx.scheduler = None
+        if settings.scheduler_in_app:
+            # ... and runs the lifecycle programs, touches and purges (each run guarded, as in `scheduler`).
+            from jobs.scheduler import Host
+
+            app.ctx.scheduler = Host(settings, app.ctx.kv)
+            await app.ctx.scheduler.start()
         log.info("started", extra={"database": "sqlite" if settings.uses_sqlite else "postgres",
-                                   "kv": "redis" if settings.uses_redis else "memory"})
+                                   "kv": "redis" if settings.uses_redis else "memory",
+                                   "scheduler_in_app": settings.scheduler_in_app})
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
+        if app.ctx.scheduler is not None:
+            app.ctx.scheduler.stop()
         app.ctx.worker_stop.set()
         if settings.worker_in_app:
             await app.cancel_task("notification_worker", raise_exception=False)

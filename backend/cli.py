@@ -22,9 +22,14 @@ class CliError(Exception):
 
 def app_factory() -> Any:
     """Picklable factory for Sanic's worker processes: each builds the app from the environment."""
+    from backend import serving
     from backend.app import create_app
 
-    return create_app(load_settings(), name="member_platform")
+    app = create_app(load_settings(), name="member_platform")
+    parent = serving.parent_if_worker()
+    if parent is not None:
+        serving.die_with_parent(app, parent)
+    return app
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -33,7 +38,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1 and not settings.uses_redis:
         raise CliError(
             f"--workers {args.workers} needs a shared store: set REDIS_URL (redis://host:6379/0). "
-            "The in-process store holds single-use codes, nonces and rate limits per process, so several "
+            "The in-process store holds single-use codes and rate limits per process, so several "
             "workers without Redis would accept a replayed code. Use --workers 1 or configure Redis."
         )
     if args.workers > 1 and settings.uses_sqlite:
@@ -42,8 +47,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
 
+    from backend import serving
+
+    serving.wait_for_port(args.host, args.port)
     loader = AppLoader(factory=app_factory)
     app = loader.load()
+    if args.workers > 1:
+        serving.prepare_main(app)
     app.prepare(host=args.host, port=args.port, workers=args.workers, access_log=False, motd=False,
                 single_process=args.workers == 1)
     Sanic.serve(primary=app, app_loader=loader) if args.workers > 1 else Sanic.serve_single(primary=app)
@@ -234,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("scheduler", help="run lifecycle programs and touches on their schedules until stopped"
                    ).set_defaults(func=cmd_scheduler)
     run_job = sub.add_parser("run-job", help="run one job now, under the same once-per-period guard")
-    run_job.add_argument("job", help="program:KEY (e.g. program:birthday) or touch:ID")
+    run_job.add_argument("job", help="program:KEY (e.g. program:birthday), touch:ID or maintenance:purge")
     run_job.set_defaults(func=cmd_run_job)
     return parser
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import Field
 from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, json, raw
 
@@ -40,9 +42,16 @@ class Health(Out):
     status: str
 
 
+class Backends(Out):
+    database: Literal["postgres", "sqlite"]
+    store: Literal["redis", "memory"] = Field(description="the key-value store: Redis, or in-process (one process)")
+
+
 class Readiness(Out):
     status: str
-    checks: dict[str, str]
+    checks: dict[str, str] = Field(description="ok or unavailable for `database` and for the store: `redis`, or "
+                                               "`store` when it is the in-process one")
+    backends: Backends
 
 
 @bp.get("/healthz")
@@ -52,11 +61,16 @@ async def healthz(request: Request) -> HTTPResponse:
 
 
 @bp.get("/readyz")
-@endpoint(summary="Database and Redis reachable (503 otherwise)", tag="system", response=Readiness,
+@endpoint(summary="Database and key-value store reachable (503 otherwise)", tag="system", response=Readiness,
           operation_id="getReadiness")
 async def readyz(request: Request) -> HTTPResponse:
+    settings = request.app.ctx.settings
+    backends = {"database": "sqlite" if settings.uses_sqlite else "postgres",
+                "store": "redis" if settings.uses_redis else "memory"}
     checks: dict[str, str] = {}
-    for name, probe in (("database", ping_db), ("redis", request.app.ctx.kv.ping)):
+    # "redis" keeps its meaning where Redis is used; the in-process store is never reported as Redis.
+    store_check = "redis" if settings.uses_redis else "store"
+    for name, probe in (("database", ping_db), (store_check, request.app.ctx.kv.ping)):
         try:
             await probe()
             checks[name] = "ok"
@@ -69,9 +83,9 @@ async def readyz(request: Request) -> HTTPResponse:
     ready = all(value == "ok" for value in checks.values())
     if not ready:
         body = {"error": {"code": "DEPENDENCY_UNAVAILABLE", "message": "服务暂时不可用，请稍后重试",
-                          "details": {"checks": checks}}}
+                          "details": {"checks": checks, "backends": backends}}}
         return json(body, status=503, ensure_ascii=False, headers={"Retry-After": "5"})
-    return json({"status": "ready", "checks": checks})
+    return json({"status": "ready", "checks": checks, "backends": backends})
 
 
 @bp.get("/metrics")

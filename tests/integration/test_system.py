@@ -3,11 +3,15 @@
 import pytest
 
 
-async def test_healthz_and_readyz_answer_when_everything_is_up(stack):
+async def test_healthz_and_readyz_answer_when_everything_is_up_and_name_the_store_really_used(stack):
     assert (await stack.http.get("/healthz")).json() == {"status": "ok"}
     ready = await stack.http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+    if stack.name == "postgres":
+        expected = {"checks": {"database": "ok", "redis": "ok"}, "backends": {"database": "postgres", "store": "redis"}}
+    else:  # the in-process store is not reported as Redis
+        expected = {"checks": {"database": "ok", "store": "ok"}, "backends": {"database": "sqlite", "store": "memory"}}
+    assert ready.json() == {"status": "ready", **expected}
 
 
 async def test_unknown_route_is_a_404_in_the_error_shape(stack):

@@ -83,3 +83,21 @@ def test_wechat_app_id_without_secret_is_refused(tmp_path):
 def test_postgresql_scheme_is_accepted_as_postgres(tmp_path):
     settings = load_settings(env(tmp_path, DATABASE_URL="postgresql://u@h/db"))
     assert settings.database_url == "postgres://u@h/db"
+
+
+def test_the_embedded_default_runs_the_scheduler_in_the_web_process_and_a_shared_setup_does_not(tmp_path):
+    assert load_settings(env(tmp_path)).scheduler_in_app
+    assert not load_settings(env(tmp_path, DATABASE_URL="postgres://db/x")).scheduler_in_app
+    assert not load_settings(env(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")).scheduler_in_app
+    assert not load_settings(env(tmp_path, SCHEDULER_IN_APP="false")).scheduler_in_app
+    assert load_settings(env(tmp_path, DATABASE_URL="postgres://db/x", SCHEDULER_IN_APP="true")).scheduler_in_app
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("SCHEDULER_REFRESH_S", "0", "SCHEDULER_REFRESH_S must be at least 1"),
+    ("REFRESH_TOKEN_GRACE_S", "60", "REFRESH_TOKEN_GRACE_S must be at least 3600"),
+    ("SCHEDULER_IN_APP", "sometimes", "SCHEDULER_IN_APP must be true or false"),
+])
+def test_the_scheduler_and_purge_settings_are_validated(tmp_path, name, value, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env(tmp_path, **{name: value}))
