@@ -40,8 +40,13 @@ _NAMED_STATUS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 
 
 def _cast(label: str) -> Any:
     maximum = _MAXIMA.get(label)
+    # The router matches a typed segment by its cast alone (it does not apply the pattern), so the cast
+    # checks the pattern: an order_no with "%" or 5,000 characters matches no route.
+    pattern = re.compile(PATH_TYPES[label][0])
 
     def cast(value: str) -> Any:
+        if not pattern.fullmatch(value):
+            raise ValueError(value)
         if maximum is None:
             return value
         number = int(value)

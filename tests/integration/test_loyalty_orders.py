@@ -296,6 +296,17 @@ async def test_an_integration_order_naming_a_value_outside_its_column_is_refused
     assert not await Order.filter(order_no=no).exists()
 
 
+@pytest.mark.parametrize("order_no", ["D%C3%97%0B%26", "A" * 65, "a%2Fb"])
+async def test_a_refund_of_an_order_number_outside_its_pattern_matches_no_route(stack, order_no):
+    key_id, secret = await make_app_key(stack)
+    path = f"/api/v1/integrations/orders/{order_no}/refund"
+    raw = json.dumps({"channel": "online", "amount_cents": 100, "reason": "退货"}).encode()
+
+    response = await stack.http.post(path, content=raw, headers=signed_headers(key_id, secret, "POST", path, raw))
+
+    assert response.status_code == 404 and response.json()["error"]["code"] == "NOT_FOUND", response.text
+
+
 async def test_earn_rule_validation_names_the_problem(stack, counter):
     bad = [{"channel": "pos", "points": 1, "per_yuan": 0}]
     response = await stack.http.put("/api/v1/admin/earn-rules", json={"earn_rules": bad}, headers=bearer(counter.admin))
