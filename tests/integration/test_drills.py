@@ -1,4 +1,4 @@
-"""Outage drills, measured in seconds: a server under keep-alive load loses PostgreSQL
+"""Outage drills, measured in seconds: a server with two workers under keep-alive load loses PostgreSQL
 (through a proxy the test cuts) or its Redis (a private redis-server killed with SIGKILL and started
 again, empty). Only the requests made during the cut fail, each with a 503 in the error shape; every
 connection, old or new, answers 200 again within 2 s of the dependency coming back; ledgers hold."""
@@ -42,13 +42,14 @@ class Answer:
 
 @contextlib.asynccontextmanager
 async def _server(tmp_path: Path, **env: str) -> AsyncIterator[str]:
-    """``python -m backend serve`` in a subprocess; yields its base URL once /readyz is 200."""
+    """``python -m backend serve --workers 2`` in a subprocess, as in production; yields its base URL once
+    /readyz is 200."""
     port = _free_port()
     full = {**os.environ, "APP_ENV": "test", "DATA_DIR": str(tmp_path), "SECRET_KEY": TEST_SECRET,
             "PII_KEY": TEST_PII_KEY, "LOG_LEVEL": "WARNING", "DB_POOL_SIZE": "8", **env}
     log_path = tmp_path / f"server-{port}.log"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "backend", "serve", "--port", str(port), env=full,
+        sys.executable, "-m", "backend", "serve", "--port", str(port), "--workers", "2", env=full,
         stdout=log_path.open("wb"), stderr=asyncio.subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -237,15 +238,16 @@ async def test_a_database_cut_under_keep_alive_load_costs_only_the_requests_made
 
 
 async def test_a_stalled_database_network_answers_503_by_the_response_timeout_and_recovers(stack, tmp_path):
-    # when: PostgreSQL's network moves no bytes for 3 s (a partition: no reset, nothing refused), with a
+    # when: PostgreSQL's network moves no bytes for 5 s (a partition: no reset, nothing refused), with a
     # response timeout of 1 s
-    drill = await _database_drill(stack, tmp_path, "stall", 3.0, SANIC_RESPONSE_TIMEOUT="1")
+    drill = await _database_drill(stack, tmp_path, "stall", 5.0, SANIC_RESPONSE_TIMEOUT="1")
 
-    # then: no request waited past the response timeout (and a little), none was a 500
+    # then: no request waited for the network to come back (the response timeout, checked every 0.5 s,
+    # and a busy machine's scheduling), none was a 500; every answer during the stall was the 503 shape
     assert all(a.status in (200, 201, 503) for a in drill.answers), Counter(a.status for a in drill.answers)
     slowest = max(a.ended - a.started for a in drill.answers)
     print(f"\ndatabase stall: slowest answer {slowest:.3f} s")
-    assert slowest < 2.0, sorted(((round(a.ended - a.started, 2), a.connection, a.status) for a in drill.answers),
+    assert slowest < 3.0, sorted(((round(a.ended - a.started, 2), a.connection, a.status) for a in drill.answers),
                                  reverse=True)[:8]
     during = drill.during()
     assert during and all((a.status, a.code) == (503, "DEPENDENCY_UNAVAILABLE") for a in during)
