@@ -269,6 +269,7 @@ async def claimable_templates(member_id: int) -> list[tuple[CouponTemplate, int]
             and (template.per_member_limit is None or held.get(template.id, 0) < template.per_member_limit)]
 
 
+@db.retry_conflicts
 async def claim(*, member_id: int, template_id: int, tz: str) -> Coupon:
     from backend.loyalty import program
 
@@ -284,6 +285,7 @@ async def claim(*, member_id: int, template_id: int, tz: str) -> Coupon:
     return coupon
 
 
+@db.retry_conflicts
 async def exchange(*, member_id: int, item_id: int, tz: str) -> tuple[Coupon, int]:
     """Points mall: the points are spent and the coupon issued in one transaction, or neither."""
     async with in_transaction() as conn:
@@ -339,6 +341,7 @@ async def _mark_redeemed(conn: BaseDBAsyncClient, coupon: Coupon) -> None:
         raise CouponAlreadyRedeemed(details={"coupon_id": coupon.id})
 
 
+@db.retry_conflicts
 async def redeem_in_store(*, coupon_id: int, member_id: int, store_id: int, staff_id: int,
                           order_amount_cents: int | None) -> Redemption:
     """核销 at the counter, outside an order (a gift, or a discount the POS applies itself)."""
@@ -428,6 +431,7 @@ async def return_for_refund(conn: BaseDBAsyncClient, order: Any) -> list[int]:
     return returned
 
 
+@db.retry_conflicts
 async def reverse(*, redemption_id: int, store_id: int, staff_id: int, reason: str) -> Redemption:
     """Undo a counter redemption within the coupon's reversal window, by the same store."""
     async with in_transaction() as conn:

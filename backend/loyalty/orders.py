@@ -197,6 +197,7 @@ async def quote_order(order: OrderInput, *, tz: str) -> dict[str, Any]:
     raise RuntimeError("a quote must end in its rollback")
 
 
+@db.retry_conflicts
 async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = False) -> dict[str, Any]:
     now = clock.now()
     placed_at = order.placed_at or now
@@ -357,6 +358,7 @@ def _replay_refund(previous: Refund, amount_cents: int) -> Outcome:
     return Outcome(previous.receipt, created=False)
 
 
+@db.retry_conflicts
 async def _refund(order: Order, amount_cents: int, reason: str, refund_no: str | None) -> dict[str, Any]:
     paid_total = order.amount_cents - order.discount_cents  # coupon discounts are not refunded as money
     async with in_transaction() as conn:
@@ -435,6 +437,7 @@ async def _restored_expiry(conn: Any, order_id: int) -> datetime | None:
     return max(expiries)
 
 
+@db.retry_conflicts
 async def topup(*, member_id: int, amount_cents: int, payment_ref: str, store_id: int | None, channel: str,
                 tz: str) -> Outcome:
     """Stored value bought at the counter, with the best matching bonus rule; once per payment_ref."""
@@ -469,6 +472,7 @@ async def topup(*, member_id: int, amount_cents: int, payment_ref: str, store_id
         return Outcome(previous.receipt, created=False)
 
 
+@db.retry_conflicts
 async def adjust_points(*, member_id: int, points: int, reason: str, actor: audit.Actor, tz: str) -> dict[str, Any]:
     """Admin adjustment with a mandatory reason, audited in the same transaction."""
     async with in_transaction() as conn:

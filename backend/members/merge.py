@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from backend import audit, clock
+from backend import audit, clock, db
 from backend.members import events
 from backend.members.errors import MemberNotFound, MergeNotAllowed
 from backend.members.models import (
@@ -31,6 +31,7 @@ MergeHook = Callable[[BaseDBAsyncClient, int, int], Awaitable[dict[str, Any]]]
 MERGE_HOOKS: list[MergeHook] = []
 
 
+@db.retry_conflicts
 async def merge_members(*, survivor_id: int, merged_id: int, actor: audit.Actor) -> MemberMerge:
     """Fold ``merged_id`` into ``survivor_id``."""
     if survivor_id == merged_id:
