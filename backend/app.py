@@ -11,7 +11,7 @@ import uuid
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from backend import db
+from backend import db, testclock
 from backend.coupons import views as coupons
 from backend.http import contract, system
 from backend.http import errors as http_errors
@@ -46,6 +46,7 @@ def _register_blueprints(app: Sanic) -> None:
         console_jobs,
         console_loyalty,
         console_privacy,
+        console_testclock,
         integrations,
         staff,
         store,
@@ -58,9 +59,10 @@ def _register_blueprints(app: Sanic) -> None:
     system.install(app)
     for blueprint in (staff.bp, mp.bp, mp_coupons.bp, store.bp, console.bp, console_loyalty.bp, console_coupons.bp,
                       integrations.bp, notification_routes.bp, notification_routes.callbacks,
-                      notification_routes.unsubscribe, console_jobs.bp, console_audience.bp, pages.bp):
+                      notification_routes.unsubscribe, console_jobs.bp, console_audience.bp, pages.bp, pages.docs):
         app.blueprint(blueprint)
     app.blueprint(console_app_keys.bp)
+    app.blueprint(console_testclock.bp)
     app.blueprint(console_privacy.bp)
 
 
@@ -72,6 +74,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.ACCESS_LOG = False
     app.config.MOTD = False
+    app.config.AUTO_EXTEND = False  # the contract and /api/docs are ours (backend.http.contract, web.pages)
     app.ctx.settings = settings
     app.ctx.pii = PiiCipher(settings.pii_key)
     app.ctx.metrics = system.Metrics()
@@ -93,6 +96,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         app.ctx.limiter = Limiter(app.ctx.kv)
         app.ctx.wechat = WeChatGateway(settings, app.ctx.kv)
         await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
+        await testclock.start(settings)
         app.ctx.dispatcher = build_dispatcher(settings, app.ctx.kv, app.ctx.wechat, app.ctx.pii)
         app.ctx.worker_stop = asyncio.Event()
         if settings.worker_in_app:
@@ -119,6 +123,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         await close_channels(app.ctx.dispatcher)
         await app.ctx.wechat.close()
         await app.ctx.kv.close()
+        await testclock.stop()
         await db.close_db()
 
     # Unique across processes (a random prefix per process) without a random draw per request.

@@ -91,9 +91,11 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    from backend import testclock
     from backend.db import close_db, init_db
 
     await init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
+    await testclock.start(settings)
     try:
         return await work()
     finally:

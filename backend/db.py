@@ -43,6 +43,7 @@ MODEL_MODULES = [
     "notifications.models",
     "jobs.models",
     "jobs.audience_models",
+    "backend.testclock",
 ]
 
 

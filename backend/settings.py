@@ -84,6 +84,8 @@ class Settings:
     scheduler_refresh_s: int = 30
     refresh_token_grace_s: int = 7 * 86400
     contract_check: bool = False
+    test_clock: bool = False
+    test_clock_poll_s: float = 1.0
 
     @property
     def is_production(self) -> bool:
@@ -214,6 +216,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if app_env not in APP_ENVS:
         raise SettingsError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {app_env!r}")
     production = app_env == "production"
+    test_clock = _bool(env, "TEST_CLOCK", False)
+    if test_clock and production:
+        raise SettingsError("TEST_CLOCK moves the deployment's time: it is refused with APP_ENV=production")
     data_dir = Path(env.get("DATA_DIR") or "./data")
 
     database_url = env.get("DATABASE_URL", "")
@@ -341,4 +346,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         refresh_token_grace_s=_int(env, "REFRESH_TOKEN_GRACE_S", 7 * 86400, minimum=3600),
         # Every answer checked against its route's declared contract (a mismatch is a 500 naming it).
         contract_check=_bool(env, "CONTRACT_CHECK", False) and not production,
+        test_clock=test_clock,
+        test_clock_poll_s=max(_float(env, "TEST_CLOCK_POLL_S", 1.0), 0.05),
     )

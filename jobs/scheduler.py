@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from backend import clock, db
+from backend import clock, db, testclock
 from backend.kv import KV, create_kv
 from backend.settings import Settings
 from jobs import lifecycle, maintenance, runs, service
@@ -109,6 +109,7 @@ class Host:
 async def run_scheduler(settings: Settings) -> None:
     kv = create_kv(settings.redis_url, settings.redis_prefix)
     await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
+    await testclock.start(settings)
     host = Host(settings, kv)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -128,6 +129,7 @@ async def run_one(settings: Settings, job: str) -> dict[str, Any]:
     """``program:KEY``, ``touch:ID`` or ``maintenance:NAME`` now, under the same guards as a scheduled run."""
     kv = create_kv(settings.redis_url, settings.redis_prefix)
     await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
+    await testclock.start(settings)
     try:
         kind, _, name = job.partition(":")
         owner = runs.new_owner()

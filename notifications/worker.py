@@ -7,7 +7,7 @@ import logging
 import signal
 from typing import Any
 
-from backend import db
+from backend import db, testclock
 from backend.kv import create_kv
 from backend.members.wechat import WeChatGateway
 from backend.security.pii import PiiCipher
@@ -35,6 +35,7 @@ async def run_worker(settings: Settings, *, once: bool = False, batch_size: int 
     kv = create_kv(settings.redis_url, settings.redis_prefix)
     wechat = WeChatGateway(settings, kv)
     await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
+    await testclock.start(settings)
     rendering.configure(settings)
     dispatcher = build_dispatcher(settings, kv, wechat, PiiCipher(settings.pii_key), batch_size=batch_size)
     handled = 0
