@@ -122,7 +122,7 @@ def stack_environment(name: str, tmp: Path, wechat: Any, wechat_base: str, sms: 
         "WECHAT_PUSH_TOKEN": "push-token-for-tests",
         "MAX_BODY_BYTES": "65536",
         # Every answer is checked against its route's declared contract (backend.http.contract).
-        "CONTRACT_CHECK": os.environ.get("CONTRACT_CHECK", "0"),
+        "CONTRACT_CHECK": os.environ.get("CONTRACT_CHECK", "1"),
     }
     if sms is not None:
         env.update({"SMS_PROVIDER": "tencent", "SMS_API_BASE": sms.base_url, "SMS_SECRET_ID": sms.secret_id,

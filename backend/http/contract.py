@@ -196,8 +196,10 @@ def build_document(app: Sanic, *, title: str, version: str, description: str) ->
             entry["parameters"] = params
         if op.body is not None:
             body_ref = refs[(op.body, "validation")]
-            required_fields = components[body_ref["$ref"].rsplit("/", 1)[-1]].get("required")
-            entry["requestBody"] = {"required": bool(required_fields),
+            body_schema = components[body_ref["$ref"].rsplit("/", 1)[-1]]
+            # An empty body is read as {}: optional only for an object whose fields are all optional.
+            optional = body_schema.get("type") == "object" and not body_schema.get("required")
+            entry["requestBody"] = {"required": not optional,
                                     "content": {"application/json": {"schema": body_ref}}}
         if op.security:
             entry["security"] = [{scheme: []} for scheme in op.security]

@@ -13,7 +13,7 @@ from sanic.response import HTTPResponse, json, raw
 from backend.db import ping_db
 from backend.errors import DependencyUnavailable
 from backend.http.contract import build_document
-from backend.http.docs import Out, endpoint
+from backend.http.docs import TEXT, Out, endpoint
 from backend.http.errors import is_dependency_outage
 
 bp = Blueprint("system")
@@ -89,6 +89,8 @@ async def readyz(request: Request) -> HTTPResponse:
 
 
 @bp.get("/metrics")
+@endpoint(summary="Prometheus metrics (text exposition format)", tag="system", response=TEXT,
+          operation_id="getMetrics")
 async def metrics(request: Request) -> HTTPResponse:
     return raw(generate_latest(request.app.ctx.metrics.registry), content_type=CONTENT_TYPE_LATEST)
 

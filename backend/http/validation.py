@@ -81,7 +81,9 @@ _REASONS = {
 class Body(BaseModel):
     """Base of every request body: unknown fields are an error, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Strings are taken as sent: stripping them before the length and pattern checks would accept what the
+    # document's maxLength and pattern refuse.
+    model_config = ConfigDict(extra="forbid")
 
 
 def _fields(exc: ValidationError) -> dict[str, str]:

@@ -86,8 +86,13 @@ async def test_advancing_the_clock_moves_every_process_of_the_deployment(stack):
                                       headers=bearer(token))
             assert moved.status_code == 200, moved.text
             assert moved.json()["offset_s"] == 40 * 86400
-            # Then the second process reads the same time within its poll interval
+            # Then the second process reads the same time within its poll interval: the 12-hour staff token
+            # from before the move has expired there, as it would after 40 real days
             await asyncio.sleep(0.6)
+            stale = await client.get(second_url + "/api/v1/admin/test-clock", headers=bearer(token))
+            assert stale.status_code == 401
+            token = (await client.post(second_url + "/api/v1/staff/session",
+                                       json={"username": username, "password": password})).json()["token"]
             after = (await client.get(second_url + "/api/v1/admin/test-clock", headers=bearer(token))).json()
             assert after["offset_s"] == 40 * 86400
             shown = datetime.fromisoformat(after["now"])
