@@ -220,16 +220,21 @@ CONFLICT_ATTEMPTS = 3
 _CONFLICTS = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 
 
-def is_conflict(exc: BaseException) -> bool:
-    """PostgreSQL aborted the transaction to break a deadlock (40P01) or a serialization conflict (40001)."""
+def find_cause(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
+    """``exc`` or the first exception that caused it (``__cause__``/``__context__``) of one of ``types``."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, _CONFLICTS):
-            return True
+        if isinstance(current, types):
+            return current
         current = current.__cause__ or current.__context__
-    return False
+    return None
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """PostgreSQL aborted the transaction to break a deadlock (40P01) or a serialization conflict (40001)."""
+    return find_cause(exc, _CONFLICTS) is not None
 
 
 def in_open_transaction() -> bool:

@@ -15,7 +15,7 @@ from backend.http.auth import staff_required
 from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import Out, endpoint
 from backend.http.pagination import MAX_LIMIT, Page, PageQuery, page
-from backend.http.read_models import ConsentState, MemberProfile
+from backend.http.read_models import ConsentState, CounterField, MemberProfile
 from backend.http.validation import Body, Id, Id32, parse_body, parse_query
 from backend.members import custom_fields, merge, service
 from backend.members.errors import MemberNotFound
@@ -86,14 +86,8 @@ class MemberMergeResult(Out):
     created_at: datetime
 
 
-class CustomField(Out):
+class CustomField(CounterField):
     id: int
-    key: str
-    label: str
-    type: Literal["text", "number", "date", "choice"]
-    required: bool
-    choices: list[str] | None
-    max_length: int | None
     active: bool
 
 

@@ -52,14 +52,7 @@ _REDIS_TYPES = (redis_errors.ConnectionError, redis_errors.TimeoutError)
 
 def _outage(exc: BaseException) -> BaseException | None:
     """The lost or refused database/Redis connection behind ``exc`` (itself or what caused it), if any."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, _OUTAGE_TYPES):
-            return current
-        current = current.__cause__ or current.__context__
-    return None
+    return db.find_cause(exc, _OUTAGE_TYPES)
 
 
 def is_dependency_outage(exc: BaseException) -> bool:

@@ -268,3 +268,14 @@ class MemberCard(Out):
     tier: TierStatus
     recent_orders: list[OrderSummary] = Field(description="the last five")
     coupons: CardCoupons
+
+
+class CounterField(Out):
+    """A custom profile field as a registration form needs it."""
+
+    key: str
+    label: str
+    type: Literal["text", "number", "date", "choice"]
+    required: bool
+    choices: list[str] | None
+    max_length: int | None

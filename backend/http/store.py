@@ -28,8 +28,8 @@ from backend.http.orders import (
     RefundBody,
     outcome_response,
 )
+from backend.http.read_models import CounterField, CouponRedemption, MemberCard
 from backend.http.read_models import Coupon as CouponView
-from backend.http.read_models import CouponRedemption, MemberCard
 from backend.http.validation import Body, parse_body
 from backend.idempotency import idempotent
 from backend.loyalty import orders
@@ -66,15 +66,6 @@ class CounterRegistration(Body):
     custom_fields: dict[str, Any] = Field(default_factory=dict, max_length=100,
                                           description="values for the console's custom fields (required ones "
                                                       "when the member is new); see GET /store/custom-fields")
-
-
-class CounterField(Out):
-    key: str
-    label: str
-    type: Literal["text", "number", "date", "choice"]
-    required: bool
-    choices: list[str] | None
-    max_length: int | None
 
 
 class CounterFields(Out):
