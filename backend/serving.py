@@ -60,11 +60,12 @@ def die_with_parent(app: Any, parent: int) -> None:
 
     @app.before_server_start
     async def watch(app: Any) -> None:
-        app.add_task(_watch_parent(parent), name="parent_watch")
+        # A plain task, not one of Sanic's: it ends with the server without a warning about it.
+        app.ctx.parent_watch = asyncio.get_running_loop().create_task(_watch_parent(parent))
 
     @app.before_server_stop
     async def unwatch(app: Any) -> None:
-        await app.cancel_task("parent_watch", raise_exception=False)
+        app.ctx.parent_watch.cancel()
 
     @app.after_server_stop
     async def end_orphans(app: Any) -> None:

@@ -46,8 +46,18 @@ async def until_up(client: httpx.AsyncClient, process: asyncio.subprocess.Proces
     raise AssertionError(f"the server did not answer {path} within {START_WITHIN_S} s")
 
 
-def tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
+async def until_workers_ready(log: Path, workers: int) -> None:
+    """Both workers serving (a SIGTERM while one still starts leaves Sanic's main process spinning)."""
+    for _ in range(START_WITHIN_S * 5):
+        if tail(log, 0).count('"Worker ready') >= workers:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"fewer than {workers} workers ready: {tail(log)}")
+
+
+def tail(log: Path, chars: int = 3000) -> str:
+    text = log.read_text(errors="replace")
+    return text[-chars:] if chars else text
 
 
 def children(pid: int) -> list[int]:
@@ -86,7 +96,7 @@ async def stop(process: asyncio.subprocess.Process) -> None:
 @pytest.mark.postgres_only
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 async def test_sigkill_of_the_server_takes_its_workers_down_and_a_restart_on_the_port_serves(stack, tmp_path):
-    env = {**os.environ, **(stack.env or {}), "DATA_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"}
+    env = {**os.environ, **(stack.env or {}), "DATA_DIR": str(tmp_path), "LOG_LEVEL": "INFO"}
     port = _free_port()
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = await serve(env, port, first_log, "--workers", "2")
@@ -94,6 +104,7 @@ async def test_sigkill_of_the_server_takes_its_workers_down_and_a_restart_on_the
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
         try:
             await until_up(client, first, first_log)
+            await until_workers_ready(first_log, 2)
             spawned = children(first.pid)  # two workers, the multiprocessing manager and its resource tracker
             assert len(spawned) >= 3, spawned
 
@@ -118,6 +129,7 @@ async def test_sigkill_of_the_server_takes_its_workers_down_and_a_restart_on_the
         second = await serve(env, port, second_log, "--workers", "2")
         try:
             await until_up(client, second, second_log)
+            await until_workers_ready(second_log, 2)
             assert (await client.get("/readyz")).json()["checks"] == {"database": "ok", "redis": "ok"}
         finally:
             await stop(second)
