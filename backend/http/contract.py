@@ -94,7 +94,8 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
         rest = [branch for branch in branches if branch.get("type") != "null"]
         if len(rest) == 1:
             merged = {**{k: v for k, v in schema.items() if k != "anyOf"}, **rest[0]}
-            merged.pop("default", None) if schema.get("default") is None else None
+            if merged.get("default", 0) is None:
+                del merged["default"]  # a null default says nothing a query string can send
             return merged
     return schema
 
@@ -180,16 +181,16 @@ def build_document(app: Sanic, *, title: str, version: str, description: str) ->
                 responses[str(status)]["links"] = {
                     target: {"operationId": target, "parameters": parameters}
                     for target, parameters in sorted(op.links.items())}
+        codes_here = error_codes(op, has_path_params=bool(_PARAM.search(path)))
         by_status: dict[int, list[str]] = {}
-        for code in error_codes(op, has_path_params=bool(_PARAM.search(path))):
+        for code in codes_here:
             by_status.setdefault(CATALOGUE[code][0], []).append(code)
         for status, codes in sorted(by_status.items()):
             if str(status) in responses:  # declared as an answer of its own (an HTML page for a bad link)
                 continue
             responses[str(status)] = _error_response(codes)
         entry: dict[str, Any] = {"operationId": operation_id, "summary": op.summary, "tags": [op.tag],
-                                 "responses": responses, "x-error-codes": error_codes(
-                                     op, has_path_params=bool(_PARAM.search(path)))}
+                                 "responses": responses, "x-error-codes": codes_here}
         if op.description:
             entry["description"] = op.description
         if params:

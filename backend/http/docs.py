@@ -113,10 +113,6 @@ class Error(Out):
     error: ErrorDetail
 
 
-# Kept under its earlier name for modules that import it.
-ErrorBody = Error
-
-
 def error_catalogue_schema() -> dict[str, Any]:
     return {
         "type": "string",
