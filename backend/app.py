@@ -45,7 +45,9 @@ def _register_blueprints(app: Sanic) -> None:
         console_coupons,
         console_jobs,
         console_loyalty,
+        console_members,
         console_privacy,
+        console_staff,
         console_testclock,
         integrations,
         staff,
@@ -59,11 +61,14 @@ def _register_blueprints(app: Sanic) -> None:
     system.install(app)
     for blueprint in (staff.bp, mp.bp, mp_coupons.bp, store.bp, console.bp, console_loyalty.bp, console_coupons.bp,
                       integrations.bp, notification_routes.bp, notification_routes.callbacks,
-                      notification_routes.unsubscribe, console_jobs.bp, console_audience.bp, pages.bp, pages.docs):
+                      notification_routes.unsubscribe, console_jobs.bp, console_audience.bp, pages.bp, pages.docs,
+                      pages.console):
         app.blueprint(blueprint)
     app.blueprint(console_app_keys.bp)
     app.blueprint(console_testclock.bp)
     app.blueprint(console_privacy.bp)
+    app.blueprint(console_members.bp)
+    app.blueprint(console_staff.bp)
 
 
 def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:

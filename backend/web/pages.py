@@ -1,4 +1,5 @@
-"""``GET /store/``: the counter page, and its static files under ``/store/static/``; ``GET /api/docs``:
+"""``GET /console/``: the marketer and admin console, its static files under ``/console/static/``;
+``GET /store/``: the counter page, and its static files under ``/store/static/``; ``GET /api/docs``:
 the served contract rendered by the vendored Swagger UI (``static/vendor/swagger-ui``, Apache-2.0).
 
 The page is one more client of the store API: the server renders the shell, the script calls
@@ -62,3 +63,37 @@ async def docs_page(request: Request) -> HTTPResponse:
 @docs.get("", strict_slashes=True)
 async def docs_page_without_slash(request: Request) -> HTTPResponse:
     return redirect("/api/docs/", status=301)
+
+
+# ---- the console ---------------------------------------------------------------------------------
+# One page; each screen is a script under static/console/screens/ that registers itself with the
+# shell (static/console/core.js). The list is read once, sorted, so adding a screen is adding a file.
+console = Blueprint("web_console", url_prefix="/console")
+console.static("/static", STATIC_DIR, name="static")
+CONSOLE_STATIC_URL = "/console/static/"
+CONSOLE_DIR = STATIC_DIR / "console"
+
+
+def _console_assets() -> dict[str, list[str]]:
+    screens = sorted(CONSOLE_DIR.glob("screens/*.js"))
+    styles = sorted(CONSOLE_DIR.glob("screens/*.css"))
+    return {"screens": [f"console/screens/{path.name}" for path in screens],
+            "styles": [f"console/screens/{path.name}" for path in styles]}
+
+
+CONSOLE_ASSETS = _console_assets()
+# ECharts draws its charts into canvases and sets inline styles on its own elements.
+CONSOLE_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")}
+
+
+@console.get("/", strict_slashes=True)
+async def console_page(request: Request) -> HTTPResponse:
+    page = templates.get_template("console/index.html").render(static=CONSOLE_STATIC_URL, **CONSOLE_ASSETS)
+    return html(page, headers=CONSOLE_HEADERS)
+
+
+@console.get("", strict_slashes=True)
+async def console_page_without_slash(request: Request) -> HTTPResponse:
+    return redirect("/console/", status=301)

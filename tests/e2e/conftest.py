@@ -83,3 +83,28 @@ async def page(browser: Any, stack: Any) -> AsyncIterator[Any]:
 def shots(page: Any, request: pytest.FixtureRequest) -> Shots:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return Shots(page, request.node.name)
+
+
+# ---- the console -----------------------------------------------------------------------------------
+LAPTOP = (1366, 768)
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture
+async def console_page(browser: Any, stack: Any) -> AsyncIterator[Any]:
+    """A fresh browser context at a 1366×768 laptop's size, for the console."""
+    context = await browser.new_context(viewport={"width": LAPTOP[0], "height": LAPTOP[1]}, locale="zh-CN",
+                                        timezone_id="Asia/Shanghai", base_url=stack.base_url)
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    await context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+def console_shots(console_page: Any, request: pytest.FixtureRequest) -> Shots:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return Shots(console_page, request.node.name)
