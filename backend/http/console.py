@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from backend.errors import field_errors
+from backend.http import console_members as members_view
 from backend.http.auth import staff_required
 from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import Out, endpoint
@@ -23,6 +24,7 @@ from backend.members.models import CustomFieldDef, Member, MemberEvent
 from backend.stores import service as stores
 from backend.stores.models import AuditLog, StaffAccount
 from backend.stores.models import Store as StoreRow
+from jobs.audience_models import MemberTag
 
 bp = Blueprint("console", url_prefix="/api/v1/admin")
 TAG = "console"
@@ -47,16 +49,26 @@ FilterTime = Annotated[AwareDatetime, AfterValidator(_sane_time),
 class MemberQuery(PageQuery):
     phone: str | None = Field(None, min_length=1, max_length=20, description="exact, any common notation")
     member_no: str | None = Field(None, min_length=1, max_length=20, description="exact card number")
+    tag_id: Id32 | None = Field(None, description="members carrying this tag (manual or automatic)")
 
 
 class ConsoleMember(MemberProfile):
-    """A member as the console shows them; admins also see the full phone number."""
+    """A member as the console shows them, the phone masked (admins reveal it: POST …/phone/reveal, audited)."""
 
     status: Literal["active", "merged", "deleted"]
-    phone_full: str | None = Field(None, description="the full number, for admins only (absent for marketers)")
 
 
-class ConsoleMemberPage(Page[ConsoleMember]):
+class ConsoleMemberRow(ConsoleMember):
+    """A member in the console's search list, with the columns it shows."""
+
+    tier: str = Field(description="the tier code")
+    tier_name: str
+    points_balance: int
+    balance_cents: int = Field(description="stored value: principal plus bonus")
+    last_order_at: datetime | None = Field(description="when the latest order was placed")
+
+
+class ConsoleMemberPage(Page[ConsoleMemberRow]):
     pass
 
 
@@ -163,8 +175,6 @@ class AuditPage(Page[AuditEntry]):
 def _member_view(request: Request, member: Member) -> dict[str, Any]:
     view = service.profile(member)
     view["status"] = member.status
-    if request.ctx.staff.role == "admin":  # admins need the full number to help a member; others see it masked
-        view["phone_full"] = service.phone_of(member, request.app.ctx.pii)
     return view
 
 
@@ -224,18 +234,22 @@ def _field_view(d: CustomFieldDef) -> dict[str, Any]:
 
 
 @bp.get("/members")
-@endpoint(query=MemberQuery, summary="Search members by phone or member_no (exact), or list the newest", tag=TAG,
+@endpoint(query=MemberQuery, summary="Search members by phone, member_no (exact) or tag, or list the newest", tag=TAG,
           response=ConsoleMemberPage, errors=AUTH, operation_id="searchMembers")
 @staff_required(*CONSOLE)
 async def list_members(request: Request) -> HTTPResponse:
     params = parse_query(request, MemberQuery)
+    query = Member.filter(status="active")
     if params.phone:
         member = await service.find_by_phone(phone=params.phone, pii=request.app.ctx.pii)
-        return ok({"items": [_member_view(request, member)] if member else [], "next_cursor": None})
-    query = Member.filter(status="active")
+        query = query.filter(id=member.id if member else 0)
     if params.member_no:
         query = query.filter(member_no=params.member_no)
-    return ok(await page(request, query, lambda m: _member_view(request, m), params))
+    if params.tag_id is not None:
+        query = query.filter(id__in=Subquery(MemberTag.filter(tag_id=params.tag_id).values("member_id")))
+    result = await page(request, query, lambda m: _member_view(request, m), params)
+    await members_view.add_list_columns(result["items"])
+    return ok(result)
 
 
 @bp.get("/members/<member_id:id>")
