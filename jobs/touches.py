@@ -323,3 +323,32 @@ async def dry_run(touch: dict[str, Any], template: dict[str, Any], *, dispatcher
             else:
                 would["sent"][channel] = would["sent"].get(channel, 0) + 1
     return out
+
+
+def next_run_at(touch: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> datetime | None:
+    """When the scheduler runs the touch next: its time for a scheduled one-off touch (now if that
+    has passed), the cron's next fire time before ``until`` for a repeating one; None for a draft,
+    paused or finished touch, a one-off already run, and an event touch (it polls every minute)."""
+    if touch["status"] not in ("scheduled", "running") or touch["audience"].get("event"):
+        return None
+    schedule = touch["schedule"] or {}
+    if schedule.get("at"):
+        return max(datetime.fromisoformat(schedule["at"]), now) if touch["status"] == "scheduled" else None
+    if schedule.get("cron"):
+        fire = CronTrigger.from_crontab(schedule["cron"], timezone=tz).get_next_fire_time(None, now)
+        until = schedule.get("until")
+        if fire is None or (until and fire > datetime.fromisoformat(until)):
+            return None
+        return fire
+    return None
+
+
+def funnel(stats: dict[str, Any]) -> dict[str, int]:
+    """queued (every message the touch created) → sent (sent or delivered) → delivered → converted
+    (treated members with an order in the attribution window)."""
+    messages = stats["messages"]
+    treatment = stats["conversions"]["treatment"]
+    return {"queued": sum(messages.values()),
+            "sent": messages.get("sent", 0) + messages.get("delivered", 0),
+            "delivered": messages.get("delivered", 0),
+            "converted": treatment["converted"] if treatment else 0}

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
+from backend import clock
 from backend.http.auth import staff_required
 from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
 from backend.http.docs import Out, endpoint
@@ -90,6 +91,9 @@ class Touch(Out):
     holdout_pct: int
     expires_hours: int | None
     last_period: str | None = Field(description="the last period a run finished")
+    next_run_at: datetime | None = Field(description="when the scheduler runs it next (from the schedule); null "
+                                                     "for a draft, paused or finished touch, a one-off already "
+                                                     "run, and an event touch")
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
@@ -137,12 +141,26 @@ class TouchConversions(Out):
     lift: float | None = Field(description="treatment's conversion rate minus the hold-out's")
 
 
+class TouchFunnel(Out):
+    queued: int = Field(description="every message the touch created")
+    sent: int = Field(description="sent or delivered")
+    delivered: int
+    converted: int = Field(description="treated members with an order within the attribution window")
+
+
 class TouchStats(Out):
     touch_id: int
+    funnel: TouchFunnel
     messages: dict[str, int] = Field(description="messages per state")
     by_channel: dict[str, dict[str, int]] = Field(description="messages per channel (none: not sent), then state")
     coupons: TouchCoupons
     conversions: TouchConversions
+
+
+def _touch_view(request: Request, row: TouchRow) -> dict[str, Any]:
+    view = service.touch_view(row)
+    when = touches.next_run_at(view, now=clock.now(), tz=request.app.ctx.settings.tz)
+    return {**view, "next_run_at": when.isoformat() if when else None}
 
 
 def _program_view(key: str, settings: lifecycle.ProgramSettings) -> dict[str, Any]:
@@ -197,7 +215,7 @@ async def list_runs(request: Request) -> HTTPResponse:
 @endpoint(query=PageQuery, summary="Touches, newest first", tag=TAG, response=TouchPage, errors=AUTH)
 @staff_required(*CONSOLE)
 async def list_touches(request: Request) -> HTTPResponse:
-    return ok(await page(request, TouchRow.all(), service.touch_view))
+    return ok(await page(request, TouchRow.all(), lambda row: _touch_view(request, row)))
 
 
 @bp.post("/touches")
@@ -206,14 +224,14 @@ async def list_touches(request: Request) -> HTTPResponse:
 @staff_required(*CONSOLE)
 async def create_touch(request: Request) -> HTTPResponse:
     doc = parse_body(request, touches.TouchDoc)
-    return ok(service.touch_view(await service.create_touch(doc, staff_actor(request))), status=201)
+    return ok(_touch_view(request, await service.create_touch(doc, staff_actor(request))), status=201)
 
 
 @bp.get("/touches/<touch_id:id>")
 @endpoint(summary="One touch", tag=TAG, response=Touch, errors=TOUCH)
 @staff_required(*CONSOLE)
 async def get_touch(request: Request, touch_id: int) -> HTTPResponse:
-    return ok(service.touch_view(await service.get_touch(touch_id)))
+    return ok(_touch_view(request, await service.get_touch(touch_id)))
 
 
 @bp.put("/touches/<touch_id:id>")
@@ -222,7 +240,7 @@ async def get_touch(request: Request, touch_id: int) -> HTTPResponse:
 @staff_required(*CONSOLE)
 async def put_touch(request: Request, touch_id: int) -> HTTPResponse:
     doc = parse_body(request, touches.TouchDoc)
-    return ok(service.touch_view(await service.update_touch(touch_id, doc, staff_actor(request))))
+    return ok(_touch_view(request, await service.update_touch(touch_id, doc, staff_actor(request))))
 
 
 def _transition(action: str, summary: str) -> None:
@@ -231,7 +249,7 @@ def _transition(action: str, summary: str) -> None:
               operation_id=f"{action}Touch")
     @staff_required(*CONSOLE)
     async def handler(request: Request, touch_id: int) -> HTTPResponse:
-        return ok(service.touch_view(await service.change_state(touch_id, action, staff_actor(request))))
+        return ok(_touch_view(request, await service.change_state(touch_id, action, staff_actor(request))))
 
 
 _transition("schedule", "Schedule a draft touch (draft → scheduled)")
@@ -269,4 +287,5 @@ async def run_touch(request: Request, touch_id: int) -> HTTPResponse:
           operation_id="getTouchStats")
 @staff_required(*CONSOLE)
 async def stats(request: Request, touch_id: int) -> HTTPResponse:
-    return ok(await service.touch_stats(touch_id))
+    answer = await service.touch_stats(touch_id)
+    return ok({**answer, "funnel": touches.funnel(answer)})
