@@ -104,6 +104,10 @@ class CouponIssueResult(Out):
     failed: dict[str, str] = Field(description="member id → the error code that kept their coupon back (every "
                                                "member after an out-of-stock or unclaimable template included); "
                                                "a segment issue is all or nothing")
+    selected: int = Field(description="members the call addressed: the distinct listed ids, or the active members "
+                                      "the segment selected when the issue ran")
+    skipped: int = Field(description="selected members this call gave no coupon (already reached by the batch, "
+                                     "per-member limit, stock, or failed): selected − issued")
 
 
 class PointsMallItem(Out):
@@ -198,16 +202,31 @@ async def issue(request: Request, template_id: int) -> HTTPResponse:
     if body.segment_id is not None:
         from jobs.service import issue_coupons_to_segment
 
+        tz = request.app.ctx.settings.timezone
+        selected = await _segment_size(body.segment_id, tz)
         done = await issue_coupons_to_segment(template_id=template_id, segment_id=body.segment_id,
-                                              batch_id=body.batch_id, actor=staff_actor(request),
-                                              tz=request.app.ctx.settings.timezone)
+                                              batch_id=body.batch_id, actor=staff_actor(request), tz=tz)
+        selected = max(selected, done["issued"])  # a member who joined between the count and the issue
         return ok({"batch_id": body.batch_id, "segment_id": body.segment_id, "issued": done["issued"],
-                   "already_issued": None, "failed": {}})
+                   "already_issued": None, "failed": {}, "selected": selected,
+                   "skipped": selected - done["issued"]})
     assert body.member_ids is not None
-    result = await service.issue_batch(template_id=template_id, member_ids=list(dict.fromkeys(body.member_ids)),
+    member_ids = list(dict.fromkeys(body.member_ids))
+    result = await service.issue_batch(template_id=template_id, member_ids=member_ids,
                                        batch_id=body.batch_id, actor=staff_actor(request),
                                        tz=request.app.ctx.settings.timezone)
-    return ok({"batch_id": body.batch_id, "segment_id": None, **result})
+    return ok({"batch_id": body.batch_id, "segment_id": None, **result, "selected": len(member_ids),
+               "skipped": len(member_ids) - result["issued"]})
+
+
+async def _segment_size(segment_id: int, tz: str) -> int:
+    """The active members a saved segment selects now (SEGMENT_NOT_FOUND when it is gone)."""
+    from backend import db
+    from jobs import segments
+
+    where, params = await segments.saved_where(segment_id, now=clock.now(), tz=tz)
+    row = await db.fetch_one(f"SELECT COUNT(*) AS n FROM members m WHERE m.status = 'active' AND {where}", *params)
+    return int(row["n"]) if row else 0
 
 
 def _mall_view(item: MallItemRow) -> dict[str, Any]:

@@ -3,7 +3,8 @@ points adjustments, under /api/v1/admin."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from sanic import Blueprint, Request
@@ -11,7 +12,7 @@ from sanic.response import HTTPResponse
 from tortoise.transactions import in_transaction
 
 from backend import audit
-from backend.errors import ValidationFailed
+from backend.errors import DomainError, ValidationFailed
 from backend.http.auth import staff_required
 from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok
 from backend.http.docs import Out, endpoint
@@ -30,6 +31,7 @@ TAG = "console"
 AUTH = STAFF_AUTH_ERRORS
 MEMBER = [*AUTH, "MEMBER_NOT_FOUND"]
 Measure = Literal["spend", "points", "orders"]
+M = TypeVar("M", bound=Body)
 
 
 class TiersUpdate(Body):
@@ -75,13 +77,75 @@ def _tier_settings(program: programs.Program) -> dict[str, Any]:
             "window_days": program.tier_window_days, "retention_days": program.tier_retention_days}
 
 
+def _consistency_fields(doc: Any) -> dict[str, str]:
+    """The program's cross-item rules, each placed on the item that breaks it ("tiers.2.threshold",
+    "tiers.1.code", "earn_rules.3.channel"), so a form can show it on that field. ``doc`` is what the
+    caller sent (a whole program or one section); whatever does not have the expected shape is left to
+    the model's own errors."""
+    fields: dict[str, str] = {}
+    if not isinstance(doc, dict):
+        return fields
+    tiers = doc.get("tiers")
+    if isinstance(tiers, list):
+        seen: set[str] = set()
+        previous: int | None = None
+        for index, tier in enumerate(tiers):
+            if not isinstance(tier, dict):
+                previous = None
+                continue
+            code, threshold = tier.get("code"), tier.get("threshold")
+            if isinstance(code, str):
+                if code in seen:
+                    fields[f"tiers.{index}.code"] = "等级代码不能重复"
+                seen.add(code)
+            if type(threshold) is not int:
+                previous = None
+                continue
+            if index == 0 and threshold != 0:
+                fields["tiers.0.threshold"] = "第一个等级门槛应为 0"
+            elif previous is not None and threshold <= previous:
+                fields[f"tiers.{index}.threshold"] = f"门槛应高于上一等级（{previous}）"
+            previous = threshold
+    rules = doc.get("earn_rules")
+    if isinstance(rules, list):
+        channels: set[str] = set()
+        for index, rule in enumerate(rules):
+            channel = rule.get("channel") if isinstance(rule, dict) else None
+            if isinstance(channel, str):
+                if channel in channels:
+                    fields[f"earn_rules.{index}.channel"] = "每个渠道只能有一条积分规则"
+                channels.add(channel)
+    return fields
+
+
+def _placed(error: DomainError, raw: Any) -> DomainError:
+    """``error`` with a whole-document complaint ("body", "program") replaced by the fields it is about."""
+    fields = dict((error.details or {}).get("fields") or {})
+    placed = _consistency_fields(raw)
+    if placed and ({"body", "program"} & set(fields) or not fields):
+        fields = {key: value for key, value in fields.items() if key not in ("body", "program")}
+        return ValidationFailed(details={"fields": {**fields, **placed}})
+    return error
+
+
+def _parse(request: Request, model: type[M]) -> M:
+    try:
+        return parse_body(request, model)
+    except ValidationFailed as exc:
+        try:
+            raw = json.loads(request.body or b"{}")
+        except ValueError:
+            raise exc from None
+        raise _placed(exc, raw) from None
+
+
 def _validated(data: dict[str, Any]) -> programs.Program:
     try:
         return programs.Program.model_validate(data)
     except ValidationError as exc:  # the section fits, the whole program does not (e.g. a tier per channel)
         fields = {".".join(str(p) for p in err["loc"]) or "program": err["msg"].removeprefix("Value error, ")
                   for err in exc.errors()}
-        raise ValidationFailed(details={"fields": fields}) from None
+        raise _placed(ValidationFailed(details={"fields": fields}), data) from None
 
 
 async def _update(request: Request, section: str, change: dict[str, Any]) -> programs.Program:
@@ -113,7 +177,7 @@ async def get_tiers(request: Request) -> HTTPResponse:
           tag=TAG, body=TiersUpdate, response=TierSettings, errors=AUTH, operation_id="putTiers")
 @staff_required(*ADMIN)
 async def put_tiers(request: Request) -> HTTPResponse:
-    body = parse_body(request, TiersUpdate)
+    body = _parse(request, TiersUpdate)
     program = await _update(request, "tiers", {"tiers": [t.model_dump() for t in body.tiers]})
     return ok(_tier_settings(program))
 
@@ -132,7 +196,7 @@ async def get_earn_rules(request: Request) -> HTTPResponse:
           body=EarnRulesUpdate, response=EarnRules, errors=AUTH, operation_id="putEarnRules")
 @staff_required(*ADMIN)
 async def put_earn_rules(request: Request) -> HTTPResponse:
-    body = parse_body(request, EarnRulesUpdate)
+    body = _parse(request, EarnRulesUpdate)
     program = await _update(request, "earn_rules", {"earn_rules": [r.model_dump() for r in body.earn_rules]})
     return ok({"earn_rules": [r.model_dump() for r in program.earn_rules]})
 
@@ -151,7 +215,7 @@ async def get_program(request: Request) -> HTTPResponse:
           description="Fields left out take their defaults: send back the whole document GET answered.")
 @staff_required(*ADMIN)
 async def put_program(request: Request) -> HTTPResponse:
-    body = parse_body(request, LoyaltyProgram)
+    body = _parse(request, LoyaltyProgram)
     program = await _update(request, "program", body.model_dump(mode="json"))
     return ok(program.model_dump(mode="json"))
 
