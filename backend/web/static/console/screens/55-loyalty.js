@@ -1,0 +1,280 @@
+// Loyalty program: tiers, earn rules per channel, tier review and points expiry, top-up bonuses.
+// Everyone in the console reads it; only an admin may change it (the API's PUT routes are admin-only).
+// Each form's fields are named with the program's own paths ("tiers.1.threshold"), so what the API
+// refuses is shown on the field it is about.
+(() => {
+  "use strict";
+  const C = window.Console;
+  const { el, ui, fmt, api } = C;
+
+  const CHANNELS = [["online", "线上商城"], ["pos", "门店 POS"], ["miniprogram", "小程序"], ["third_party", "第三方平台"]];
+  const MEASURES = [["spend", "消费金额（元）"], ["points", "获得积分"], ["orders", "订单数"]];
+  const UNIT = { spend: "元", points: "积分", orders: "单" };
+  const EXPIRY = [["never", "永不过期"], ["rolling_months", "获得后 N 个月过期"], ["year_end", "次年年底过期"]];
+  const ROUNDING = [["floor", "向下取整"], ["round", "四舍五入"], ["ceil", "向上取整"]];
+
+  const invalid = (fields) => new C.ApiError("VALIDATION_FAILED", "请检查标出的字段", 400, { fields });
+  const splitList = (text) => String(text || "").split(/[,，\s]+/).map((s) => s.trim()).filter(Boolean);
+
+  // Reads inputs by name and collects the errors found before sending.
+  function reader(form) {
+    const errors = {};
+    const text = (name) => form.elements[name].value.trim();
+    return {
+      errors,
+      text,
+      checked: (name) => form.elements[name].checked,
+      int(name) {
+        const value = text(name);
+        if (!/^-?\d+$/.test(value)) { errors[name] = "请输入整数"; return 0; }
+        return Number(value);
+      },
+      cents(name) {
+        const value = fmt.parseYuan(text(name));
+        if (value === null) { errors[name] = "请输入金额（元），最多两位小数"; return 0; }
+        return value;
+      },
+      ids(name) {
+        const items = splitList(text(name));
+        if (items.some((s) => !/^\d+$/.test(s))) errors[name] = "请输入以逗号分隔的数字";
+        return items.map(Number);
+      },
+    };
+  }
+
+  const num = (name, value, attrs = {}) => ui.input(name, value ?? "", { type: "number", step: "1", ...attrs });
+  const check = (name, label, value) => ui.field(label, el("input", { type: "checkbox", name, checked: !!value }));
+
+  function readOnly(form) {
+    form.querySelectorAll("input, select, textarea, button").forEach((node) => { node.disabled = true; });
+    const bar = form.querySelector(".actions");
+    if (bar) bar.hidden = true;
+    return form;
+  }
+
+  // A list of rows (tiers, top-up bonuses) a form edits: rows are re-drawn from their current values
+  // when one is added or removed, so every name keeps its index.
+  function rowList({ rows, draw, read, blank, addLabel, removeLabel, min = 0 }) {
+    const box = el("div", { class: "row-list" });
+    let items = rows.map((row) => ({ ...row }));
+    function redraw() {
+      C.clear(box);
+      items.forEach((row, index) => {
+        const remove = items.length > min
+          ? ui.button(removeLabel, () => { items = current(); items.splice(index, 1); redraw(); },
+            { "aria-label": `${removeLabel}（第 ${index + 1} 项）` }) : null;
+        box.append(draw(row, index, remove));
+      });
+      box.append(ui.button(addLabel, () => { items = current(); items.push(blank(items)); redraw(); }));
+    }
+    function current() {
+      const form = box.closest("form");
+      return items.map((row, index) => ({ ...row, ...read(form, index) }));
+    }
+    redraw();
+    box.count = () => items.length;
+    return box;
+  }
+
+  // ---- tiers ----------------------------------------------------------------------------------------
+
+  function tiersForm(settings, onSaved) {
+    const unit = UNIT[settings.measure] || "";
+    const list = rowList({
+      rows: settings.tiers,
+      min: 1,
+      addLabel: "添加等级",
+      removeLabel: "删除等级",
+      blank: (items) => ({ code: `tier${items.length + 1}`, name: "", threshold: "", points_multiplier_pct: 100,
+        discount_pct: 100, free_shipping: false, birthday_multiplier_pct: 100, gift_points: 0,
+        gift_coupon_template_ids: [] }),
+      read: (form, i) => {
+        const value = (name) => form.elements[`tiers.${i}.${name}`];
+        return { code: value("code").value, name: value("name").value, threshold: value("threshold").value,
+          points_multiplier_pct: value("points_multiplier_pct").value, discount_pct: value("discount_pct").value,
+          free_shipping: value("free_shipping").checked, birthday_multiplier_pct: value("birthday_multiplier_pct").value,
+          gift_points: value("gift_points").value,
+          gift_coupon_template_ids: splitList(value("gift_coupon_template_ids").value) };
+      },
+      draw: (tier, i, remove) => {
+        const p = `tiers.${i}`;
+        return el("fieldset", { class: "tier", "data-field": p }, el("legend", {}, `第 ${i + 1} 级：${tier.name || "新等级"}`),
+          el("p", { class: "field-error", hidden: true, role: "alert" }),
+          el("div", { class: "columns compact" },
+            ui.field("代码", ui.input(`${p}.code`, tier.code, { maxlength: 20 }), { hint: "小写字母、数字、下划线" }),
+            ui.field("名称", ui.input(`${p}.name`, tier.name, { maxlength: 20 })),
+            ui.field(`门槛（${unit}）`, num(`${p}.threshold`, tier.threshold), { hint: i === 0 ? "第一级为 0" : "高于上一级" }),
+            ui.field("积分倍率（%）", num(`${p}.points_multiplier_pct`, tier.points_multiplier_pct, { min: 100, max: 1000 }),
+              { hint: "150 即 ×1.5" }),
+            ui.field("会员价（%）", num(`${p}.discount_pct`, tier.discount_pct, { min: 1, max: 100 }), { hint: "95 即 95 折" }),
+            ui.field("生日积分倍率（%）", num(`${p}.birthday_multiplier_pct`, tier.birthday_multiplier_pct, { min: 100, max: 1000 })),
+            ui.field("升级赠送积分", num(`${p}.gift_points`, tier.gift_points, { min: 0 })),
+            ui.field("升级礼包券模板 ID", ui.input(`${p}.gift_coupon_template_ids`, (tier.gift_coupon_template_ids || []).join(", ")),
+              { hint: "以逗号分隔" }),
+            check(`${p}.free_shipping`, "包邮", tier.free_shipping)),
+          remove);
+      },
+    });
+    return ui.form([list], async (form) => {
+      const r = reader(form);
+      const tiers = [];
+      for (let i = 0; i < list.count(); i += 1) {
+        const p = `tiers.${i}`;
+        tiers.push({ code: r.text(`${p}.code`), name: r.text(`${p}.name`), threshold: r.int(`${p}.threshold`),
+          points_multiplier_pct: r.int(`${p}.points_multiplier_pct`), discount_pct: r.int(`${p}.discount_pct`),
+          free_shipping: r.checked(`${p}.free_shipping`), birthday_multiplier_pct: r.int(`${p}.birthday_multiplier_pct`),
+          gift_points: r.int(`${p}.gift_points`), gift_coupon_template_ids: r.ids(`${p}.gift_coupon_template_ids`) });
+      }
+      if (Object.keys(r.errors).length) throw invalid(r.errors);
+      await api.put("/admin/tiers", { tiers });
+      ui.toast("等级已保存");
+      await onSaved();
+    }, { submit: "保存等级" });
+  }
+
+  // ---- earn rules -------------------------------------------------------------------------------------
+
+  function earnForm(rules, onSaved) {
+    const byChannel = Object.fromEntries(rules.map((rule) => [rule.channel, rule]));
+    const rows = CHANNELS.map(([channel, label], i) => {
+      const rule = byChannel[channel] || { points: 1, per_yuan: 1, rounding: "floor", bonus_pct: 100,
+        store_bonus_pct: {}, excluded_categories: [] };
+      const p = `earn.${channel}`;
+      return el("fieldset", { class: "earn-rule" }, el("legend", {}, label),
+        check(`${p}.enabled`, `${label}可获得积分`, !!byChannel[channel]),
+        el("div", { class: "columns compact" },
+          ui.field("每", num(`${p}.per_yuan`, rule.per_yuan, { min: 1 }), { hint: "元" }),
+          ui.field("得积分", num(`${p}.points`, rule.points, { min: 0 })),
+          ui.field("取整", ui.select(`${p}.rounding`, ROUNDING, rule.rounding)),
+          ui.field("渠道加成（%）", num(`${p}.bonus_pct`, rule.bonus_pct, { min: 100, max: 1000 })),
+          ui.field("门店加成", ui.input(`${p}.store_bonus_pct`,
+            Object.entries(rule.store_bonus_pct || {}).map(([s, v]) => `${s}:${v}`).join(", ")),
+          { hint: "门店ID:百分比，如 3:150" }),
+          ui.field("不计积分品类", ui.input(`${p}.excluded_categories`, (rule.excluded_categories || []).join(", ")),
+            { hint: "以逗号分隔" })),
+        // The API's paths are by position in the list it gets; these slots take its errors.
+        el("div", { "data-field": `earn_rules.${i}` }, el("p", { class: "field-error", hidden: true, role: "alert" })));
+    });
+    return ui.form(rows, async (form) => {
+      const r = reader(form);
+      const earnRules = [];
+      for (const [channel] of CHANNELS) {
+        const p = `earn.${channel}`;
+        if (!r.checked(`${p}.enabled`)) continue;
+        const bonuses = {};
+        for (const pair of splitList(r.text(`${p}.store_bonus_pct`))) {
+          const match = /^(\d+)[:：](\d+)$/.exec(pair);
+          if (!match) { r.errors[`${p}.store_bonus_pct`] = "格式：门店ID:百分比，以逗号分隔"; break; }
+          bonuses[match[1]] = Number(match[2]);
+        }
+        earnRules.push({ channel, points: r.int(`${p}.points`), per_yuan: r.int(`${p}.per_yuan`),
+          rounding: r.text(`${p}.rounding`), bonus_pct: r.int(`${p}.bonus_pct`), store_bonus_pct: bonuses,
+          excluded_categories: splitList(r.text(`${p}.excluded_categories`)) });
+      }
+      if (Object.keys(r.errors).length) throw invalid(r.errors);
+      // The API answers by position in the list sent: move its slots onto the channels sent.
+      const slots = [...form.querySelectorAll('[data-field^="earn_rules."]')];
+      const sent = earnRules.map((rule) => CHANNELS.findIndex(([c]) => c === rule.channel));
+      slots.forEach((slot, i) => { slot.dataset.field = `earn_rules.x${i}`; });
+      sent.forEach((channelIndex, position) => { slots[channelIndex].dataset.field = `earn_rules.${position}`; });
+      await api.put("/admin/earn-rules", { earn_rules: earnRules });
+      ui.toast("积分规则已保存");
+      await onSaved();
+    }, { submit: "保存积分规则" });
+  }
+
+  // ---- the rest of the program (sent back whole) ------------------------------------------------------
+
+  async function saveProgram(change) {
+    const program = await api.get("/admin/loyalty-program");
+    await api.put("/admin/loyalty-program", { ...program, ...change });
+  }
+
+  function policyForm(program, onSaved) {
+    const policy = ui.select("points_expiry.policy", EXPIRY, program.points_expiry.policy);
+    const months = ui.field("过期月数", num("points_expiry.months", program.points_expiry.months, { min: 1, max: 120 }));
+    const sync = () => { months.hidden = policy.value !== "rolling_months"; };
+    policy.addEventListener("change", sync);
+    const form = ui.form([
+      el("div", { class: "columns compact" },
+        ui.field("等级评定依据", ui.select("tier_measure", MEASURES, program.tier_measure)),
+        ui.field("统计周期（天）", num("tier_window_days", program.tier_window_days, { min: 30, max: 1095 })),
+        ui.field("等级保级期（天）", num("tier_retention_days", program.tier_retention_days, { min: 0, max: 1095 }),
+          { hint: "升级后至少保留这么久才会降级" }),
+        ui.field("积分有效期", policy), months,
+        ui.field("多少积分抵 1 元", num("redeem_points_per_yuan", program.redeem_points_per_yuan, { min: 1 })),
+        ui.field("注册赠送积分", num("registration_points", program.registration_points, { min: 0 })),
+        ui.field("被邀请人注册积分", num("invitee_points", program.invitee_points, { min: 0 })),
+        ui.field("邀请人积分（被邀请人首单后）", num("referrer_points", program.referrer_points, { min: 0 }))),
+    ], async (node) => {
+      const r = reader(node);
+      const change = { tier_measure: r.text("tier_measure"), tier_window_days: r.int("tier_window_days"),
+        tier_retention_days: r.int("tier_retention_days"),
+        points_expiry: { policy: r.text("points_expiry.policy"), months: r.int("points_expiry.months") },
+        redeem_points_per_yuan: r.int("redeem_points_per_yuan"), registration_points: r.int("registration_points"),
+        invitee_points: r.int("invitee_points"), referrer_points: r.int("referrer_points") };
+      if (Object.keys(r.errors).length) throw invalid(r.errors);
+      await saveProgram(change);
+      ui.toast("评定与有效期已保存");
+      await onSaved();
+    }, { submit: "保存评定与有效期" });
+    sync();
+    return form;
+  }
+
+  function topupForm(program, onSaved) {
+    const list = rowList({
+      rows: program.topup_bonuses,
+      addLabel: "添加赠送档位",
+      removeLabel: "删除档位",
+      blank: () => ({ min_amount_cents: "", bonus_cents: "" }),
+      read: (form, i) => ({ min_amount_cents: form.elements[`topup_bonuses.${i}.min_amount_cents`].value,
+        bonus_cents: form.elements[`topup_bonuses.${i}.bonus_cents`].value, text: true }),
+      draw: (row, i, remove) => {
+        const p = `topup_bonuses.${i}`;
+        const yuan = (cents) => (row.text ? cents : fmt.centsToYuanText(cents));
+        return el("fieldset", { class: "topup", "data-field": p }, el("legend", {}, `档位 ${i + 1}`),
+          el("p", { class: "field-error", hidden: true, role: "alert" }),
+          el("div", { class: "columns compact" },
+            ui.field("单次充值满（元）", ui.input(`${p}.min_amount_cents`, yuan(row.min_amount_cents), { inputmode: "decimal" })),
+            ui.field("赠送（元）", ui.input(`${p}.bonus_cents`, yuan(row.bonus_cents), { inputmode: "decimal" }))),
+          remove);
+      },
+    });
+    return ui.form([el("p", { class: "hint" }, "一次充值按满足的最高档位赠送；没有档位即不赠送。"), list], async (node) => {
+      const r = reader(node);
+      const bonuses = [];
+      for (let i = 0; i < list.count(); i += 1) {
+        bonuses.push({ min_amount_cents: r.cents(`topup_bonuses.${i}.min_amount_cents`),
+          bonus_cents: r.cents(`topup_bonuses.${i}.bonus_cents`) });
+      }
+      if (Object.keys(r.errors).length) throw invalid(r.errors);
+      await saveProgram({ topup_bonuses: bonuses });
+      ui.toast("储值赠送已保存");
+      await onSaved();
+    }, { submit: "保存储值赠送" });
+  }
+
+  C.register({
+    path: "/loyalty",
+    title: "等级与规则",
+    nav: { group: "忠诚度", label: "等级与规则", order: 10 },
+    async render(view) {
+      const [settings, earn, program] = await Promise.all([
+        api.get("/admin/tiers"), api.get("/admin/earn-rules"), api.get("/admin/loyalty-program")]);
+      const admin = C.can(["admin"]);
+      const reload = () => C.render();
+      const guard = (form) => (admin ? form : readOnly(form));
+      view.append(ui.header("等级与规则"));
+      if (!admin) view.append(ui.notice("仅管理员可以修改忠诚度规则；你可以查看当前设置。", "info"));
+      view.append(
+        ui.section("会员等级", el("p", { class: "hint" },
+          `按${(MEASURES.find(([m]) => m === settings.measure) || [null, settings.measure])[1]}评定，`
+          + `统计最近 ${settings.window_days} 天，保级 ${settings.retention_days} 天。`),
+        guard(tiersForm(settings, reload))),
+        ui.section("积分规则", guard(earnForm(earn.earn_rules, reload))),
+        ui.section("等级评定与积分有效期", guard(policyForm(program, reload))),
+        ui.section("储值赠送", guard(topupForm(program, reload))));
+    },
+  });
+})();
