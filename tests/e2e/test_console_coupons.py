@@ -50,6 +50,12 @@ async def test_a_marketer_creates_activates_and_issues_a_coupon_to_a_segment(sta
     await page.get_by_role("button", name="创建券模板").click()
     await expect(page.locator('[data-field="terms.amount_off_cents"] .field-error')).to_contain_text("金额")
     await page.get_by_label("减免金额（元）").fill("20")
+    # A rule about the terms as a whole (no validity given) is said on the terms' own box.
+    await page.get_by_label("有效期方式").select_option("window")
+    await page.get_by_role("button", name="创建券模板").click()
+    await expect(page.locator('[data-field="terms"] > .field-error')).to_contain_text("有效期")
+    assert not await CouponTemplate.exists()
+    await page.get_by_label("有效期方式").select_option("days")
     await page.get_by_label("使用门槛（元）").fill("100")
     await page.get_by_label("总库存（可空）").fill("100")
     await page.get_by_role("button", name="创建券模板").click()
