@@ -127,7 +127,26 @@ async def test_an_admin_reveals_the_phone_adjusts_points_and_erases_a_member(sta
     await page.evaluate("() => window.scrollTo(0, 0)")
     await console_shots("member-admin")
 
+    other_id, _ = await member_token(stack)
+    await page.get_by_label("被合并会员 ID").fill(str(other_id))
+    await page.get_by_role("button", name="合并会员").click()
+    await expect(dialog).to_contain_text(f"会员 #{other_id} 的身份")
+    await dialog.get_by_role("button", name="确认合并").click()
+    await expect(page.locator(".toast").last).to_contain_text(f"已将会员 #{other_id} 合并")
+    assert (await Member.get(id=other_id)).status == "merged"
+
     member_no = (await Member.get(id=member_id)).member_no
+    await page.get_by_label("导出原因").fill("会员本人申请查阅")
+    await page.get_by_role("button", name="导出数据").click()
+    await expect(dialog).to_contain_text("导出")
+    await dialog.get_by_role("button", name="确认导出").click()
+    link = page.get_by_role("link", name=f"下载导出文件（member-{member_no}.json）")
+    await expect(link).to_be_visible()
+    async with page.expect_download() as info:
+        await link.click()
+    assert (await info.value).suggested_filename == f"member-{member_no}.json"
+    assert await AuditLog.filter(member_id=member_id, action="member.export").exists()
+
     await page.get_by_label("擦除原因").fill("会员本人申请注销")
     await page.get_by_label("确认会员号").fill(member_no)
     await page.get_by_role("button", name="擦除会员").click()
