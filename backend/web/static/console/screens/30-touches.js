@@ -38,8 +38,8 @@
   function scheduleWords(touch) {
     const s = touch.schedule || {};
     if (touch.audience && touch.audience.event) {
-      const delay = touch.audience.delay_hours ? `${touch.audience.delay_hours} 小时` : "立即";
-      return `${EVENTS[touch.audience.event] || touch.audience.event}${delay}`;
+      const delay = touch.audience.delay_hours ? ` ${touch.audience.delay_hours} 小时` : "立即";
+      return `${EVENTS[touch.audience.event] || touch.audience.event}${delay}发送`;
     }
     if (s.at) return `一次：${fmt.dateTime(s.at)}`;
     if (s.cron) {
@@ -48,6 +48,10 @@
     }
     return "—";
   }
+
+  // A run's period: "once", "event", or the minute of a repeating run (merchant time).
+  const periodWords = (period) => ({ once: "已运行（一次性）", event: "事件触发" }[period]
+    || (period ? period.replace("T", " ") : "—"));
 
   const statusBadge = (status) => ui.badge(STATUS[status] || status, status);
 
@@ -75,7 +79,7 @@
           { label: "受众", render: (t) => audienceWords(t) },
           { label: "时间安排", render: (t) => scheduleWords(t) },
           { label: "下次运行", render: (t) => (t.next_run_at ? fmt.dateTime(t.next_run_at) : "—") },
-          { label: "上次运行", render: (t) => t.last_period || "—" },
+          { label: "上次运行", render: (t) => periodWords(t.last_period) },
         ],
       });
       view.append(ui.section(null, pager));
@@ -260,6 +264,22 @@
       ui.toast(touch ? "已保存" : "已创建触达（草稿）");
       C.navigate(`/touches/${saved.id}`);
     }, { submit: touch ? "保存" : "创建", extra: [el("a", { class: "button", href: touch ? `#/touches/${touch.id}` : "#/touches" }, "取消")] });
+    // A corrected field (or a part of it: audience.segment_id for audience) drops its error.
+    const settle = (event) => {
+      const own = event.target.closest("[data-field]");
+      if (!own) return;
+      const path = own.dataset.field;
+      form.querySelectorAll(".invalid[data-field]").forEach((node) => {
+        const name = node.dataset.field;
+        if (path !== name && !path.startsWith(`${name}.`)) return;
+        node.classList.remove("invalid");
+        const slot = node.querySelector(".field-error");
+        if (slot) { slot.hidden = true; slot.textContent = ""; }
+        node.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
+      });
+    };
+    form.addEventListener("change", settle);
+    form.addEventListener("input", settle);
     view.append(form);
   }
 
@@ -279,7 +299,8 @@
       view.append(ui.header("编辑触达"));
       const touch = await api.get(`/admin/touches/${params.id}`);
       if (!["draft", "paused"].includes(touch.status)) {
-        view.append(ui.notice(`${STATUS[touch.status]}的触达不能修改；先暂停再编辑。`, "error"),
+        view.append(ui.notice(touch.status === "finished" ? "已结束的触达不能修改。"
+          : `${STATUS[touch.status]}的触达不能修改；先暂停再编辑。`, "error"),
           el("a", { href: `#/touches/${touch.id}` }, "返回触达"));
         return;
       }
@@ -345,7 +366,7 @@
           rows: groups,
         }),
         ui.dl([["提升（触达组 − 对照组）", el("strong", { class: "touch-lift" },
-          conv.lift === null ? "—（没有对照组）" : `${conv.lift >= 0 ? "+" : ""}${(conv.lift * 100).toFixed(1)} 个百分点`)]]))));
+          conv.lift === null ? (conv.treatment ? "—（没有对照组）" : "—（尚未运行）") : `${conv.lift >= 0 ? "+" : ""}${(conv.lift * 100).toFixed(1)} 个百分点`)]]))));
     const states = Object.entries(stats.by_channel);
     const names = { queued: "排队中", sent: "已发送", delivered: "已送达", failed: "失败", capped: "频次上限",
       no_consent: "无授权", deferred: "顺延", expired: "已过期", cancelled: "已取消", unknown: "未知", sending: "发送中" };
@@ -370,6 +391,10 @@
       let segmentName = null;
       if (touch.audience.segment_id) {
         segmentName = await api.get(`/admin/segments/${touch.audience.segment_id}`).then((g) => g.name).catch(() => null);
+      }
+      let couponName = null;
+      if (touch.coupon_template_id) {
+        couponName = await api.get(`/admin/coupon-templates/${touch.coupon_template_id}`).then((c) => c.name).catch(() => null);
       }
       const refresh = () => C.navigate(`/touches/${id}`);
       const actions = [];
@@ -410,14 +435,20 @@
         ["受众", audienceWords(touch, segmentName ? { [touch.audience.segment_id]: segmentName } : {})],
         ["渠道顺序", touch.channels.length ? touch.channels.map((c) => CHANNELS[c] || c).join(" → ") : "按模板的渠道顺序"],
         ["消息模板", tpl ? `${tpl.name}（${tpl.key}）` : touch.template_key],
-        ["优惠券", touch.coupon_template_id ? `券模板 #${touch.coupon_template_id}` : "不发券"],
+        ["优惠券", touch.coupon_template_id ? couponName || `券模板 #${touch.coupon_template_id}` : "不发券"],
         ["时间安排", scheduleWords(touch)],
         ["下次运行", touch.next_run_at ? fmt.dateTime(touch.next_run_at) : "—"],
-        ["上次运行", touch.last_period || "—"],
+        ["上次运行", periodWords(touch.last_period)],
         ["对照组比例", `${touch.holdout_pct}%`],
         ["超出频次上限时", CAP[touch.cap_behaviour]],
       ])));
-      view.append(ui.section("预演", dryBox.childNodes.length ? null : el("p", { class: "muted" }, "点击“预演”查看现在运行会发送多少、被拦下多少（不会发送）。"), dryBox));
+      if (!touch.audience.event && touch.status !== "finished") {
+        dryBox.append(el("p", { class: "muted" }, "点击“预演”查看现在运行会发送多少、被拦下多少（不会发送）。"));
+      } else {
+        dryBox.append(el("p", { class: "muted" }, touch.audience.event ? "事件触达在事件发生时逐个触达，无法预演。"
+          : "触达已结束。"));
+      }
+      view.append(ui.section("预演", dryBox));
       const statsBox = ui.section("效果");
       view.append(statsBox);
       statsBox.append(statsView(await api.get(`/admin/touches/${id}/stats`)));
