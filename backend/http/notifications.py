@@ -24,7 +24,7 @@ from backend.members.errors import MemberNotFound
 from backend.members.models import Member
 from backend.web.pages import SECURITY_HEADERS
 from backend.web.pages import templates as pages
-from notifications import inbound, links, policy, rendering, templates
+from notifications import inbound, lengths, links, policy, rendering, templates
 from notifications.errors import CallbackForbidden, TemplateNotFound
 from notifications.models import Message as MessageRow
 from notifications.templates import Content, TemplateDoc
@@ -82,6 +82,11 @@ class RenderedSms(Out):
     template_id: str
     params: list[str]
     text: str
+    sign_name: str = Field(description="SMS_SIGN_NAME, shown in 【】 before the text (empty: not set)")
+    full_text: str = Field(description="the text as the phone shows it, sign name included")
+    chars: int = Field(description="characters of full_text; every character counts one")
+    segments: int = Field(description="billed parts: 70 characters make one, a longer text is sent in parts of 67")
+    opt_out: bool = Field(description="the text tells how to opt out (required for marketing SMS)")
 
 
 class RenderedEmail(Out):
@@ -94,6 +99,8 @@ class RenderedWeChat(Out):
     template_id: str
     page: str
     fields: dict[str, str] = Field(description="values fitted to their WeChat field types")
+    limits: dict[str, int | None] = Field(
+        description="each field's length limit in characters (null: a format, not a length, e.g. time, amount)")
 
 
 class SmsPreview(Out):
@@ -330,7 +337,22 @@ async def preview_message_template(request: Request, key: str) -> HTTPResponse:
     variables = rendering.variables(member=member, event=event, merchant=settings.merchant_name, now=clock.now(),
                                     tz=settings.tz)
     # Off the event loop and under the render budget: a costly template is a 422, never a stalled worker.
-    return ok({"key": key, "channels": await rendering.preview(content, variables)})
+    channels = await rendering.preview(content, variables)
+    _annotate(channels, settings.sms_sign_name)
+    return ok({"key": key, "channels": channels})
+
+
+def _annotate(channels: dict[str, Any], sign_name: str) -> None:
+    """What the editor shows beside a rendered preview: the SMS as the phone shows it with its length and
+    billed parts, and each WeChat field's limit."""
+    sms = (channels.get("sms") or {}).get("rendered")
+    if sms is not None:
+        full = lengths.with_sign(sms["text"], sign_name)
+        sms.update(sign_name=sign_name, full_text=full, chars=len(full), segments=lengths.segments(full),
+                   opt_out=bool(templates.OPT_OUT_PHRASE.search(sms["text"])))
+    wechat = (channels.get("wechat") or {}).get("rendered")
+    if wechat is not None:
+        wechat["limits"] = {key: lengths.wechat_limit(key) for key in wechat["fields"]}
 
 
 # -- caps, quiet hours, retries --------------------------------------------------------------------------
