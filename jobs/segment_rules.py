@@ -50,6 +50,12 @@ class Problem(ValueError):
 
 
 # --- value checks -----------------------------------------------------------------------------
+# Every check carries ``spec``: what value it takes, for ``describe_fields`` (the console's rule builder).
+
+
+def _spec(check: Any, **spec: Any) -> Any:
+    check.spec = spec
+    return check
 
 
 def _is_int(v: Any) -> bool:
@@ -65,7 +71,7 @@ def _int(lo: int, hi: int) -> Any:
         if not _is_int(v) or not lo <= v <= hi:
             raise Problem("value", f"应为 {lo} 到 {hi} 之间的整数")
         return v
-    return check
+    return _spec(check, type="integer", min=lo, max=hi)
 
 
 def _choice(choices: tuple[str, ...]) -> Any:
@@ -73,7 +79,7 @@ def _choice(choices: tuple[str, ...]) -> Any:
         if v not in choices:
             raise Problem("value", f"应为以下之一：{'、'.join(choices)}")
         return v
-    return check
+    return _spec(check, type="choice", choices=list(choices))
 
 
 def _list(item: Any) -> Any:
@@ -83,7 +89,7 @@ def _list(item: Any) -> Any:
         if len(v) > MAX_VALUES:
             raise Problem("value", f"最多 {MAX_VALUES} 项")
         return list(dict.fromkeys(item(x) for x in v))
-    return check
+    return _spec(check, type="list", item=item.spec, max_items=MAX_VALUES)
 
 
 def _between(item: Any) -> Any:
@@ -94,7 +100,7 @@ def _between(item: Any) -> Any:
         if lo > hi:
             raise Problem("value", "最小值不能大于最大值")
         return [lo, hi]
-    return check
+    return _spec(check, type="range", item=item.spec)
 
 
 def _bool(v: Any) -> bool:
@@ -152,11 +158,19 @@ def _text(v: Any) -> str:
     return v
 
 
+_spec(_bool, type="boolean")
+_spec(_iso_date, type="date", min=FIRST_DATE.isoformat(), max=LAST_DATE.isoformat())
+_spec(_tier, type="tier")
+_spec(_tag_ref, type="tag")
+_spec(_custom_scalar, type="text_or_number", max_length=200)
+_spec(_custom_bound, type="number_or_date")
+_spec(_text, type="text", max_length=200)
+
 _DAYS = _int(0, MAX_DAYS)
 _WINDOW = _int(1, MAX_DAYS)
 _AMOUNT = _int(-MAX_AMOUNT, MAX_AMOUNT)
 _CHANNEL = _choice(CHANNELS)
-_STORE = _int(1, INT4_MAX)
+_STORE = _spec(_int(1, INT4_MAX), type="store", min=1, max=INT4_MAX)
 _COUNT = _int(0, 10**9)
 
 # field -> (op -> value check, takes within_days)
@@ -467,3 +481,67 @@ def member_ids_sql(rule: Rule | dict[str, Any], *, dialect: str, now: datetime, 
     """``SELECT m.id FROM members m WHERE m.status = 'active' AND (…)`` and its parameters."""
     where, params = compile_rule(rule, dialect=dialect, now=now, tz=tz, start=start)
     return f"SELECT m.id FROM members m WHERE m.status = 'active' AND {where}", params
+
+
+# --- description (for the console's rule builder) -----------------------------------------------
+
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "gender": ("资料", "性别"),
+    "birthday_month": ("资料", "生日月份"),
+    "registered_days_ago": ("注册", "注册天数"),
+    "registered_at": ("注册", "注册日期"),
+    "registration_channel": ("注册", "注册渠道"),
+    "registration_store_id": ("注册", "注册门店"),
+    "custom": ("资料", "自定义字段"),
+    "has_email": ("资料", "有邮箱"),
+    "has_phone": ("资料", "有手机号"),
+    "tier": ("会员", "会员等级"),
+    "tag": ("会员", "标签"),
+    "consent": ("会员", "订阅同意"),
+    "points_balance": ("会员", "积分余额"),
+    "balance_cents": ("会员", "储值余额"),
+    "orders.count": ("消费", "订单数"),
+    "orders.amount_cents": ("消费", "消费金额"),
+    "orders.last_order": ("消费", "最近下单"),
+    "orders.channel": ("消费", "下单渠道"),
+    "orders.store_id": ("消费", "下单门店"),
+}
+OP_LABELS = {
+    "eq": "等于", "in": "属于", "gte": "至少", "lte": "至多", "between": "介于", "before": "早于", "after": "晚于",
+    "contains": "包含", "has": "有", "has_any": "有任一", "has_all": "全都有", "has_none": "都没有",
+    "granted": "已同意", "not_granted": "未同意", "within_days": "最近几天内有", "not_within_days": "最近几天内没有",
+    "any_in": "有任一",
+}
+CHOICE_LABELS = {
+    "male": "男", "female": "女", "unknown": "未知",
+    "miniprogram": "小程序", "pos": "门店收银", "online": "线上商城", "third_party": "第三方", "console": "后台",
+    **{f"{c}_{p}": f"{({'sms': '短信', 'email': '邮件', 'wechat': '微信'})[c]}"
+                   f"{({'marketing': '营销', 'service': '服务'})[p]}消息"
+       for c in CONSENT_CHANNELS for p in CONSENT_PURPOSES},
+}
+_UNITS = {"registered_days_ago": "days", "orders.last_order": "days", "points_balance": "points",
+          "balance_cents": "cents", "orders.amount_cents": "cents", "orders.count": "orders"}
+
+
+def _labelled(spec: dict[str, Any]) -> dict[str, Any]:
+    out = dict(spec)
+    if "choices" in out:
+        out["choices"] = [{"value": c, "label": CHOICE_LABELS.get(c, c)} for c in out["choices"]]
+    if "item" in out:
+        out["item"] = _labelled(out["item"])
+    return out
+
+
+def describe_fields() -> dict[str, Any]:
+    """Every field of ``FIELDS`` with its operators and the value each takes (from the checks' ``spec``)."""
+    items = []
+    for field, (ops, takes_window) in FIELDS.items():
+        group, label = FIELD_LABELS.get(field, ("其他", field))
+        items.append({
+            "field": "custom.<key>" if field == "custom" else field, "label": label, "group": group,
+            "unit": _UNITS.get(field), "within_days": takes_window,
+            "ops": [{"op": op, "label": OP_LABELS.get(op, op), "value": _labelled(check.spec)}
+                    for op, check in ops.items()],
+        })
+    return {"fields": items, "max_depth": MAX_DEPTH, "max_conditions": MAX_CONDITIONS, "max_values": MAX_VALUES,
+            "max_days": MAX_DAYS}

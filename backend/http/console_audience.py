@@ -14,7 +14,7 @@ from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok, staff_act
 from backend.http.docs import Out, endpoint
 from backend.http.pagination import MAX_LIMIT, Page, PageQuery, page
 from backend.http.validation import Body, Id, parse_body, parse_query
-from jobs import audience_models, segments, tags
+from jobs import audience_models, segment_rules, segments, tags
 
 bp = Blueprint("console_audience", url_prefix="/api/v1/admin")
 TAG = "console"
@@ -148,6 +148,49 @@ class SegmentPreview(Out):
     sample: list[SegmentSampleMember] = Field(description="up to 20 members, newest first")
 
 
+class ValueChoice(Out):
+    value: str
+    label: str
+
+
+class ValueSpec(Out):
+    type: Literal["integer", "choice", "list", "range", "boolean", "date", "tier", "tag", "store", "text",
+                  "text_or_number", "number_or_date"] = Field(
+        description="tier: a tier code (GET /admin/tiers); tag: a tag id or code (GET /admin/tags); "
+                    "store: a store id (GET /admin/stores); list: a non-empty list of item; range: [min, max] of item; "
+                    "number_or_date: a number or YYYY-MM-DD")
+    min: int | str | None = Field(None, description="integer: the least value; date: the first date")
+    max: int | str | None = None
+    max_length: int | None = None
+    max_items: int | None = None
+    choices: list[ValueChoice] | None = None
+    item: ValueSpec | None = None
+
+
+class SegmentFieldOp(Out):
+    op: str
+    label: str
+    value: ValueSpec
+
+
+class SegmentField(Out):
+    field: str = Field(description="custom.<key> stands for any custom profile field (GET /admin/custom-fields)")
+    label: str
+    group: str
+    unit: Literal["cents", "points", "days", "orders"] | None = Field(
+        description="cents: amounts in fen (show yuan)")
+    within_days: bool = Field(description="the condition also takes within_days (a window of the last N days)")
+    ops: list[SegmentFieldOp]
+
+
+class SegmentFields(Out):
+    fields: list[SegmentField]
+    max_depth: int
+    max_conditions: int
+    max_values: int
+    max_days: int
+
+
 def _tz(request: Request) -> str:
     return request.app.ctx.settings.timezone
 
@@ -238,6 +281,16 @@ async def put_settings(request: Request) -> HTTPResponse:
     return ok(saved.model_dump(mode="json"))
 
 
+@bp.get("/segment-fields")
+@endpoint(summary="What a segment rule may say: each field with its operators and the value each takes", tag=TAG,
+          response=SegmentFields, errors=AUTH, operation_id="listSegmentFields",
+          description="Generated from the rule compiler's own field table; a condition is "
+                      "{field, op, value[, within_days]}.")
+@staff_required(*CONSOLE)
+async def segment_fields(request: Request) -> HTTPResponse:
+    return ok(segment_rules.describe_fields())
+
+
 @bp.get("/segments")
 @endpoint(query=PageQuery, summary="Saved segments, newest first", tag=TAG, response=SegmentPage, errors=AUTH)
 @staff_required(*CONSOLE)
@@ -302,3 +355,6 @@ async def preview_segment(request: Request, segment_id: int) -> HTTPResponse:
 async def preview_rule(request: Request) -> HTTPResponse:
     body = parse_body(request, SegmentRuleBody)
     return ok(await segments.preview(segments.parse_rule(body.rule), tz=_tz(request)))
+
+
+ValueSpec.model_rebuild()
