@@ -1,0 +1,79 @@
+"""The console's messaging screens in a real browser: a marketer switches a lifecycle program off,
+edits a template and watches the preview and its SMS length follow, and has a cap of 0 refused on its
+field; each screen passes axe and leaves a screenshot."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import IN_CI
+from tests.e2e.console_helpers import axe_violations, log_in, open_screen
+from tests.factories import bearer
+
+try:
+    from playwright.async_api import expect
+except ImportError:  # the browser fixture says why; CI fails on it rather than skipping
+    if IN_CI:
+        raise RuntimeError("CI=true but playwright is not installed: pip install -e '.[test]'") from None
+    pytest.skip("playwright is not installed (pip install -e '.[test]')", allow_module_level=True)
+
+pytestmark = pytest.mark.sqlite_only
+
+
+async def test_a_marketer_switches_a_lifecycle_program_off(stack, console_page, console_shots):
+    page = console_page
+    _, token = await log_in(page, stack, "marketer")
+    await open_screen(page, "/programs", "生命周期")
+    card = page.locator('[data-program="winback"]')
+    switch = card.get_by_role("switch", name="启用沉睡唤醒")
+    await expect(switch).to_be_checked()
+    await expect(card.get_by_role("table")).to_be_visible()  # its recent runs
+    assert not await axe_violations(page)
+    await console_shots("programs")
+    await switch.uncheck()
+    await expect(card.locator(".badge").first).to_have_text("已停用")
+    programs = (await stack.http.get("/api/v1/admin/lifecycle-programs", headers=bearer(token))).json()["items"]
+    assert {p["key"]: p["enabled"] for p in programs}["winback"] is False
+
+
+async def test_editing_a_template_body_changes_the_preview_and_its_length(stack, console_page, console_shots):
+    page = console_page
+    await log_in(page, stack, "marketer")
+    await open_screen(page, "/templates", "消息模板")
+    assert not await axe_violations(page)
+    await console_shots("templates")
+    await page.get_by_role("link", name="生日祝福").click()
+    await expect(page.locator(".screen-header h2")).to_have_text("编辑消息模板")
+    preview = page.locator('[data-preview="sms"]')
+    await expect(preview).to_contain_text("张三，生日快乐！")
+    count = page.locator('[data-count="sms"]')
+    await expect(count).to_contain_text("计费 1 条")
+    long_text = "张三，生日快乐！" + "好" * 80 + "拒收请回复R"
+    await page.get_by_label("短信正文").fill(long_text)
+    await expect(preview).to_contain_text("好" * 80)
+    await expect(count).to_contain_text("计费 2 条")
+    await expect(page.locator('[data-channel="email"]')).to_be_visible()
+    assert not await axe_violations(page)
+    await console_shots("template-editor")
+
+
+async def test_a_cap_of_zero_is_refused_on_its_field(stack, console_page, console_shots):
+    page = console_page
+    _, token = await log_in(page, stack, "marketer")
+    await open_screen(page, "/policy", "发送策略")
+    assert not await axe_violations(page)
+    await console_shots("policy")
+    limit = page.get_by_label("上限（条）（第 2 条）")
+    await limit.fill("0")
+    await page.get_by_role("button", name="保存发送策略").click()
+    field = page.locator('[data-field="caps.1.limit"]')
+    await expect(field.locator(".field-error")).to_be_visible()
+    await expect(limit).to_have_attribute("aria-invalid", "true")
+    await console_shots("policy-refused")
+    caps = (await stack.http.get("/api/v1/admin/caps", headers=bearer(token))).json()["caps"]
+    assert caps[1]["limit"] == 3
+    await limit.fill("4")
+    await page.get_by_role("button", name="保存发送策略").click()
+    await expect(page.locator(".toast")).to_contain_text("发送策略已保存")
+    caps = (await stack.http.get("/api/v1/admin/caps", headers=bearer(token))).json()["caps"]
+    assert caps[1]["limit"] == 4
