@@ -50,6 +50,16 @@ async def test_a_marketer_builds_saves_renames_and_cannot_delete_a_segment_in_us
     count = page.get_by_test_id("segment-count")
     await expect(count).to_have_attribute("data-count", "3")
     await expect(page.locator(".seg-layout table tbody tr")).to_have_count(3)
+    # A condition the API refuses (a tag condition with no tag): the preview says why, and saving puts
+    # the API's message on that condition.
+    await top.locator("> .seg-actions [data-act=add-condition]").click()
+    await top.get_by_label("条件 3 的字段").select_option("tag")
+    await expect(page.locator(".seg-layout [data-code=SEGMENT_RULE_INVALID]")).to_be_visible()
+    await page.get_by_role("button", name="保存人群").click()
+    problem = page.locator('[data-field="rule.all[2]"] .field-error')
+    await expect(problem).to_contain_text("标签")
+    await top.get_by_role("button", name="删除条件 3").click()
+    await expect(count).to_have_attribute("data-count", "3")
 
     await page.get_by_role("button", name="保存人群").click()
     await expect(page.locator(".screen-header h2")).to_have_text("编辑人群：有手机的小程序会员")
@@ -81,6 +91,7 @@ async def test_a_marketer_builds_saves_renames_and_cannot_delete_a_segment_in_us
     in_use = page.locator("[data-code=SEGMENT_IN_USE]")
     await expect(in_use).to_contain_text("有未结束的触达正在使用此人群")
     await expect(in_use.get_by_role("link", name=f"查看触达 #{touch.json()['id']}")).to_be_visible()
+    await expect(count).to_have_attribute("data-count", str(preview["count"]))
     await console_shots("segment-in-use")
 
     await open_screen(page, "/segments", "人群")

@@ -169,10 +169,12 @@
           redraw();
         } });
       const rows = el("ol", { class: "seg-rows" });
+      // The API's error paths: rule.all[1].any[0].value; a "not" group's children sit in rule.not.all[i].
+      const base = kind === "not" ? `${path}.not.${groupKind(node.not)}` : `${path}.${kind}`;
       list.forEach((child, index) => {
         const drop = () => { list.splice(index, 1); redraw(); };
-        rows.append(el("li", {}, isGroup(child) ? groupView(child, `${path}.${index}`, depth + 1, drop)
-          : conditionView(child, list, index, drop)));
+        rows.append(el("li", {}, isGroup(child) ? groupView(child, `${base}[${index}]`, depth + 1, drop)
+          : conditionView(child, list, index, drop, `${base}[${index}]`)));
       });
       if (!list.length) rows.append(el("li", { class: "muted" }, kind === "all" ? "（空：全部会员）" : "请添加条件"));
       const actions = el("div", { class: "seg-actions" },
@@ -185,7 +187,7 @@
         el("div", { class: "seg-group-head" }, kindSelect, el("span", { class: "muted" }, "以下条件")), rows, actions);
     }
 
-    function conditionView(cond, list, index, drop) {
+    function conditionView(cond, list, index, drop, path) {
       const key = fieldKey(cond.field);
       const field = ctx.fields[key];
       const op = field.ops.find((o) => o.op === cond.op) || field.ops[0];
@@ -219,7 +221,8 @@
         parts.push(el("span", { class: "seg-unit" }, "最近", days, "天内"));
       }
       parts.push(ui.button("删除", drop, { "aria-label": `删除条件 ${n}`, "data-act": "remove-condition" }));
-      return el("div", { class: "seg-cond", "data-field": cond.field }, ...parts);
+      return el("div", { class: "seg-cond-wrap", "data-field": path, "data-cond": cond.field },
+        el("div", { class: "seg-cond" }, ...parts), el("p", { class: "field-error", hidden: true }));
     }
 
     function redraw() {
