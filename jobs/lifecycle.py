@@ -25,13 +25,13 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 import notifications
 from backend import clock, db
 from backend.coupons.errors import CouponLimitReached, CouponNotClaimable, CouponOutOfStock
+from jobs.cron import crontab_trigger
 from jobs.models import LifecycleProgramRow
 from jobs.runs import Step, single
 
@@ -54,7 +54,7 @@ class ProgramSettings(BaseModel):
     @classmethod
     def valid_cron(cls, value: str) -> str:
         try:
-            CronTrigger.from_crontab(value)
+            crontab_trigger(value)
         except ValueError as exc:
             raise ValueError(f"cron 表达式不正确：{exc}") from None
         return value

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -24,6 +23,7 @@ from backend import clock, db, testclock
 from backend.kv import KV, create_kv
 from backend.settings import Settings
 from jobs import lifecycle, maintenance, runs, service
+from jobs.cron import crontab_trigger
 from jobs.models import Touch
 
 log = logging.getLogger("jobs.scheduler")
@@ -52,11 +52,11 @@ class Host:
         """job id -> (trigger, function, args, signature) for everything that should be scheduled."""
         out: dict[str, tuple[Any, Any, tuple[Any, ...], str]] = {}
         for name, job in maintenance.JOBS.items():
-            out[f"maintenance:{name}"] = (CronTrigger.from_crontab(job.cron, timezone=self.tz),
+            out[f"maintenance:{name}"] = (crontab_trigger(job.cron, timezone=self.tz),
                                           self.run_maintenance, (name,), job.cron)
         for key, settings in (await lifecycle.load_all(fresh=True)).items():
             if settings.enabled:
-                out[f"program:{key}"] = (CronTrigger.from_crontab(settings.cron, timezone=self.tz),
+                out[f"program:{key}"] = (crontab_trigger(settings.cron, timezone=self.tz),
                                          self.run_program, (key,), settings.cron)
         for touch in await Touch.filter(status__in=["scheduled", "running"]):
             schedule, job_id = touch.schedule, f"touch:{touch.id}"
@@ -64,7 +64,7 @@ class Host:
                 out[job_id] = (IntervalTrigger(minutes=1), self.run_touch, (touch.id,), "event")
             elif schedule.get("cron"):
                 until = datetime.fromisoformat(schedule["until"]) if schedule.get("until") else None
-                trigger = CronTrigger.from_crontab(schedule["cron"], timezone=self.tz)
+                trigger = crontab_trigger(schedule["cron"], timezone=self.tz)
                 trigger.end_date = until
                 out[job_id] = (trigger, self.run_touch, (touch.id,), f"cron {schedule['cron']} {until}")
             elif schedule.get("at") and touch.status == "scheduled":

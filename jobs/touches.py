@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -32,6 +31,7 @@ from backend import db
 from backend.coupons import service as coupons
 from backend.coupons.errors import CouponLimitReached, CouponNotClaimable, CouponOutOfStock
 from jobs import segments
+from jobs.cron import crontab_trigger
 from jobs.runs import Step
 
 RANGE = 20_000  # member ids per committed step
@@ -75,7 +75,7 @@ class TouchSchedule(Doc):
     def valid_cron(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                CronTrigger.from_crontab(value)
+                crontab_trigger(value)
             except ValueError as exc:
                 raise ValueError(f"cron 表达式不正确：{exc}") from None
         return value
@@ -335,7 +335,7 @@ def next_run_at(touch: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> dateti
     if schedule.get("at"):
         return max(datetime.fromisoformat(schedule["at"]), now) if touch["status"] == "scheduled" else None
     if schedule.get("cron"):
-        fire = CronTrigger.from_crontab(schedule["cron"], timezone=tz).get_next_fire_time(None, now)
+        fire = crontab_trigger(schedule["cron"], timezone=tz).get_next_fire_time(None, now)
         until = schedule.get("until")
         if fire is None or (until and fire > datetime.fromisoformat(until)):
             return None
