@@ -74,3 +74,11 @@ async def test_a_cap_of_zero_is_refused_on_its_field(stack):
     current["caps"][1]["limit"] = 4
     saved = await stack.http.put("/api/v1/admin/caps", json=current, headers=bearer(token))
     assert saved.status_code == 200 and saved.json()["caps"][1]["limit"] == 4
+
+
+async def test_a_clerk_cannot_preview_or_change_the_policy(stack):
+    _, token = await make_staff(stack, role="clerk")
+    response = await preview(stack, token, "birthday", {})
+    assert response.status_code == 403 and response.json()["error"]["code"] == "FORBIDDEN"
+    caps = await stack.http.put("/api/v1/admin/caps", json={}, headers=bearer(token))
+    assert caps.status_code == 403

@@ -20,7 +20,9 @@
         const box = el("input", { type: "checkbox", name: `${name}:${value}`, value, checked: checked.includes(value) });
         return ui.field(label, box);
       }));
-    set.values = () => CHANNELS.map(([v]) => v).filter((v) => set.querySelector(`input[value="${v}"]`).checked);
+    // The order the channels are tried in: the saved order first, then channels newly ticked.
+    const order = [...checked, ...CHANNELS.map(([v]) => v).filter((v) => !checked.includes(v))];
+    set.values = () => order.filter((v) => set.querySelector(`input[value="${v}"]`).checked);
     return set;
   }
 
@@ -250,7 +252,7 @@
         view.append(el("p", { class: "lead" }, `${t.name}（${t.key}）`, " ",
           ui.badge(t.enabled ? "已启用" : "已停用", t.enabled ? "ok" : ""), t.builtin ? " 内置模板：可编辑或停用，不能删除" : ""));
       }
-      const channels = channelBoxes("channels", "渠道（按勾选依次尝试：短信 → 邮件 → 微信）", t.channels);
+      const channels = channelBoxes("channels", `渠道（依次尝试，当前顺序：${t.channels.map((c) => CHANNEL_NAME[c] || c).join(" → ")}）`, t.channels);
       const hintVars = "可用变量：{{ member.name }}、{{ member.member_no }}、{{ merchant }}、{{ today }}、{{ event.… }}";
       const form = ui.form([
         el("div", { class: "form-row" },
@@ -351,7 +353,7 @@
       const q = policy.quiet_hours; const r = policy.retry;
       const num = (name, value, attrs) => ui.input(name, value, { type: "number", ...attrs });
       const form = ui.form([
-        el("fieldset", { "data-field": "caps" }, el("legend", {}, "频控规则（每个渠道、用途和时间窗口一条）"),
+        el("fieldset", { "data-field": "caps" }, el("legend", {}, "频控规则（每个渠道、用途和时间窗口一条；上限至少为 1，0 会拦下全部消息）"),
           el("p", { class: "field-error", hidden: true }),
           el("div", { class: "table-wrap" }, el("table", { class: "grid msg-caps" }, capsBody)),
           ui.button("添加频控", () => { capsBody.append(capRow({ channel: "sms", purpose: "marketing", limit: 1, window: "day" })); renumber(); })),
