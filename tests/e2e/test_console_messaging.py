@@ -77,3 +77,31 @@ async def test_a_cap_of_zero_is_refused_on_its_field(stack, console_page, consol
     await expect(page.locator(".toast")).to_contain_text("发送策略已保存")
     caps = (await stack.http.get("/api/v1/admin/caps", headers=bearer(token))).json()["caps"]
     assert caps[1]["limit"] == 4
+
+
+async def test_a_new_template_previews_before_it_is_saved_and_then_saves(stack, console_page, console_shots):
+    page = console_page
+    _, token = await log_in(page, stack, "marketer")
+    await open_screen(page, "/templates/new", "新建消息模板")
+    await page.get_by_label("模板代码").fill("spring_sale")
+    await page.get_by_label("名称").fill("春季上新")
+    await page.get_by_label("短信正文").fill("{{ member.name }}，春季新品上市")
+    # A marketing SMS without an opt-out instruction: the preview says why it would be refused.
+    await expect(page.locator(".msg-preview")).to_contain_text("退订说明")
+    await page.get_by_label("短信正文").fill("{{ member.name }}，春季新品上市。拒收请回复R")
+    await expect(page.locator('[data-preview="sms"]')).to_contain_text("张三，春季新品上市。拒收请回复R")
+    assert not await axe_violations(page)
+    await console_shots("new-template")
+    await page.get_by_role("button", name="创建模板").click()
+    await expect(page.locator(".screen-header h2")).to_have_text("编辑消息模板")
+    saved = await stack.http.get("/api/v1/admin/message-templates/spring_sale", headers=bearer(token))
+    assert saved.status_code == 200 and saved.json()["channels"] == ["sms"]
+
+
+async def test_running_a_program_now_lists_the_run(stack, console_page):
+    page = console_page
+    await log_in(page, stack, "marketer")
+    await open_screen(page, "/programs", "生命周期")
+    card = page.locator('[data-program="birthday"]')
+    await card.get_by_role("button", name="立即运行").click()
+    await expect(card.get_by_role("table")).to_contain_text("完成")
