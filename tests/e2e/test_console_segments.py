@@ -99,3 +99,28 @@ async def test_a_marketer_builds_saves_renames_and_cannot_delete_a_segment_in_us
     await expect(row.locator("td.num")).to_have_text(str(preview["count"]))
     assert not await axe_violations(page)
     await console_shots("segment-list")
+
+
+async def test_every_described_field_gets_its_own_input(stack, console_page):
+    page = console_page
+    _, token = await log_in(page, stack, "marketer")
+    described = (await stack.http.get("/api/v1/admin/segment-fields", headers=bearer(token))).json()
+    await open_screen(page, "/segments/new", "新建人群")
+    await page.locator(".seg-group.depth-1 > .seg-actions [data-act=add-condition]").click()
+    field = page.get_by_label("条件 1 的字段")
+    options = await field.locator("option").evaluate_all("(nodes) => nodes.map((n) => n.value)")
+    assert options == [f["field"] for f in described["fields"]]  # nothing listed that the API does not describe
+    for name in options:
+        await field.select_option(name)
+        await expect(page.locator(".seg-cond-wrap").first).to_have_attribute("data-cond", re.compile(r"."))
+    await field.select_option("registered_at")
+    await expect(page.get_by_label("条件 1 的值")).to_have_attribute("type", "date")
+    await field.select_option("tier")
+    tiers = (await stack.http.get("/api/v1/admin/tiers", headers=bearer(token))).json()["tiers"]
+    assert await page.get_by_label("条件 1 的值").locator("option").count() == len(tiers)
+    await field.select_option("balance_cents")
+    await expect(page.get_by_label("条件 1 的值（元）")).to_be_visible()
+    await page.get_by_label("条件 1 的运算").select_option("between")
+    await page.get_by_label("条件 1 的值（最小）（元）").fill("10")
+    await page.get_by_label("条件 1 的值（最大）（元）").fill("20.5")
+    await expect(page.get_by_test_id("segment-count")).to_have_attribute("data-count", "0")
