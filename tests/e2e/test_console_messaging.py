@@ -34,11 +34,15 @@ async def test_a_marketer_switches_a_lifecycle_program_off(stack, console_page, 
     await expect(card.locator(".badge").first).to_have_text("已停用")
     programs = (await stack.http.get("/api/v1/admin/lifecycle-programs", headers=bearer(token))).json()["items"]
     assert {p["key"]: p["enabled"] for p in programs}["winback"] is False
+    # A timing the API refuses is said on its field.
+    await card.get_by_label("运行时间（cron，商户时区）").fill("every day")
+    await card.get_by_role("button", name="保存设置").click()
+    await expect(card.locator('[data-field="cron"] .field-error')).to_contain_text("cron")
 
 
 async def test_editing_a_template_body_changes_the_preview_and_its_length(stack, console_page, console_shots):
     page = console_page
-    await log_in(page, stack, "marketer")
+    _, token = await log_in(page, stack, "marketer")
     await open_screen(page, "/templates", "消息模板")
     assert not await axe_violations(page)
     await console_shots("templates")
@@ -55,6 +59,10 @@ async def test_editing_a_template_body_changes_the_preview_and_its_length(stack,
     await expect(page.locator('[data-channel="email"]')).to_be_visible()
     assert not await axe_violations(page)
     await console_shots("template-editor")
+    await page.get_by_role("button", name="停用模板").click()
+    await expect(page.get_by_role("button", name="启用模板")).to_be_visible()
+    saved = (await stack.http.get("/api/v1/admin/message-templates/birthday", headers=bearer(token))).json()
+    assert saved["enabled"] is False
 
 
 async def test_a_cap_of_zero_is_refused_on_its_field(stack, console_page, console_shots):

@@ -10,6 +10,8 @@
   const CHANNEL_NAME = Object.fromEntries(CHANNELS);
   const PURPOSE = { marketing: "营销", service: "服务" };
   const RUN_STATUS = { running: "运行中", done: "完成", failed: "失败" };
+  const OUTCOME = { done: "已完成", resumed: "已续跑完成", already_done: "今天已运行过", running_elsewhere: "正在别处运行",
+    taken_over: "已被其他进程接管", failed: "运行失败", disabled: "计划已停用，未运行" };
   const WINDOWS = [["hour", "每小时（滚动）"], ["day", "每自然日"], ["week", "每 7 天（滚动）"]];
 
   // A group of labelled checkboxes (one per channel) inside a fieldset with a legend.
@@ -64,7 +66,7 @@
       submit: "保存设置",
       extra: [ui.button("立即运行", async (event) => {
         const answer = await ui.busy(event.currentTarget, () => api.post(`/admin/lifecycle-programs/${program.key}/run`));
-        if (answer) { ui.toast(`${program.name}：${answer.outcome}`); runs.reload(); }
+        if (answer) { ui.toast(`${program.name}：${OUTCOME[answer.outcome] || answer.outcome}`, answer.outcome === "failed" ? "error" : "ok"); runs.reload(); }
       })],
     });
     toggle.addEventListener("change", async () => {
