@@ -137,7 +137,14 @@ def step_for(key: str, settings: ProgramSettings, *, now: datetime, tz: ZoneInfo
     if key == "tags_recompute":
         from jobs import tags
 
-        return single(lambda: tags.recompute_auto_tags(now=now))
+        async def recompute() -> dict[str, int]:
+            # The run's counts are integers: what each group added and removed, and the members tagged.
+            result = await tags.recompute_auto_tags(now=now)
+            return {"added": sum(g["added"] for g in result["groups"].values()),
+                    "removed": sum(g["removed"] for g in result["groups"].values()),
+                    "tagged": sum(result["tags"].values())}
+
+        return single(recompute)
     if key == "churn_warning":
         return single(lambda: _churn_warning(settings, now))
     chooser = {"welcome_series": _welcome_members, "birthday": _birthday_members, "winback": _winback_members,

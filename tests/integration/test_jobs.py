@@ -206,6 +206,22 @@ async def test_program_settings_are_validated_and_switchable(stack):
     assert runs_page.status_code == 200
 
 
+async def test_the_tag_recompute_program_runs_to_done_with_integer_counts(stack):
+    admin = await admin_token(stack)
+    await set_lifecycle(stack, admin, "tags_recompute", enabled=True)
+    stack.clock.advance(days=1)  # a day of its own: once a day per program
+    admin = await admin_token(stack)  # the first token expired with the day
+    ran = await stack.http.post("/api/v1/admin/lifecycle-programs/tags_recompute/run", headers=bearer(admin))
+    assert ran.status_code == 200, ran.text
+    outcome = ran.json()
+    assert outcome["outcome"] in ("done", "already_done"), outcome
+    if outcome["outcome"] == "done":
+        assert set(outcome["counts"]) == {"added", "removed", "tagged"}
+        assert all(isinstance(v, int) and v >= 0 for v in outcome["counts"].values())
+    row = await JobRun.filter(job="program:tags_recompute").order_by("-id").first()
+    assert row is not None and row.status == "done" and row.error is None
+
+
 @pytest.mark.parametrize("changes", [
     {"cron": "0 9 * * " + "1," * 60 + "1"},  # longer than any real crontab
     {"coupon_template_id": 0},
