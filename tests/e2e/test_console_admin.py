@@ -65,6 +65,13 @@ async def test_an_admin_creates_a_clerk_and_deactivates_a_staff_member(stack, co
     await expect(page.locator(".admin-secret")).to_contain_text("只显示这一次")
     assert await page.locator(".admin-secret input.secret").input_value()
     await expect(page.locator("tr", has_text="线上商城")).to_contain_text("有效")
+    first_secret = await page.locator(".admin-secret input.secret").input_value()
+    await page.get_by_role("button", name="轮换 线上商城 的密钥").click()
+    await page.locator(".admin-editor").get_by_role("button", name="轮换").click()
+    await expect(page.locator(".admin-secret input.secret")).not_to_have_value(first_secret)
+    await page.get_by_role("button", name="吊销 线上商城").click()
+    await page.locator("#confirm-ok").click()
+    await expect(page.locator("tr", has_text="线上商城")).to_contain_text("已吊销")
     assert not await axe_violations(page)
     await console_shots("app-keys")
 

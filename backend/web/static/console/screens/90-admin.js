@@ -30,7 +30,8 @@
   // A group of checkboxes named by one API field (errors on "scopes.channels" land on it).
   function checkGroup(legend, name, options, checked = []) {
     const boxes = options.map(([value, label]) => ui.field(label,
-      el("input", { type: "checkbox", value, checked: checked.includes(value), "data-group": name })));
+      el("input", { type: "checkbox", value, checked: checked.includes(value), defaultChecked: checked.includes(value),
+        "data-group": name })));
     const error = el("p", { class: "field-error", hidden: true });
     return el("fieldset", { class: "field", "data-field": name }, el("legend", { text: legend }), ...boxes, error);
   }
@@ -117,7 +118,9 @@
         const body = { username: value(form, "username"), password: form.elements.password.value,
           role: form.elements.role.value, store_code: form.elements.store_code.value || null };
         const staff = await api.post("/admin/staff", body);
-        form.reset();
+        // Not form.reset(): ui.select marks no default option, so the role would jump to the first one.
+        form.elements.username.value = "";
+        form.elements.password.value = "";
         ui.toast(`已创建账号 ${staff.username}`);
         list.reload();
       }, { submit: "创建账号" });
