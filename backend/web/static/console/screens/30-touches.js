@@ -11,7 +11,8 @@
   const EVENTS = { registered: "注册后", first_order: "首单后", order_placed: "每次下单后",
     tier_changed: "等级变化后", coupon_redeemed: "核销优惠券后" };
   const CAP = { drop: "放弃发送（超出频次上限即不发）", defer: "顺延（到可发送时再发）" };
-  // APScheduler's day_of_week: names, or numbers with 0 = Monday (the API's scheduler reads it so).
+  // Weekdays as the form writes them (names); numbers as crontab counts them: 0 and 7 Sunday, 1 Monday
+  // (the scheduler reads them so: jobs/cron.py).
   const DAYS = [["mon", "一"], ["tue", "二"], ["wed", "三"], ["thu", "四"], ["fri", "五"], ["sat", "六"], ["sun", "日"]];
   const ACTIONS = {
     schedule: ["排期", ["draft"]], pause: ["暂停", ["scheduled", "running"]],
@@ -27,12 +28,13 @@
     if (match[3] === "*") return `每天 ${time}`;
     const days = [];
     for (const part of match[3].split(",")) {
-      const index = /^\d$/.test(part) ? Number(part) : DAYS.findIndex(([name]) => name === part.toLowerCase());
+      const index = /^[0-7]$/.test(part) ? (Number(part) + 6) % 7
+        : DAYS.findIndex(([name]) => name === part.toLowerCase());
       if (index < 0 || index > 6) return null;
       days.push(index);
     }
-    if (days.length === 7) return `每天 ${time}`;
-    return `每周${days.sort().map((i) => DAYS[i][1]).join("、")} ${time}`;
+    if (new Set(days).size === 7) return `每天 ${time}`;
+    return `每周${[...new Set(days)].sort().map((i) => DAYS[i][1]).join("、")} ${time}`;
   }
 
   function scheduleWords(touch) {
