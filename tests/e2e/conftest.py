@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,12 @@ class Shots:
         return path
 
 
-@pytest.fixture
-async def page(browser: Any, stack: Any) -> AsyncIterator[Any]:
-    """A fresh browser context (empty sessionStorage) at the counter screen's size."""
-    context = await browser.new_context(viewport={"width": COUNTER[0], "height": COUNTER[1]}, locale="zh-CN",
-                                        timezone_id="Asia/Shanghai",
-                                        base_url=stack.base_url)
+@asynccontextmanager
+async def fresh_page(browser: Any, stack: Any, size: tuple[int, int]) -> AsyncIterator[Any]:
+    """A page in a new browser context (empty sessionStorage) of ``size``, in Shanghai's time and
+    zh-CN; a script error on the page fails the test."""
+    context = await browser.new_context(viewport={"width": size[0], "height": size[1]}, locale="zh-CN",
+                                        timezone_id="Asia/Shanghai", base_url=stack.base_url)
     context.set_default_timeout(10_000)
     page = await context.new_page()
     errors: list[str] = []
@@ -77,6 +78,13 @@ async def page(browser: Any, stack: Any) -> AsyncIterator[Any]:
     yield page
     await context.close()
     assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+async def page(browser: Any, stack: Any) -> AsyncIterator[Any]:
+    """The counter screen's size."""
+    async with fresh_page(browser, stack, COUNTER) as page:
+        yield page
 
 
 @pytest.fixture
@@ -92,16 +100,9 @@ AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 
 @pytest.fixture
 async def console_page(browser: Any, stack: Any) -> AsyncIterator[Any]:
-    """A fresh browser context at a 1366×768 laptop's size, for the console."""
-    context = await browser.new_context(viewport={"width": LAPTOP[0], "height": LAPTOP[1]}, locale="zh-CN",
-                                        timezone_id="Asia/Shanghai", base_url=stack.base_url)
-    context.set_default_timeout(10_000)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    await context.close()
-    assert not errors, f"script errors on the page: {errors}"
+    """A 1366×768 laptop's size, for the console."""
+    async with fresh_page(browser, stack, LAPTOP) as page:
+        yield page
 
 
 @pytest.fixture

@@ -9,16 +9,9 @@ import pytest
 from backend import audit
 from backend.coupons.models import Coupon, CouponTemplate, PointsMallItem
 from backend.members import service
-from tests.conftest import IN_CI
+from tests.e2e.browser import expect
 from tests.e2e.console_helpers import axe_violations, log_in, open_screen
 from tests.factories import bearer, unique_phone
-
-try:
-    from playwright.async_api import expect
-except ImportError:  # the browser fixture says why; CI fails on it rather than skipping
-    if IN_CI:
-        raise RuntimeError("CI=true but playwright is not installed: pip install -e '.[test]'") from None
-    pytest.skip("playwright is not installed (pip install -e '.[test]')", allow_module_level=True)
 
 pytestmark = pytest.mark.sqlite_only
 

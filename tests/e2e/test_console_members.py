@@ -7,16 +7,9 @@ import pytest
 
 from backend.members.models import Member
 from backend.stores.models import AuditLog
-from tests.conftest import IN_CI
+from tests.e2e.browser import expect
 from tests.e2e.console_helpers import axe_violations, log_in, open_screen
 from tests.factories import bearer, make_staff, member_token, scan_token, unique, unique_phone
-
-try:
-    from playwright.async_api import expect
-except ImportError:  # the browser fixture says why; CI fails on it rather than skipping
-    if IN_CI:
-        raise RuntimeError("CI=true but playwright is not installed: pip install -e '.[test]'") from None
-    pytest.skip("playwright is not installed (pip install -e '.[test]')", allow_module_level=True)
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -6,16 +6,9 @@ from __future__ import annotations
 import pytest
 
 from backend.stores.models import StaffAccount
-from tests.conftest import IN_CI
+from tests.e2e.browser import expect
 from tests.e2e.console_helpers import PASSWORD, axe_violations, log_in, open_screen
 from tests.factories import make_staff
-
-try:
-    from playwright.async_api import expect
-except ImportError:  # the browser fixture says why; CI fails on it rather than skipping
-    if IN_CI:
-        raise RuntimeError("CI=true but playwright is not installed: pip install -e '.[test]'") from None
-    pytest.skip("playwright is not installed (pip install -e '.[test]')", allow_module_level=True)
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -10,15 +10,8 @@ import pytest
 from backend.coupons.models import Coupon, Redemption
 from backend.loyalty.models import Order
 from backend.members.models import Member, MemberConsent
-from tests.conftest import IN_CI
+from tests.e2e.browser import expect
 from tests.factories import bearer, make_staff, make_store, member_token, scan_token, unique, unique_phone
-
-try:
-    from playwright.async_api import expect
-except ImportError:  # the browser fixture says why; CI fails on it rather than skipping
-    if IN_CI:
-        raise RuntimeError("CI=true but playwright is not installed: pip install -e '.[test]'") from None
-    pytest.skip("playwright is not installed (pip install -e '.[test]')", allow_module_level=True)
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -470,7 +470,9 @@
       // options: [[value, label], ...]
       const node = el("select", { name, ...attrs });
       for (const [optionValue, label] of options) {
-        node.append(el("option", { value: String(optionValue), selected: String(optionValue) === String(value ?? "") }, label));
+        const chosen = String(optionValue) === String(value ?? "");
+        // defaultSelected too: form.reset() returns to the value the screen drew, not the first option.
+        node.append(el("option", { value: String(optionValue), selected: chosen, defaultSelected: chosen }, label));
       }
       return node;
     },
