@@ -8,6 +8,8 @@ from sanic import Request
 from sanic.response import HTTPResponse, json
 
 from backend import audit
+from backend.members.errors import MemberNotFound
+from backend.members.models import Member
 
 ADMIN = ("admin",)
 CONSOLE = ("admin", "marketer")
@@ -22,3 +24,11 @@ def ok(body: Any, status: int = 200) -> HTTPResponse:
 
 def staff_actor(request: Request) -> audit.Actor:
     return audit.Actor.staff(request.ctx.staff.id)
+
+
+async def member_or_404(member_id: int) -> Member:
+    """The member a console route names in its path, or MEMBER_NOT_FOUND."""
+    member = await Member.get_or_none(id=member_id)
+    if member is None:
+        raise MemberNotFound()
+    return member

@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 from backend import audit
 from backend.errors import DomainError, ValidationFailed
 from backend.http.auth import staff_required
-from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok
+from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, member_or_404, ok
 from backend.http.docs import Out, endpoint
 from backend.http.pagination import PageQuery, page
 from backend.http.read_models import MemberAssets, OrderPage, PointsLedgerPage, WalletLedgerPage
@@ -24,7 +24,6 @@ from backend.loyalty import orders, views
 from backend.loyalty import program as programs
 from backend.loyalty.models import Order, PointsEntry, WalletEntry
 from backend.members.errors import MemberNotFound
-from backend.members.models import Member
 
 bp = Blueprint("console_loyalty", url_prefix="/api/v1/admin")
 TAG = "console"
@@ -220,19 +219,12 @@ async def put_program(request: Request) -> HTTPResponse:
     return ok(program.model_dump(mode="json"))
 
 
-async def _member(member_id: int) -> Member:
-    member = await Member.get_or_none(id=member_id)
-    if member is None:
-        raise MemberNotFound()
-    return member
-
-
 @bp.get("/members/<member_id:id>/assets")
 @endpoint(summary="A member's points, stored value, tier and coupons", tag=TAG, response=MemberAssets,
           errors=MEMBER, operation_id="getMemberAssets")
 @staff_required(*CONSOLE)
 async def member_assets(request: Request, member_id: int) -> HTTPResponse:
-    await _member(member_id)
+    await member_or_404(member_id)
     view = await views.assets(member_id)
     if view is None:  # erased between the two reads
         raise MemberNotFound()
@@ -244,7 +236,7 @@ async def member_assets(request: Request, member_id: int) -> HTTPResponse:
           errors=MEMBER, operation_id="listMemberPointsLedger")
 @staff_required(*CONSOLE)
 async def member_points_ledger(request: Request, member_id: int) -> HTTPResponse:
-    await _member(member_id)
+    await member_or_404(member_id)
     return ok(await page(request, PointsEntry.filter(member_id=member_id), views.render_points_entry))
 
 
@@ -253,7 +245,7 @@ async def member_points_ledger(request: Request, member_id: int) -> HTTPResponse
           errors=MEMBER, operation_id="listMemberBalanceLedger")
 @staff_required(*CONSOLE)
 async def member_balance_ledger(request: Request, member_id: int) -> HTTPResponse:
-    await _member(member_id)
+    await member_or_404(member_id)
     return ok(await page(request, WalletEntry.filter(member_id=member_id), views.render_wallet_entry))
 
 
@@ -262,7 +254,7 @@ async def member_balance_ledger(request: Request, member_id: int) -> HTTPRespons
           errors=MEMBER, operation_id="listMemberOrders")
 @staff_required(*CONSOLE)
 async def member_orders(request: Request, member_id: int) -> HTTPResponse:
-    await _member(member_id)
+    await member_or_404(member_id)
     return ok(await page(request, Order.filter(member_id=member_id), views.render_order))
 
 
@@ -276,7 +268,7 @@ async def adjust_points(request: Request, member_id: int) -> HTTPResponse:
     body = parse_body(request, PointsAdjustmentRequest)
     if body.points == 0:
         raise ValidationFailed(details={"fields": {"points": "调整积分不能为 0"}})
-    member = await _member(member_id)
+    member = await member_or_404(member_id)
     if member.status != "active":
         raise MemberNotFound()
     result = await orders.adjust_points(member_id=member_id, points=body.points, reason=body.reason,

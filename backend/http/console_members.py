@@ -15,7 +15,7 @@ from backend import audit
 from backend.coupons import views as coupon_views
 from backend.coupons.models import Coupon
 from backend.http.auth import staff_required
-from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok, staff_actor
+from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, member_or_404, ok, staff_actor
 from backend.http.docs import Out, endpoint
 from backend.http.pagination import Page, PageQuery, page
 from backend.http.read_models import ConsentChannel, ConsentPurpose, CouponPage
@@ -23,8 +23,7 @@ from backend.http.validation import parse_query
 from backend.loyalty import program as programs
 from backend.loyalty.models import LoyaltyAccount, Order
 from backend.members import service
-from backend.members.errors import MemberNotFound
-from backend.members.models import ConsentRecord, Member
+from backend.members.models import ConsentRecord
 
 bp = Blueprint("console_members", url_prefix="/api/v1/admin")
 TAG = "console"
@@ -73,13 +72,6 @@ async def add_list_columns(items: list[dict[str, Any]]) -> None:
         item["last_order_at"] = placed.isoformat() if isinstance(placed, datetime) else placed
 
 
-async def _member(member_id: int) -> Member:
-    member = await Member.get_or_none(id=member_id)
-    if member is None:
-        raise MemberNotFound()
-    return member
-
-
 @bp.post("/members/<member_id:id>/phone/reveal")
 @endpoint(summary="The member's full phone number, for an admin helping the member (audited)", tag=TAG,
           response=RevealedPhone, errors=MEMBER, operation_id="revealMemberPhone",
@@ -87,7 +79,7 @@ async def _member(member_id: int) -> Member:
                       "number masked only.")
 @staff_required(*ADMIN)
 async def reveal_phone(request: Request, member_id: int) -> HTTPResponse:
-    member = await _member(member_id)
+    member = await member_or_404(member_id)
     phone = service.phone_of(member, request.app.ctx.pii)
     await audit.record(actor=staff_actor(request), action="member.phone_reveal", member_id=member.id,
                        target_type="member", target_id=member.id)
@@ -117,5 +109,5 @@ async def consent_history(request: Request, member_id: int) -> HTTPResponse:
 
 async def _params(request: Request, member_id: int, model: type[PageQuery]) -> Any:
     params = parse_query(request, model)  # a bad query is a 422 before a 404
-    await _member(member_id)
+    await member_or_404(member_id)
     return params
