@@ -1,0 +1,34 @@
+// Every error code a mini-program route can answer, as the shopper should read it. A code missing
+// here falls back to the server's own (zh-CN) message; a test checks this table covers every code
+// the served OpenAPI document declares for /api/v1/mp.
+const MESSAGES = {
+  UNAUTHENTICATED: '登录已过期，请重新登录',
+  FORBIDDEN: '无权进行此操作',
+  NOT_FOUND: '内容不存在或已下架',
+  VALIDATION_FAILED: '填写的信息有误，请检查后重试',
+  RATE_LIMITED: '操作太频繁，请稍后再试',
+  DEPENDENCY_UNAVAILABLE: '服务暂时不可用，请稍后再试',
+  SERVICE_UNAVAILABLE: '服务暂时不可用，请稍后再试',
+  INTERNAL_ERROR: '系统繁忙，请稍后再试',
+  CONFLICT: '操作冲突，请重试',
+  IDEMPOTENCY_IN_FLIGHT: '请求正在处理中，请稍候',
+  IDEMPOTENCY_KEY_REUSED: '重复的请求，请刷新后重试',
+  WECHAT_CODE_INVALID: '微信登录失败，请重试',
+  WECHAT_PHONE_CODE_INVALID: '获取手机号失败，请重新授权',
+  WECHAT_DECRYPT_FAILED: '获取手机号失败，请重新授权',
+  ALREADY_REGISTERED: '您已是会员',
+  PHONE_BOUND_ELSEWHERE: '该手机号已绑定其他微信账号',
+  WECHAT_BOUND_ELSEWHERE: '该微信已绑定其他会员',
+  REFERRAL_CODE_INVALID: '邀请码无效',
+  MEMBER_NOT_FOUND: '会员不存在',
+  BIRTHDAY_LOCKED: '生日设置后不可自行修改，请联系门店',
+  EMAIL_BOUND_ELSEWHERE: '该邮箱已被其他会员使用',
+};
+
+const NETWORK = { code: 'NETWORK', message: '网络连接失败，请检查网络后重试' };
+
+function messageFor(code, fallback) {
+  return MESSAGES[code] || fallback || '操作失败，请稍后再试';
+}
+
+module.exports = { MESSAGES, NETWORK, messageFor };

@@ -1,0 +1,104 @@
+// Shared by every test file: the stack's addresses, a fresh `wx` per test, loading a page through
+// miniprogram-simulate, and a few calls made the way staff or WeChat would make them.
+const fs = require('fs');
+const path = require('path');
+const simulate = require('miniprogram-simulate');
+const { createWx, httpJson } = require('./wx');
+
+const SRC = path.resolve(__dirname, '../../src');
+const stack = JSON.parse(fs.readFileSync(process.env.MP_STACK_FILE, 'utf8'));
+const config = require('../../src/config.js');
+
+config.apiBase = stack.api;
+
+// A new shopper (own openid, empty storage) with the api client's module state reset.
+function freshWx() {
+  jest.resetModules();
+  const cfg = require('../../src/config.js');
+  cfg.apiBase = stack.api;
+  global.wx = createWx(stack);
+  global.getApp = () => ({ globalData: {} });
+  global.getCurrentPages = () => [];
+  return global.wx;
+}
+
+function api() {
+  return require('../../src/utils/api.js');
+}
+
+// Render pages/<name>/index and attach it to the document; returns miniprogram-simulate's wrapper.
+function loadPage(name, properties) {
+  const id = simulate.load(path.join(SRC, 'pages', name, 'index'), { rootPath: SRC });
+  const comp = simulate.render(id, properties);
+  const parent = document.createElement('parent-wrapper');
+  document.body.appendChild(parent);
+  comp.attach(parent);
+  return comp;
+}
+
+async function waitFor(check, { timeout = 8000, interval = 25, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (e) {
+      last = e;
+    }
+    await simulate.sleep(interval);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+function text(comp, selector) {
+  const node = selector ? comp.querySelector(selector) : comp;
+  return node ? node.dom.textContent.replace(/\s+/g, ' ').trim() : null;
+}
+
+let phoneSeq = 0;
+function uniquePhone() {
+  phoneSeq += 1;
+  const tail = String((Date.now() * 7 + phoneSeq * 7919 + process.pid) % 100000000).padStart(8, '0');
+  return `15${(phoneSeq % 10)}${tail}`;
+}
+
+// Tell the fake WeChat that getPhoneNumber gave `phone_code` for `phone`.
+async function phoneCode(phone) {
+  const code = `pc-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+  await httpJson('POST', `${stack.control}/phone-codes`, { phone_code: code, phone }, { 'Content-Type': 'application/json' });
+  return code;
+}
+
+// Log the current wx user in and register `phone` through the real API (for tests about other pages).
+async function registerMember(phone = uniquePhone(), extra = {}) {
+  const client = api();
+  await client.login();
+  const answer = await client.register(Object.assign({ phone_code: await phoneCode(phone), consents: {} }, extra));
+  return Object.assign({ phone }, answer);
+}
+
+async function staffToken(username) {
+  const res = await httpJson('POST', `${stack.api}/api/v1/staff/session`,
+    { username, password: stack.demo_password }, { 'Content-Type': 'application/json' });
+  if (res.statusCode !== 200) throw new Error(`staff login ${username}: ${res.statusCode}`);
+  return res.data.token;
+}
+
+// A clerk at the counter scans a member or coupon code: the real store API.
+async function clerkScan(code) {
+  const token = await staffToken('clerk');
+  return httpJson('POST', `${stack.api}/api/v1/store/scan`, { code },
+    { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` });
+}
+
+async function admin(method, pathname, body) {
+  const token = await staffToken('admin');
+  return httpJson(method, `${stack.api}/api/v1/admin${pathname}`, body,
+    { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` });
+}
+
+module.exports = {
+  SRC, stack, simulate, freshWx, api, loadPage, waitFor, text, uniquePhone, phoneCode, registerMember,
+  staffToken, clerkScan, admin, httpJson,
+};

@@ -1,0 +1,127 @@
+"""A seeded server of ours and the fake WeChat API for the mini-program's Jest tests.
+
+``python -m tests.miniprogram.stack`` starts, in one process: the loopback fake of WeChat's server
+API (``tests/fakes/wechat.py``), the real application on a loopback port (SQLite in a temporary
+directory, the demo seed plus a coupon-center coupon and a points-mall item), and a small control
+server through which a test tells the fake WeChat which ``wx.login`` and phone-number codes exist
+(the codes a real WeChat client would have been given). It prints one JSON line with the three
+addresses and the seed's ids, then serves until its standard input closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import start_server, stack_environment, stop_server
+from tests.fakes.wechat import FakeWeChat
+
+DEMO_PASSWORD = "demo-pass-2026"
+ADMIN = "/api/v1/admin"
+
+
+def control_server(fake: FakeWeChat) -> ThreadingHTTPServer:
+    """POST /codes {code, openid, unionid?}, POST /phone-codes {phone_code, phone}, GET /sent."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self, status: int, body: Any) -> None:
+            data = json.dumps(body, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path == "/sent":
+                return self._answer(200, fake.sent)
+            return self._answer(404, {"error": self.path})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            if self.path == "/codes":
+                fake.add_code(body["code"], openid=body["openid"], unionid=body.get("unionid"))
+            elif self.path == "/phone-codes":
+                fake.add_phone_code(body["phone_code"], body["phone"])
+            else:
+                return self._answer(404, {"error": self.path})
+            return self._answer(200, {"ok": True})
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="mp-control", daemon=True).start()
+    return server
+
+
+async def seed(http: httpx.AsyncClient) -> dict[str, Any]:
+    """What the pages need beyond the demo seed: a claimable coupon and a points-mall item."""
+    login = await http.post("/api/v1/staff/session", json={"username": "admin", "password": DEMO_PASSWORD})
+    login.raise_for_status()
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+
+    async def template(name: str, terms: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        created = await http.post(f"{ADMIN}/coupon-templates", headers=headers,
+                                  json={"name": name, "terms": terms, **fields})
+        created.raise_for_status()
+        answer = await http.post(f"{ADMIN}/coupon-templates/{created.json()['id']}/status", headers=headers,
+                                 json={"status": "active"})
+        answer.raise_for_status()
+        return answer.json()
+
+    center = await template("新人满100减20", {"kind": "amount_off", "min_spend_cents": 10000,
+                                            "amount_off_cents": 2000, "valid_days": 30},
+                            claimable=True, per_member_limit=1, description="全场通用，满 100 元可用")
+    mall_template = await template("9折券", {"kind": "percent_off", "percent_pays": 90,
+                                            "max_discount_cents": 5000, "valid_days": 30})
+    item = await http.post(f"{ADMIN}/points-mall", headers=headers,
+                           json={"name": "9折券（最高抵50元）", "template_id": mall_template["id"], "points_price": 100})
+    item.raise_for_status()
+    return {"center_template_id": center["id"], "mall_item_id": item.json()["id"],
+            "mall_points_price": 100}
+
+
+async def main() -> None:
+    from backend.app import create_app
+    from backend.demo import seed_demo
+
+    fake = FakeWeChat()
+    wechat_base = fake.start()
+    control = control_server(fake)
+    tmp = Path(tempfile.mkdtemp(prefix="mp-stack-"))
+    env = stack_environment("sqlite", tmp, fake, wechat_base)
+    from backend.settings import load_settings
+
+    settings = load_settings(env)
+    app = create_app(settings, configure_logs=False)
+    server, port = await start_server(app)
+    base = f"http://127.0.0.1:{port}"
+    demo = await seed_demo(settings)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        extra = await seed(http)
+    print(json.dumps({
+        "api": base, "control": f"http://127.0.0.1:{control.server_address[1]}", "wechat_app_id": fake.app_id,
+        "demo_password": DEMO_PASSWORD, "demo_members": demo["members"],
+        **extra,
+    }, ensure_ascii=False), flush=True)
+    # Serve until the test runner closes our standard input (or dies, which closes it too).
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await stop_server(server)
+    control.shutdown()
+    fake.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
