@@ -23,6 +23,14 @@ const MESSAGES = {
   MEMBER_NOT_FOUND: '会员不存在',
   BIRTHDAY_LOCKED: '生日设置后不可自行修改，请联系门店',
   EMAIL_BOUND_ELSEWHERE: '该邮箱已被其他会员使用',
+  PAYLOAD_TOO_LARGE: '提交的内容过多，请精简后重试',
+  INSUFFICIENT_POINTS: '积分不足，无法兑换',
+  COUPON_NOT_FOUND: '优惠券不存在或已失效',
+  COUPON_TEMPLATE_NOT_FOUND: '该券已下架',
+  COUPON_OUT_OF_STOCK: '来晚了，券已领完',
+  COUPON_LIMIT_REACHED: '您已领过该券，领取次数已达上限',
+  COUPON_NOT_CLAIMABLE: '该券当前不可领取',
+  MALL_ITEM_NOT_FOUND: '该商品已下架',
 };
 
 const NETWORK = { code: 'NETWORK', message: '网络连接失败，请检查网络后重试' };
