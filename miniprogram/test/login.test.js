@@ -9,10 +9,12 @@ describe('注册 / 登录', () => {
     await page.instance.onLoad({ scene: encodeURIComponent('store=1') });
     const boxes = page.querySelectorAll('.consent-box');
     expect(boxes.length).toBe(3);
-    boxes.forEach((box) => expect(box.instance ? box.data.checked : box.dom.getAttribute('checked')).toBeFalsy());
+    boxes.forEach((box) => expect(h.attr(box, 'checked')).toBe(false));
     expect(h.api().session().registered).toBe(false);
+    h.snapshot(page, 'login');
 
     page.instance.onConsents({ detail: { value: ['sms_marketing'] } });
+    expect(boxes.map((box) => h.attr(box, 'checked'))).toEqual([true, false, false]);
     const phone = h.uniquePhone();
     await page.instance.onPhoneNumber({ detail: { code: await h.phoneCode(phone) } });
 

@@ -21,6 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MINIPROGRAM = ROOT / "miniprogram"
 ARTIFACTS = MINIPROGRAM / "test" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
 MIN_TESTS = 20  # the suite's size when this was written: fewer means test files went missing
 
 
@@ -52,3 +53,26 @@ def test_miniprogram_pages_against_the_real_server(tmp_path: Path) -> None:
     assert result["numPendingTests"] == 0 and result["numTodoTests"] == 0, "skipped mini-program tests"
     assert result["numPassedTests"] >= MIN_TESTS, f"only {result['numPassedTests']} mini-program tests ran"
     assert run.returncode == 0, run.stderr[-4000:]
+    _screenshots()
+
+
+def _screenshots() -> None:
+    """Each page Jest saved (test/artifacts/*.html) as a PNG at 750 CSS px, a 375-pt phone at 2x."""
+    pages = sorted(ARTIFACTS.glob("*.html"))
+    assert pages, "the Jest suite saved no page for screenshots"
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {CHROMIUM} is missing: the page screenshots cannot be taken")
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 750, "height": 1334})
+        for html in pages:
+            page.goto(html.as_uri())
+            # Nothing may leave the file: the pages' images are data URLs, their styles inline.
+            png = ARTIFACTS / f"{html.stem}.png"
+            page.screenshot(path=str(png), full_page=True)
+            assert png.stat().st_size > 5000, f"{png} looks empty"
+        browser.close()

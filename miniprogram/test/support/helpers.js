@@ -98,7 +98,60 @@ async function admin(method, pathname, body) {
     { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` });
 }
 
+// A built-in tag's attribute as the WXML bound it (the simulator keeps it on the virtual node only).
+function attr(node, name) {
+  const vt = (node._exparserNode || node)._vt;
+  const found = vt && vt.attrs.find((a) => a.name === name);
+  return found ? found.value : undefined;
+}
+
+const BASE_CSS = `
+  html, body { margin: 0; background: #f6f6f6; width: 750px; }
+  body { font-family: "WenQuanYi Micro Hei", "PingFang SC", sans-serif; font-size: 28px; color: #222; }
+  wx-view, wx-scroll-view, wx-swiper, wx-form, wx-checkbox-group, wx-radio-group { display: block; }
+  wx-text, wx-label { display: inline; }
+  wx-image { display: inline-block; width: 320px; height: 240px; background: center / contain no-repeat; }
+  wx-button { display: block; text-align: center; padding: 22px 0; border-radius: 10px; background: #f8f8f8;
+    font-size: 32px; margin: 16px 0; }
+  wx-checkbox, wx-switch, wx-radio { display: inline-block; width: 36px; height: 36px; border: 2px solid #bbb;
+    border-radius: 6px; vertical-align: middle; background: #fff; }
+  wx-switch { width: 84px; border-radius: 36px; }
+  wx-checkbox[checked="true"], wx-switch[checked="true"], wx-radio[checked="true"] { background: #b4232a;
+    border-color: #b4232a; }
+  wx-input { display: block; border-bottom: 1px solid #ddd; padding: 12px 0; }
+`;
+
+// Save what the page shows as a stand-alone HTML file (the simulator's DOM with the page's compiled
+// WXSS), built-in tags given the look their attributes ask for; tests/miniprogram screenshots it.
+function snapshot(comp, name) {
+  const dir = process.env.MP_ARTIFACTS || path.resolve(__dirname, '../artifacts');
+  fs.mkdirSync(dir, { recursive: true });
+  const walk = (node) => {
+    const dom = node.$$;
+    if (dom && node._vt && dom.setAttribute) {
+      node._vt.attrs.forEach(({ name: key, value }) => {
+        if (['src', 'checked', 'disabled', 'value', 'placeholder'].indexOf(key) >= 0 && value !== undefined) {
+          dom.setAttribute(key, String(value));
+        }
+      });
+      if (dom.tagName === 'WX-IMAGE' && dom.getAttribute('src')) {
+        dom.style.backgroundImage = `url("${dom.getAttribute('src')}")`;
+      }
+      if ((dom.tagName === 'WX-INPUT') && dom.getAttribute('value')) dom.textContent = dom.getAttribute('value');
+    }
+    (node.childNodes || []).forEach(walk);
+    if (node.shadowRoot) walk(node.shadowRoot);
+  };
+  walk(comp._exparserNode);
+  const styles = Array.from(document.querySelectorAll('style')).map((st) => st.outerHTML).join('\n');
+  const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><style>${BASE_CSS}</style>${styles}</head>`
+    + `<body>${comp.dom.outerHTML}</body></html>`;
+  fs.writeFileSync(path.join(dir, `${name}.html`), html);
+  return html;
+}
+
 module.exports = {
+  attr, snapshot,
   SRC, stack, simulate, freshWx, api, loadPage, waitFor, text, uniquePhone, phoneCode, registerMember,
   staffToken, clerkScan, admin, httpJson,
 };
