@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import start_server, stack_environment, stop_server
+from tests.conftest import stack_environment, start_server, stop_server
 from tests.fakes.wechat import FakeWeChat
 
 DEMO_PASSWORD = "demo-pass-2026"
