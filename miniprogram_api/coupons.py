@@ -64,7 +64,7 @@ async def coupon_code(request: Request, coupon_id: int) -> HTTPResponse:
     member = await current_member(request)
     if not await Coupon.exists(id=coupon_id, member_id=member.id, status="available"):
         raise CouponNotFound()  # another member's coupon is not found, not forbidden
-    issued = CodeSigner(request.app.ctx.settings.secret_key).issue("coupon", coupon_id)
+    issued = await CodeSigner(request.app.ctx.settings.secret_key).issue_fresh(request.app.ctx.kv, "coupon", coupon_id)
     return ok(issued.as_json())
 
 

@@ -228,7 +228,7 @@ async def put_consents(request: Request) -> HTTPResponse:
 @member_required
 async def member_code(request: Request) -> HTTPResponse:
     member = await current_member(request)
-    issued = CodeSigner(request.app.ctx.settings.secret_key).issue("member", member.id)
+    issued = await CodeSigner(request.app.ctx.settings.secret_key).issue_fresh(request.app.ctx.kv, "member", member.id)
     return ok(issued.as_json())
 
 

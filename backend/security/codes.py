@@ -8,6 +8,11 @@ The step is RFC 6238's: 30 s. A code made at step s is accepted at steps s and s
 drift) and never twice: the last accepted step per subject is remembered in the shared store, so
 a screenshot cannot be replayed. A valid MAC for an older step is ``CODE_EXPIRED``; anything
 else is one generic ``CODE_INVALID`` that says nothing about which part was wrong.
+
+After a scan the shopper needs a new code at once, not at the end of the step: ``issue_fresh``
+issues for the step after the last accepted one when the current step is used up, and ``parse``
+accepts a code one step ahead of the clock. At most one step ahead: a subject scanned twice within
+one step gets a usable code again when the next step begins.
 """
 
 from __future__ import annotations
@@ -62,17 +67,27 @@ class CodeSigner:
     def current_step(now: datetime | None = None) -> int:
         return int((now or clock.now()).timestamp()) // STEP_S
 
-    def issue(self, kind: str, subject_id: int) -> IssuedCode:
+    def issue(self, kind: str, subject_id: int, *, step: int | None = None) -> IssuedCode:
         if subject_id <= 0 or subject_id >= 10**9:
             raise ValueError("subject id out of range for a dynamic code")
         now = clock.now()
-        step = self.current_step(now)
+        current = self.current_step(now)
+        step = current if step is None else step
+        if not current <= step <= current + 1:
+            raise ValueError("a code is issued for the current step or the next one")
         digit, sid = KINDS[kind], str(subject_id)
         code = f"{digit}{len(sid)}{sid}{step % 100:02d}{self._mac(digit, subject_id, step)}"
         step_end = (step + 1) * STEP_S
         expires = datetime.fromtimestamp(step_end + STEP_S * (ACCEPTED_STEPS - 1), tz=now.tzinfo)
         refresh = max(1, step_end - int(now.timestamp()))
         return IssuedCode(code, expires, refresh)
+
+    async def issue_fresh(self, kv: KV, kind: str, subject_id: int) -> IssuedCode:
+        """The code to show now: the current step's, or the next step's once the current one was used."""
+        current = self.current_step()
+        last = await self.last_used_step(kv, kind, subject_id)
+        step = current if last is None or last < current else current + 1
+        return self.issue(kind, subject_id, step=step)
 
     def parse(self, code: str) -> ScannedCode:
         """Check form, MAC and age; raises CODE_INVALID or CODE_EXPIRED. Does not consume it."""
@@ -89,6 +104,8 @@ class CodeSigner:
         mac = code[4 + length:]
         now_step = self.current_step()
         age = (now_step - step_low) % 100  # the one step within the last 100 with these low digits
+        if age == 99:
+            age = -1  # issued for the next step, right after the current one was used
         step = now_step - age
         if not hmac.compare_digest(self._mac(code[0], subject_id, step), mac):
             raise CodeInvalid()
