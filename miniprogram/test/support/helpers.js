@@ -78,10 +78,13 @@ async function registerMember(phone = uniquePhone(), extra = {}) {
   return Object.assign({ phone }, answer);
 }
 
+const tokens = {};
 async function staffToken(username) {
+  if (tokens[username]) return tokens[username];
   const res = await httpJson('POST', `${stack.api}/api/v1/staff/session`,
     { username, password: stack.demo_password }, { 'Content-Type': 'application/json' });
   if (res.statusCode !== 200) throw new Error(`staff login ${username}: ${res.statusCode}`);
+  tokens[username] = res.data.token;
   return res.data.token;
 }
 
@@ -92,10 +95,18 @@ async function clerkScan(code) {
     { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` });
 }
 
+// Points given by the demo admin (an adjustment: its own ledger row each time).
+async function givePoints(memberId, points, reason = '测试赠送') {
+  const res = await admin('POST', `/members/${memberId}/points/adjustments`, { points, reason });
+  if (res.statusCode !== 201 && res.statusCode !== 200) throw new Error(`adjustment: ${res.statusCode} ${JSON.stringify(res.data)}`);
+  return res.data;
+}
+
 async function admin(method, pathname, body) {
   const token = await staffToken('admin');
-  return httpJson(method, `${stack.api}/api/v1/admin${pathname}`, body,
-    { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` });
+  const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` };
+  if (method === 'POST') headers['Idempotency-Key'] = `test-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+  return httpJson(method, `${stack.api}/api/v1/admin${pathname}`, body, headers);
 }
 
 // A built-in tag's attribute as the WXML bound it (the simulator keeps it on the virtual node only).
@@ -153,5 +164,5 @@ function snapshot(comp, name) {
 module.exports = {
   attr, snapshot,
   SRC, stack, simulate, freshWx, api, loadPage, waitFor, text, uniquePhone, phoneCode, registerMember,
-  staffToken, clerkScan, admin, httpJson,
+  staffToken, clerkScan, admin, givePoints, httpJson,
 };
