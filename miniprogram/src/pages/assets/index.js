@@ -1,41 +1,73 @@
-// 我的资产: points and what expires when, stored value (principal and bonus), tier and its progress.
+// 我的资产: points and what expires when, stored value (principal and bonus), tier with its progress
+// and benefits (what assets.tier carries: the shopper routes have no program document), coupons.
 const api = require('../../utils/api.js');
 const config = require('../../config.js');
 const format = require('../../utils/format.js');
 const subscribe = require('../../utils/subscribe.js');
+const pager = require('../ledger/pager.js');
 
-const MEASURES = { spend: (n) => `${n} 元消费`, points: (n) => `${n} 积分`, orders: (n) => `${n} 笔订单` };
+const MEASURES = { spend: (n) => `${format.points(n)} 元消费`, points: (n) => `${format.points(n)} 积分`,
+  orders: (n) => `${n} 笔订单` };
+
+function times(pct) {
+  return `${pct / 100} 倍`;
+}
 
 function benefits(tier) {
   const parts = [];
   if (tier.discount_pct < 100) parts.push(`会员价 ${tier.discount_pct / 10} 折`);
-  if (tier.points_multiplier_pct > 100) parts.push(`积分 ${tier.points_multiplier_pct / 100} 倍`);
-  if (tier.birthday_multiplier_pct > 100) parts.push(`生日月 ${tier.birthday_multiplier_pct / 100} 倍积分`);
+  if (tier.points_multiplier_pct > 100) parts.push(`消费积分 ${times(tier.points_multiplier_pct)}`);
+  if (tier.birthday_multiplier_pct > 100) parts.push(`生日积分 ${times(tier.birthday_multiplier_pct)}`);
   if (tier.free_shipping) parts.push('线上包邮');
-  return parts.join(' · ') || '积分、优惠券全渠道通用';
+  return parts;
 }
 
 Component({
-  data: { colors: config.colors, state: 'loading', error: '' },
+  data: {
+    colors: config.colors, state: 'loading', error: '', notice: '',
+    tier: null, benefits: [], progressPct: 0, progressText: '', nextText: '',
+    points: '0', debt: '', expiring: [], balance: '¥0.00', principal: '¥0.00', bonus: '¥0.00', couponCount: 0,
+  },
   methods: {
     onLoad() {
       return this.reload();
     },
+    onShow() {
+      // Back from a ledger or after a purchase: fresh numbers, without blanking what is shown.
+      if (this.data.state === 'ready') return this.fetch();
+      return Promise.resolve();
+    },
     onPullDownRefresh() {
-      return this.reload().then(() => wx.stopPullDownRefresh());
+      return (this.data.state === 'ready' ? this.fetch() : this.reload()).then(() => wx.stopPullDownRefresh());
     },
     reload() {
+      this.setData({ state: 'loading', error: '' });
+      return pager.memberSession().then((s) => {
+        if (!s.registered) {
+          this.setData({ state: 'visitor' });
+          return null;
+        }
+        return this.fetch();
+      }, (err) => this.setData({ state: 'error', error: err.message }));
+    },
+    fetch() {
       return api.get('/me/assets').then((a) => {
-        const next = a.tier.next;
-        const measure = MEASURES[a.tier.measure] || String;
+        const tier = a.tier;
+        const next = tier.next;
+        const measure = MEASURES[tier.measure] || String;
         this.setData({
           state: 'ready',
-          tier: a.tier,
-          benefits: benefits(a.tier),
-          progressPct: next ? Math.min(100, Math.floor((a.tier.progress * 100) / next.threshold)) : 100,
-          nextText: next ? `再累计 ${measure(next.remaining)} 升级为 ${next.name}` : '',
+          error: '',
+          tier,
+          benefits: benefits(tier),
+          progressPct: next && next.threshold ? Math.min(100, Math.floor((tier.progress * 100) / next.threshold)) : 100,
+          progressText: next ? `${measure(tier.progress)} / ${measure(next.threshold)}` : '',
+          nextText: next ? `再累计 ${measure(next.remaining)} 升级为${next.name}` : '已是最高等级',
           points: format.points(a.points.balance),
-          expiring: a.points.expiring.map((e) => ({ points: e.points, expires_at: e.expires_at, date: format.date(e.expires_at) })),
+          debt: a.points.debt ? `待抵扣欠分 ${format.points(a.points.debt)}` : '',
+          expiring: a.points.expiring.map((e) => ({
+            key: e.expires_at, text: `${format.points(e.points)} 积分将于 ${format.date(e.expires_at)} 过期`,
+          })),
           balance: format.yuan(a.balance_cents),
           principal: format.yuan(a.principal_cents),
           bonus: format.yuan(a.bonus_cents),
@@ -43,9 +75,19 @@ Component({
         });
       }, (err) => this.setData({ state: 'error', error: err.message }));
     },
+    goRegister() { wx.navigateTo({ url: '/pages/login/index' }); },
     goPoints() { wx.navigateTo({ url: '/pages/ledger/index?kind=points' }); },
     goBalance() { wx.navigateTo({ url: '/pages/ledger/index?kind=balance' }); },
+    goOrders() { wx.navigateTo({ url: '/pages/orders/index' }); },
     goCoupons() { wx.switchTab({ url: '/pages/coupons/index' }); },
-    subscribe() { return subscribe.ask(['pointsExpiry']); },
+    subscribe() {
+      return subscribe.ask(['pointsExpiry']).then((answer) => {
+        const id = config.subscribeTemplates.pointsExpiry;
+        const ok = !!(answer && answer.items && answer.items.some((i) => i.template_id === id && i.credits > 0));
+        const notice = ok ? '已订阅，积分到期前将提醒您' : '未订阅积分到期提醒';
+        this.setData({ notice });
+        wx.showToast({ title: ok ? '订阅成功' : '未订阅', icon: ok ? 'success' : 'none' });
+      });
+    },
   },
 });

@@ -1,42 +1,51 @@
-// 积分明细 / 储值明细 with infinite scroll: each page asked once, by the cursor the last one gave.
-const api = require('../../utils/api.js');
+// 积分明细 / 储值明细: newest first, the next page on reaching the bottom (see pager.js).
+const config = require('../../config.js');
 const format = require('../../utils/format.js');
 const labels = require('../../utils/labels.js');
+const pager = require('./pager.js');
+
+// Points spent in the points mall are an exchange, not a discount on an order.
+function pointsLabel(e) {
+  if (e.kind === 'spend' && e.source !== 'order') return '积分兑换';
+  return labels.POINTS_KINDS[e.kind] || e.kind;
+}
+
+function signed(n, show) {
+  return `${n > 0 ? '+' : ''}${show(n)}`;
+}
 
 const KINDS = {
-  points: { path: '/me/points/ledger', title: '积分明细', names: labels.POINTS_KINDS, value: (e) => e.points,
-    show: (n) => `${n > 0 ? '+' : ''}${n}` },
-  balance: { path: '/me/balance/ledger', title: '储值明细', names: labels.WALLET_KINDS, value: (e) => e.amount_cents,
-    show: (n) => `${n > 0 ? '+' : ''}${format.yuan(n)}` },
+  points: {
+    path: '/me/points/ledger',
+    title: '积分明细',
+    map: (e) => ({
+      id: e.id, label: pointsLabel(e), detail: e.reason, when: format.dateTime(e.created_at),
+      amount: signed(e.points, String), positive: e.points > 0,
+      after: `余额 ${format.points(e.balance_after)}`,
+    }),
+  },
+  balance: {
+    path: '/me/balance/ledger',
+    title: '储值明细',
+    map: (e) => ({
+      id: e.id, label: labels.WALLET_KINDS[e.kind] || e.kind, detail: e.reason, when: format.dateTime(e.created_at),
+      amount: signed(e.amount_cents, format.yuan), positive: e.amount_cents > 0,
+      after: `余额 ${format.yuan(e.balance_after_cents)}`,
+    }),
+  },
 };
-const PAGE_SIZE = 20;
 
 Component({
-  data: { rows: [], state: 'loading', error: '' },
-  methods: {
+  data: { colors: config.colors, rows: [], state: 'loading', error: '', title: '' },
+  methods: Object.assign(pager.pagerMethods(), {
     onLoad(query = {}) {
       this.kind = KINDS[query.kind] || KINDS.points;
-      this.cursor = '';
+      this.setData({ title: this.kind.title });
       wx.setNavigationBarTitle({ title: this.kind.title });
-      return this.more();
+      return this.startList();
     },
-    onReachBottom() {
-      return this.more();
+    source() {
+      return this.kind;
     },
-    more() {
-      if (this.loading || this.data.state === 'end') return Promise.resolve();
-      this.loading = true;
-      this.setData({ state: 'loading' });
-      const kind = this.kind;
-      return api.get(kind.path, { limit: PAGE_SIZE, cursor: this.cursor }).then((page) => {
-        const rows = page.items.map((e) => {
-          const n = kind.value(e);
-          return { id: e.id, label: kind.names[e.kind] || e.reason || e.kind, when: format.dateTime(e.created_at),
-            amount: kind.show(n), positive: n > 0 };
-        });
-        this.cursor = page.next_cursor || '';
-        this.setData({ rows: this.data.rows.concat(rows), state: page.next_cursor ? 'more' : 'end' });
-      }, (err) => this.setData({ state: 'error', error: err.message })).then(() => { this.loading = false; });
-    },
-  },
+  }),
 });
