@@ -124,7 +124,7 @@ describe('积分明细 / 储值明细', () => {
     expect(page.data.rows.map((r) => r.amount)).toEqual(Array.from({ length: 25 }, (_, i) => `+${(25 - i) * 10}`));
     expect(page.querySelectorAll('.row').length).toBe(25);
     expect(['.reason', '.detail', '.when', '.amount', '.after'].map((sel) => h.text(page, `.row ${sel}`))).toEqual(
-      ['门店调整', '第25次补录', format().dateTime(server.items[0].created_at), '+250',
+      ['积分调整', '第25次补录', format().dateTime(server.items[0].created_at), '+250',
         `余额 ${format().points(server.items[0].balance_after)}`]);
     expect(h.text(page, '#end')).toBe('没有更多了');
     await page.instance.onReachBottom(); // at the end: nothing more is asked
@@ -140,7 +140,7 @@ describe('积分明细 / 储值明细', () => {
     const server = await h.api().get('/me/points/ledger');
     expect(server.items.map((e) => [e.kind, e.points])).toEqual([['adjust', -50], ['adjust', 300]]);
     expect(page.data.rows.map((r) => [r.label, r.detail, r.amount])).toEqual([
-      ['门店调整', '误发扣回', '-50'], ['门店调整', '活动补发', '+300']]);
+      ['积分调整', '误发扣回', '-50'], ['积分调整', '活动补发', '+300']]);
     expect(h.text(page, '#end')).toBe('没有更多了');
   });
 

@@ -1,6 +1,6 @@
 // Chinese labels for what the API reports by code.
 const POINTS_KINDS = {
-  earn: '消费获得', spend: '积分抵扣', expire: '积分过期', bonus: '奖励积分', adjust: '门店调整',
+  earn: '消费获得', spend: '积分抵扣', expire: '积分过期', bonus: '奖励积分', adjust: '积分调整',
   debt_repay: '抵扣欠分', refund_reversal: '退款扣回', refund_restore: '退款返还', transfer_in: '账户合并转入',
   transfer_out: '账户合并转出', import: '迁移导入',
 };
