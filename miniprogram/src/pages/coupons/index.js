@@ -52,5 +52,11 @@ Component({
     goCenter() {
       wx.navigateTo({ url: '/pages/center/index' });
     },
+    goMall() {
+      wx.navigateTo({ url: '/pages/mall/index' });
+    },
+    onOpen(e) {
+      wx.navigateTo({ url: `/pages/coupon/index?id=${e.currentTarget.dataset.id}` });
+    },
   },
 });

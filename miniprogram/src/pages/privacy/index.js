@@ -16,12 +16,29 @@ function consentRows(items) {
   }));
 }
 
+// Invitees are other people: only their nickname's first character is shown.
+function maskName(name) {
+  const chars = Array.from(String(name || ''));
+  return chars.length ? `${chars[0]}*` : '未设置昵称';
+}
+
+// The export holds the phone in full; the screen shows it masked (the copied JSON keeps it whole).
+function maskPhone(phone) {
+  const p = String(phone || '');
+  if (!p) return '未登记';
+  return p.length >= 11 ? `${p.slice(0, 3)}****${p.slice(-4)}` : p;
+}
+
+function inviteeRows(items) {
+  return items.map((m, i) => ({ key: `${i}-${m.registered_at}`, name: maskName(m.nickname), at: format.date(m.registered_at) }));
+}
+
 function confirm(title, content) {
   return new Promise((resolve) => wx.showModal({ title, content, success: (r) => resolve(!!r.confirm), fail: () => resolve(false) }));
 }
 
 Component({
-  data: { colors: config.colors, state: 'loading', error: '', consents: [], exported: '' },
+  data: { colors: config.colors, state: 'loading', error: '', consents: [], exported: '', exportSummary: [], invitees: [] },
   methods: {
     onLoad() {
       return this.reload();
@@ -30,7 +47,8 @@ Component({
       this.setData({ state: 'loading' });
       return Promise.all([api.get('/me'), api.get('/me/consents'), api.get('/me/referral')]).then(([me, consents, ref]) => {
         this.setData({ state: 'ready', nickname: me.nickname || '会员', phone: me.phone, memberNo: me.member_no,
-          referralCode: ref.referral_code, invited: ref.invited_count, consents: consentRows(consents.items) });
+          referralCode: ref.referral_code, invited: ref.invited_count,
+          invitees: inviteeRows(ref.invitees || []), consents: consentRows(consents.items) });
       }, (err) => this.setData({ state: 'error', error: err.message }));
     },
     onConsent(e) {
@@ -49,8 +67,16 @@ Component({
     },
     exportData() {
       return api.get('/me/export').then((data) => {
-        wx.setClipboardData({ data: JSON.stringify(data) });
-        this.setData({ exported: '个人信息已复制到剪贴板（JSON）' });
+        wx.setClipboardData({ data: JSON.stringify(data, null, 2) });
+        const p = data.profile || {};
+        this.setData({
+          exported: '个人信息已复制到剪贴板（JSON）',
+          exportSummary: [
+            `会员号 ${p.member_no || ''} · 手机号 ${maskPhone(p.phone)}`,
+            `授权记录 ${(data.consent_history || []).length} 条 · 会员动态 ${(data.events || []).length} 条 · 积分明细 ${(data.points_ledger || []).length} 条`,
+            `导出时间 ${format.dateTime(data.exported_at)}`,
+          ],
+        });
       }, (err) => wx.showToast({ title: err.message, icon: 'none' }));
     },
     deleteAccount() {
