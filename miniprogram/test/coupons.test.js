@@ -1,12 +1,5 @@
 const h = require('./support/helpers');
 
-// The admin gives a member points (the console's adjustment route, one ledger row).
-async function givePoints(memberId, points) {
-  const res = await h.admin('POST', `/members/${memberId}/points/adjustments`, { points, reason: '测试赠送' });
-  expect([200, 201]).toContain(res.statusCode);
-  return res.data;
-}
-
 describe('领券中心 and 我的优惠券', () => {
   test('a claim shows in my coupons under 可用; a second claim is refused with the limit message', async () => {
     const wx = h.freshWx();
@@ -34,12 +27,12 @@ describe('领券中心 and 我的优惠券', () => {
 
     const mine = h.loadPage('coupons');
     await mine.instance.onLoad({});
-    expect(mine.data.items.map((c) => c.name)).toEqual(['新人满100减20']);
-    expect(mine.data.items[0].value).toBe('满100减20元');
-    expect(h.text(mine, `#coupon-${mine.data.items[0].id}`)).toContain('满100减20元');
+    expect(mine.data.rows.map((c) => c.name)).toEqual(['新人满100减20']);
+    expect(mine.data.rows[0].value).toBe('满100减20元');
+    expect(h.text(mine, `#coupon-${mine.data.rows[0].id}`)).toContain('满100减20元');
     h.snapshot(mine, 'coupons');
-    mine.instance.onOpen({ currentTarget: { dataset: { id: mine.data.items[0].id } } });
-    expect(wx.called('navigateTo')[0].options.url).toBe(`/pages/coupon/index?id=${mine.data.items[0].id}`);
+    mine.instance.onOpen({ currentTarget: { dataset: { id: mine.data.rows[0].id } } });
+    expect(wx.called('navigateTo')[0].options.url).toBe(`/pages/coupon/index?id=${mine.data.rows[0].id}`);
     await mine.instance.switchTo('used');
     expect(h.text(mine, '#empty')).toBe('暂无已使用的优惠券');
     const held = await h.api().get('/me/coupons', { status: 'available' });
@@ -119,7 +112,7 @@ describe('积分商城', () => {
     expect(h.text(page, '#last-error')).toBe('积分不足，无法兑换');
     expect((await h.api().get('/me/coupons', { status: 'available' })).items.length).toBe(0);
 
-    await givePoints(member.member.id, price + 50);
+    await h.givePoints(member.member.id, price + 50);
     await page.instance.reload();
     expect(h.text(page, '#balance')).toBe(String(price + 50));
     wx.modalAnswer = false; // cancelled at the confirm: nothing spent
@@ -135,5 +128,26 @@ describe('积分商城', () => {
     const coupons = (await h.api().get('/me/coupons', { status: 'available' })).items;
     expect(coupons.map((c) => c.source)).toEqual(['mall']);
     h.snapshot(page, 'mall');
+  });
+
+  test('my coupons: a visitor is offered registration; switching tabs drops the previous tab\'s rows', async () => {
+    const wx = h.freshWx();
+    const page = h.loadPage('coupons');
+    await page.instance.onLoad({});
+    expect(page.data.state).toBe('visitor');
+    page.instance.goRegister();
+    expect(wx.called('navigateTo')[0].options.url).toBe('/pages/login/index');
+
+    h.freshWx();
+    await h.registerMember();
+    await h.api().post(`/coupon-center/${h.stack.center_template_id}/claim`, {});
+    const mine = h.loadPage('coupons');
+    await mine.instance.onLoad({});
+    expect(mine.data.rows.length).toBe(1);
+    await mine.instance.switchTo('expired');
+    expect(mine.data.rows).toEqual([]);
+    expect(h.text(mine, '#empty')).toBe('暂无已过期的优惠券');
+    const calls = global.wx.called('request').filter((c) => c.options.url.includes('/me/coupons?'));
+    expect(calls.map((c) => c.options.url.includes('status=expired'))).toEqual([false, true]);
   });
 });

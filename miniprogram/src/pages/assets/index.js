@@ -4,7 +4,7 @@ const api = require('../../utils/api.js');
 const config = require('../../config.js');
 const format = require('../../utils/format.js');
 const subscribe = require('../../utils/subscribe.js');
-const pager = require('../ledger/pager.js');
+const pager = require('../../utils/pager.js');
 
 const MEASURES = { spend: (n) => `${format.points(n)} 元消费`, points: (n) => `${format.points(n)} 积分`,
   orders: (n) => `${n} 笔订单` };

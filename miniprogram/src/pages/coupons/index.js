@@ -1,53 +1,41 @@
-// 我的优惠券 by status: 可用 / 已使用 / 已过期, with infinite scroll.
-const api = require('../../utils/api.js');
+// 我的优惠券 by status: 可用 / 已使用 / 已过期, with infinite scroll (utils/pager.js).
 const config = require('../../config.js');
 const format = require('../../utils/format.js');
 const labels = require('../../utils/labels.js');
+const pager = require('../../utils/pager.js');
 
 const TABS = [{ key: 'available', label: '可用' }, { key: 'used', label: '已使用' }, { key: 'expired', label: '已过期' }];
 const BADGES = { available: '', used: '已使用', expired: '已过期' };
 
 Component({
-  data: { colors: config.colors, tabs: TABS, status: 'available', statusLabel: '可用', items: [], state: 'loading', error: '' },
-  methods: {
+  data: { colors: config.colors, tabs: TABS, status: 'available', statusLabel: '可用', rows: [], state: 'loading', error: '' },
+  methods: Object.assign(pager.pagerMethods(), {
     onLoad(query = {}) {
       return this.switchTo(query.status || 'available');
     },
     onShow() {
-      if (this.loaded) return this.reload();
+      if (this.loaded) return this.startList();
       return null;
-    },
-    onReachBottom() {
-      return this.more();
     },
     onTab(e) {
       return this.switchTo(e.currentTarget.dataset.key);
     },
     switchTo(status) {
       const tab = TABS.find((t) => t.key === status) || TABS[0];
-      this.setData({ status: tab.key, statusLabel: tab.label });
-      return this.reload();
-    },
-    reload() {
-      this.cursor = '';
       this.loaded = true;
-      this.setData({ items: [], state: 'more' });
-      return this.more();
+      this.setData({ status: tab.key, statusLabel: tab.label });
+      return this.startList(); // a page of the previous tab still in flight is dropped
     },
-    more() {
-      if (this.loading || this.data.state === 'end') return Promise.resolve();
-      this.loading = true;
+    source() {
       const status = this.data.status;
-      this.setData({ state: 'loading' });
-      return api.get('/me/coupons', { status, limit: 20, cursor: this.cursor }).then((page) => {
-        if (status !== this.data.status) return; // the shopper switched tabs meanwhile
-        const items = page.items.map((c) => ({
+      return {
+        path: '/me/coupons',
+        query: { status },
+        map: (c) => ({
           id: c.id, name: c.name, value: labels.couponValue(c.terms), badge: BADGES[status],
           valid: `${format.date(c.valid_from)} 至 ${format.date(c.valid_until)}`,
-        }));
-        this.cursor = page.next_cursor || '';
-        this.setData({ items: this.data.items.concat(items), state: page.next_cursor ? 'more' : 'end' });
-      }, (err) => this.setData({ state: 'error', error: err.message })).then(() => { this.loading = false; });
+        }),
+      };
     },
     goCenter() {
       wx.navigateTo({ url: '/pages/center/index' });
@@ -58,5 +46,5 @@ Component({
     onOpen(e) {
       wx.navigateTo({ url: `/pages/coupon/index?id=${e.currentTarget.dataset.id}` });
     },
-  },
+  }),
 });

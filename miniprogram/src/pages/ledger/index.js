@@ -1,8 +1,8 @@
-// 积分明细 / 储值明细: newest first, the next page on reaching the bottom (see pager.js).
+// 积分明细 / 储值明细: newest first, the next page on reaching the bottom (see utils/pager.js).
 const config = require('../../config.js');
 const format = require('../../utils/format.js');
 const labels = require('../../utils/labels.js');
-const pager = require('./pager.js');
+const pager = require('../../utils/pager.js');
 
 // Points spent in the points mall are an exchange, not a discount on an order.
 function pointsLabel(e) {

@@ -2,7 +2,7 @@
 const config = require('../../config.js');
 const format = require('../../utils/format.js');
 const labels = require('../../utils/labels.js');
-const pager = require('../ledger/pager.js');
+const pager = require('../../utils/pager.js');
 
 const STATUSES = { placed: '已完成', partially_refunded: '部分退款', refunded: '已退款' };
 

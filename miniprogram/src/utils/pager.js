@@ -1,7 +1,7 @@
-// Cursor paging shared by 明细 and 我的订单: the first page on load, the next one on reaching the
+// Cursor paging shared by 明细, 我的订单 and 我的优惠券: the first page on load, the next one on reaching the
 // bottom, each page asked once (a second scroll event while one is in flight is ignored), rows kept
 // unique by id, and the end said once the server answers no next_cursor.
-const api = require('../../utils/api.js');
+const api = require('./api.js');
 
 const PAGE_SIZE = 20;
 
@@ -11,7 +11,7 @@ function memberSession() {
   return current ? Promise.resolve(current) : api.login();
 }
 
-// The methods a list page mixes in; `source()` gives {path, map(item) → row}.
+// The methods a list page mixes in; `source()` gives {path, query?, map(item) → row}.
 function pagerMethods() {
   return {
     startList() {
@@ -35,7 +35,8 @@ function pagerMethods() {
       this.setData({ state: 'loading', error: '' });
       const source = this.source();
       const generation = this.generation;
-      return api.get(source.path, { limit: PAGE_SIZE, cursor: this.cursor }).then((page) => {
+      const query = Object.assign({}, source.query, { limit: PAGE_SIZE, cursor: this.cursor });
+      return api.get(source.path, query).then((page) => {
         if (generation !== this.generation) return;
         const fresh = page.items.filter((item) => !this.seen[item.id]);
         fresh.forEach((item) => { this.seen[item.id] = true; });
