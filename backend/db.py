@@ -285,11 +285,23 @@ async def init_tortoise(config: dict[str, Any]) -> None:
     Tortoise caches each model's INSERT statement per connection name, in the dialect of the first
     database it saw; a process that switches databases (``migrate`` then ``serve``, the test suite's
     SQLite and PostgreSQL stacks) would reuse SQLite's ``?`` placeholders on PostgreSQL.
+
+    It also gives the process back its ``TIMEZONE``: Tortoise writes its own (UTC) into the process
+    environment, where our setting of the same name lives, so every process started after it (a
+    ``run-job`` from a test, a worker) would otherwise take UTC for the merchant's time zone.
     """
+    from tortoise import timezone as tortoise_tz
     from tortoise.backends.base import executor
 
     executor.EXECUTOR_CACHE.clear()
+    ours = os.environ.get("TIMEZONE")
     await Tortoise.init(config=config)
+    tortoise_tz.get_timezone()  # Tortoise caches its UTC now, before the variable is ours again
+    tortoise_tz.get_default_timezone()
+    if ours is None:
+        os.environ.pop("TIMEZONE", None)
+    else:
+        os.environ["TIMEZONE"] = ours
 
 
 async def init_db(database_url: str, *, generate_sqlite_schema: bool = True) -> None:
