@@ -22,6 +22,7 @@ from backend.members.wechat import WeChatGateway
 from backend.ratelimit import Limiter
 from backend.security.pii import PiiCipher
 from backend.settings import Settings
+from jobs import segments
 from notifications import rendering
 from notifications.worker import build_dispatcher, close_channels
 
@@ -42,6 +43,7 @@ def _register_blueprints(app: Sanic) -> None:
         console,
         console_app_keys,
         console_audience,
+        console_campaigns,
         console_coupons,
         console_jobs,
         console_loyalty,
@@ -56,6 +58,7 @@ def _register_blueprints(app: Sanic) -> None:
     from backend.http import notifications as notification_routes
     from backend.web import pages
     from miniprogram_api import coupons as mp_coupons
+    from miniprogram_api import engagement as mp_engagement
     from miniprogram_api import routes as mp
 
     system.install(app)
@@ -69,6 +72,8 @@ def _register_blueprints(app: Sanic) -> None:
     app.blueprint(console_privacy.bp)
     app.blueprint(console_members.bp)
     app.blueprint(console_staff.bp)
+    app.blueprint(mp_engagement.bp)
+    app.blueprint(console_campaigns.bp)
 
 
 def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:
@@ -93,6 +98,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
     loyalty.install(settings.timezone)
     rendering.configure(settings)
     coupons.install(settings.timezone)
+    segments.install()
     _register_blueprints(app)
 
     @app.before_server_start

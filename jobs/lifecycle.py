@@ -10,7 +10,8 @@
 | points_expiry | expires the points lots that are due |
 | coupon_expiry_reminder | coupons expiring within ``days`` days: one reminder per coupon |
 | coupon_expiry | expires the coupons past their window |
-| tier_review | lowers tiers no longer earned, after their retention |
+| tier_downgrade_warning | members whose tier the review would lower within ``days`` days (retention over by then, and the orders still inside the window by then no longer reach the tier): a 保级提醒 with what is missing, once per tier held and year |
+| tier_review | lowers tiers no longer earned, after their retention; with a template (default 等级调整通知) each lowered member is told |
 | tags_recompute | recomputes the automatic tags (RFM, activity, preferred channel and store, spending band) |
 
 Referral rewards (on the invitee's first order) and tier gift packs (on each upgrade) happen in the
@@ -69,12 +70,13 @@ DEFAULTS: dict[str, ProgramSettings] = {
     "points_expiry": ProgramSettings(cron="5 0 * * *"),
     "coupon_expiry_reminder": ProgramSettings(cron="0 10 * * *", days=3, template_key="coupon_expiring"),
     "coupon_expiry": ProgramSettings(cron="10 0 * * *"),
-    "tier_review": ProgramSettings(cron="20 0 * * *"),
+    "tier_downgrade_warning": ProgramSettings(cron="0 10 * * *", days=14, template_key="tier_downgrade_warning"),
+    "tier_review": ProgramSettings(cron="20 0 * * *", template_key="tier_downgraded"),
     "tags_recompute": ProgramSettings(cron="30 2 * * *"),
 }
 NAMES = {"welcome_series": "新人欢迎系列", "birthday": "生日关怀", "winback": "沉睡唤醒", "churn_warning": "流失预警标签",
          "points_expiry_reminder": "积分到期提醒", "points_expiry": "积分过期", "coupon_expiry_reminder": "优惠券到期提醒",
-         "coupon_expiry": "优惠券过期", "tier_review": "等级复核", "tags_recompute": "自动标签计算"}
+         "coupon_expiry": "优惠券过期", "tier_downgrade_warning": "保级提醒", "tier_review": "等级复核", "tags_recompute": "自动标签计算"}
 CHURN_TAG = "lifecycle:流失预警"
 
 _cache: tuple[float, dict[str, ProgramSettings]] | None = None
@@ -131,7 +133,8 @@ def step_for(key: str, settings: ProgramSettings, *, now: datetime, tz: ZoneInfo
         from backend.loyalty import program, tiers
 
         async def review() -> dict[str, int]:
-            return await tiers.review(await program.load(), now=now)
+            return await tiers.review(await program.load(), now=now, downgrade_notice=settings.template_key,
+                                      channels=list(settings.channels))
 
         return single(review)
     if key == "tags_recompute":
@@ -148,13 +151,15 @@ def step_for(key: str, settings: ProgramSettings, *, now: datetime, tz: ZoneInfo
     if key == "churn_warning":
         return single(lambda: _churn_warning(settings, now))
     chooser = {"welcome_series": _welcome_members, "birthday": _birthday_members, "winback": _winback_members,
-               "points_expiry_reminder": _expiring_points, "coupon_expiry_reminder": _expiring_coupons}[key]
+               "points_expiry_reminder": _expiring_points, "coupon_expiry_reminder": _expiring_coupons,
+               "tier_downgrade_warning": _downgrade_risks}[key]
 
     async def step(cursor: int, conn: BaseDBAsyncClient) -> tuple[int | None, dict[str, int]]:
         rows = await chooser(cursor, settings, now, tz, conn)
         counts = {"members": 0, "messages": 0, "coupons": 0, "coupon_failures": 0}
         for row in rows:
-            await _reach(key, row, settings, now, tz, conn, counts)
+            if not row.get("skip"):
+                await _reach(key, row, settings, now, tz, conn, counts)
         return (int(rows[-1]["cursor"]) if len(rows) == BATCH else None), counts
 
     return step
@@ -267,6 +272,40 @@ async def _expiring_coupons(cursor: int, s: ProgramSettings, now: datetime, tz: 
         out.append({**r, "ref": f"coupon-{r['coupon_id']}", "expires_at": until,
                     "context": {"coupon_name": r["name"], "valid_until": until.isoformat(),
                                 "coupon_id": int(r["coupon_id"])}})
+    return out
+
+
+async def _downgrade_risks(cursor: int, s: ProgramSettings, now: datetime, tz: ZoneInfo,
+                           conn: BaseDBAsyncClient) -> list[dict[str, Any]]:
+    """Members above the lowest tier whose retention is over ``days`` days from now and whose measure then,
+    counting only the orders already placed that will still be inside the window, falls below their tier.
+    Rows not at risk come back marked ``skip`` (the batch keeps its length, so the cursor walks on)."""
+    from backend.loyalty import program as programs
+    from backend.loyalty import tiers
+
+    program = await programs.load(conn)
+    at = now + timedelta(days=s.days)
+    rows = await db.fetch(
+        "SELECT la.member_id, la.member_id AS cursor, la.tier_code, la.tier_since FROM loyalty_accounts la "
+        "JOIN members m ON m.id = la.member_id WHERE m.status = 'active' AND la.member_id > $1 "
+        "AND la.tier_code IS NOT NULL AND la.tier_code <> $2 AND (la.tier_since IS NULL OR la.tier_since <= $3) "
+        "ORDER BY la.member_id LIMIT $4", cursor, program.tiers[0].code,
+        at - timedelta(days=program.tier_retention_days), BATCH, conn=conn)
+    unit = {"spend": "元", "points": "积分", "orders": "笔订单"}[program.tier_measure]
+    out = []
+    for r in rows:
+        tier = program.tier(r["tier_code"])
+        value = await tiers.measure(conn, int(r["member_id"]), program, at)
+        target = program.tier_for(value)
+        if program.rank(target.code) >= program.rank(tier.code):
+            out.append({**r, "skip": True})
+            continue
+        since = db.to_datetime(r["tier_since"])
+        review_on = at.astimezone(tz).date()
+        out.append({**r, "ref": f"{tier.code}:{since.date().isoformat() if since else 'none'}:{review_on.year}",
+                    "context": {"tier_code": tier.code, "tier_name": tier.name, "to_tier_name": target.name,
+                                "measure": value, "threshold": tier.threshold, "missing": tier.threshold - value,
+                                "unit": unit, "review_on": review_on.isoformat()}})
     return out
 
 

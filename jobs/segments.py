@@ -21,6 +21,27 @@ async def saved_where(segment_id: int, *, now: datetime, tz: str, start: int = 1
                         start=start)
 
 
+async def member_selected(conn: Any, segment_id: int, member_id: int, now: datetime, tz: str) -> bool:
+    """Whether the saved segment selects the active member now (on the caller's transaction); a deleted
+    segment selects nobody."""
+    segment = await Segment.get_or_none(id=segment_id).using_db(conn)
+    if segment is None:
+        return False
+    where, params = compile_rule(segment.rule, dialect="postgres" if db.is_postgres() else "sqlite", now=now,
+                                 tz=tz, start=2)
+    row = await db.fetch_one(f"SELECT 1 AS hit FROM members m WHERE m.id = $1 AND m.status = 'active' AND {where}",
+                             member_id, *params, conn=conn)
+    return row is not None
+
+
+def install() -> None:
+    """Let bonus-point campaigns limited to a segment ask it (once per process)."""
+    from backend.loyalty import campaigns
+
+    if member_selected not in campaigns.SEGMENT_MATCHERS:
+        campaigns.SEGMENT_MATCHERS.append(member_selected)
+
+
 def _where(rule: Rule | dict[str, Any], tz: str) -> tuple[str, list[Any]]:
     return compile_rule(rule, dialect="postgres" if db.is_postgres() else "sqlite", now=clock.now(), tz=tz)
 
@@ -104,10 +125,14 @@ async def delete(*, segment_id: int, actor: audit.Actor) -> None:
     from jobs.models import Touch
 
     segment = await get_or_raise(segment_id=segment_id)
+    from backend.loyalty.campaigns import status as campaign_status
+    from backend.loyalty.models import PointsCampaign
+
     users = [t.id for t in await Touch.filter(status__in=["draft", "scheduled", "running", "paused"])
              if t.audience.get("segment_id") == segment_id]
-    if users:
-        raise SegmentInUse(details={"touch_ids": users})
+    campaigns = [c.id for c in await PointsCampaign.filter(segment_id=segment_id) if campaign_status(c) != "ended"]
+    if users or campaigns:
+        raise SegmentInUse(details={"touch_ids": users, "campaign_ids": campaigns})
     await segment.delete()
     await audit.record(actor=actor, action="segment.delete", target_type="segment", target_id=segment_id,
                        before=render(segment))

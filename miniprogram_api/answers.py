@@ -54,14 +54,16 @@ class ConsentsUpdated(Out):
 
 
 class Invitee(Out):
-    nickname: str | None
+    nickname: str = Field(description="masked: the first character and ** (微信用户 when there is none)")
     registered_at: datetime
     status: str
+    rewarded: bool = Field(description="the referrer's reward for this invitee has been granted")
 
 
 class Referral(Out):
     referral_code: str
     invited_count: int
+    reward_points: int = Field(description="points the referrals have earned this member")
     invitees: list[Invitee] = Field(description="the latest 100")
 
 

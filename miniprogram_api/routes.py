@@ -3,6 +3,7 @@ ledgers, orders, PIPL."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any, Literal
 
@@ -239,12 +240,36 @@ async def member_code(request: Request) -> HTTPResponse:
 async def referral(request: Request) -> HTTPResponse:
     member = await current_member(request)
     invitees = await Member.filter(referrer_id=member.id).order_by("-id").limit(100)
+    refs = set(await rewarded_invitees(member.id))
+    points = sum(await PointsEntry.filter(member_id=member.id, ref__startswith="referral:").values_list(
+        "points", flat=True))
     return ok({
         "referral_code": member.referral_code,
         "invited_count": await Member.filter(referrer_id=member.id).count(),
-        "invitees": [{"nickname": m.nickname, "registered_at": m.registered_at.isoformat(),
-                      "status": m.status} for m in invitees],
+        "reward_points": points,
+        "invitees": [{"nickname": mask_nickname(m.nickname), "registered_at": m.registered_at.isoformat(),
+                      "status": m.status, "rewarded": m.id in refs} for m in invitees],
     })
+
+
+def mask_nickname(nickname: str | None) -> str:
+    """An invitee as the referrer sees them: the first character, then ** (their own name is theirs)."""
+    if not nickname or not nickname.strip():
+        return "微信用户"
+    return f"{nickname.strip()[0]}**"
+
+
+async def rewarded_invitees(referrer_id: int) -> list[int]:
+    """The invitees whose referral reward the referrer has had (the reward event names each once)."""
+    rows = await db.fetch("SELECT payload FROM member_events WHERE member_id = $1 AND type = 'referral_rewarded'",
+                          referrer_id)
+    out = []
+    for row in rows:
+        payload = row["payload"]
+        if isinstance(payload, str | bytes):
+            payload = json.loads(payload)
+        out.append(int(payload.get("invitee_id", 0)))
+    return out
 
 
 @bp.get("/me/export")

@@ -249,6 +249,9 @@ SAMPLE_EVENTS: dict[str, dict[str, Any]] = {
     "points_expiring": {"points": 300, "expires_on": "2026-12-31"},
     "coupon_expiring": {"coupon_name": "满100减20", "valid_until": "2026-03-05T16:00:00+00:00", "coupon_id": 1},
     "newbie_task": {}, "birthday": {"birthday": "2026-05-20"}, "winback": {"dormant_days": 90},
+    "tier_downgrade_warning": {"tier_code": "gold", "tier_name": "金卡", "to_tier_name": "银卡", "measure": 4200,
+                               "threshold": 5000, "missing": 800, "unit": "元", "review_on": "2026-06-30"},
+    "tier_downgraded": {"tier_code": "silver", "tier_name": "银卡", "from_tier_name": "金卡", "measure": 4200},
 }
 
 

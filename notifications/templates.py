@@ -164,6 +164,26 @@ BUILTIN: dict[str, TemplateDoc] = {
                            text="{{ member.name }}，好久不见，回归礼券已放入您的账户。拒收请回复R"),
             email=EmailContent(subject="好久不见，{{ member.name }}",
                                text="{{ member.name }}，好久不见！回归礼券已放入您的账户。"))),
+    "tier_downgrade_warning": TemplateDoc(
+        name="保级提醒", purpose="marketing", channels=["wechat", "sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ event.tier_name }}", "{{ event.review_on }}", "{{ event.missing }}"],
+                           text="您的{{ event.tier_name }}会员将于 {{ event.review_on }} 复核，再消费 {{ event.missing }}"
+                                "{{ event.unit }}即可保级。拒收请回复R"),
+            email=EmailContent(subject="{{ event.tier_name }}会员保级提醒",
+                               text="{{ member.name }}，您的{{ event.tier_name }}会员将于 {{ event.review_on }} 复核，"
+                                    "再累计 {{ event.missing }} {{ event.unit }}即可保留当前等级，否则将调整为"
+                                    "{{ event.to_tier_name }}。"),
+            wechat=_wechat("pages/assets/index", thing1="{{ event.tier_name }}保级提醒",
+                           date2="{{ event.review_on }}", thing3="再累计{{ event.missing }}{{ event.unit }}可保级"))),
+    "tier_downgraded": TemplateDoc(
+        name="等级调整通知", purpose="service", channels=["wechat", "sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ event.from_tier_name }}", "{{ event.tier_name }}"],
+                           text="您的会员等级已由{{ event.from_tier_name }}调整为{{ event.tier_name }}，"
+                                "消费即可再次升级。"),
+            email=EmailContent(subject="会员等级调整通知",
+                               text="{{ member.name }}，您的会员等级已由{{ event.from_tier_name }}调整为"
+                                    "{{ event.tier_name }}，继续消费即可再次升级。"),
+            wechat=_wechat("pages/assets/index", thing1="{{ event.tier_name }}", time2="{{ today }}"))),
 }
 
 

@@ -124,7 +124,7 @@ _installed: set[str] = set()
 
 def install(timezone: str) -> None:
     """Plug coupons into orders, refunds, rewards and the member services (once per process)."""
-    from backend.loyalty import orders, program, tiers
+    from backend.loyalty import orders, program, rewards, tiers
     from backend.loyalty import views as loyalty_views
     from backend.members import merge, privacy, scan
     from backend.members import service as members
@@ -161,7 +161,19 @@ def install(timezone: str) -> None:
                 service.CouponTemplateNotFound):
             return None
 
+    async def reward_coupon(conn: BaseDBAsyncClient, template_id: int, member_id: int,
+                            ref: str) -> dict[str, Any] | None:
+        try:
+            async with conn._in_transaction() as nested:  # a savepoint: a refusal undoes only this coupon
+                coupon, _ = await service.issue(nested, template_id=template_id, member_id=member_id,
+                                                source="reward", source_ref=ref, tz=timezone)
+                return {"id": coupon.id, "name": coupon.name}
+        except (service.CouponOutOfStock, service.CouponNotClaimable, service.CouponLimitReached,
+                service.CouponTemplateNotFound):
+            return None
+
     orders.COUPON_HOOK.append(order_coupons)
+    rewards.COUPON_ISSUERS.append(reward_coupon)
     orders.REFUND_HOOKS.append(service.return_for_refund)
     members.REGISTRATION_REWARD_HOOKS.append(registration_coupons)
     tiers.GIFT_HOOKS.append(tier_gift_coupons)

@@ -75,6 +75,12 @@ class TierUpgrade(Out):
     gift: TierGiftPack
 
 
+class CampaignBonus(Out):
+    id: int = Field(description="the campaign")
+    name: str
+    points: int
+
+
 class _Balances(Out):
     """The member's balances after the call (absent for a sale without a member)."""
 
@@ -97,7 +103,10 @@ class _Priced(_Balances):
     points_value_cents: int
     balance_spent_cents: int
     payable_cents: int = Field(description="left to pay by other means")
-    points_earned: int
+    points_earned: int = Field(description="all the points the order earned: the earn rule's and the campaigns'")
+    points_base: int | None = Field(None, description="the earn rule's part of points_earned (absent without a member)")
+    campaigns: list[CampaignBonus] = Field(default_factory=list,
+                                           description="each bonus-point campaign's part of points_earned")
     tier_change: TierUpgrade | None = None
 
 

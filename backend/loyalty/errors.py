@@ -11,3 +11,5 @@ RefundExceedsPaid = error("REFUND_EXCEEDS_PAID", 422, "退款金额超过订单�
 RefundConflict = error("REFUND_CONFLICT", 409, "该退款单号已用于另一笔不同金额的退款")
 PaymentRefUsed = error("PAYMENT_REF_USED", 409, "该支付流水号已用于另一笔充值")
 PointsNotRedeemable = error("POINTS_NOT_REDEEMABLE", 422, "抵扣积分数须能折算为整分金额")
+CheckinDisabled = error("CHECKIN_DISABLED", 409, "签到活动未开启")
+CampaignNotFound = error("CAMPAIGN_NOT_FOUND", 404, "积分活动不存在")

@@ -206,3 +206,48 @@ class LoyaltyProgram(Model):
 
     class Meta:
         table = "loyalty_program"
+
+
+class CheckIn(Model):
+    """A member's daily check-in: one row per member and merchant day (the unique pair is the guard)."""
+
+    id = fields.BigIntField(primary_key=True)
+    member_id = fields.BigIntField()
+    day = fields.DateField()  # the merchant-time date
+    streak = fields.IntField()  # days in a row, this one included
+    points = fields.BigIntField(default=0)
+    coupon_id = fields.BigIntField(null=True)
+    coupon_name = fields.CharField(max_length=40, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "check_ins"
+        unique_together = (("member_id", "day"),)
+
+
+class PointsCampaign(Model):
+    """A bonus-point campaign: extra points on top of the earn rule for orders it matches, within its
+    time window, until its budget (if any) is spent."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=40)
+    description = fields.CharField(max_length=200, default="")
+    enabled = fields.BooleanField(default=True)
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField(null=True)  # null: until switched off (a standing rule)
+    kind = fields.CharField(max_length=12)  # multiplier | fixed
+    multiplier_pct = fields.IntField(default=100)  # multiplier: 200 = double the earn rule's points
+    bonus_points = fields.BigIntField(default=0)  # fixed: points per matching order
+    min_paid_cents = fields.BigIntField(default=0)
+    channels = fields.JSONField(default=list)  # empty: every channel
+    store_ids = fields.JSONField(default=list)
+    categories = fields.JSONField(default=list)
+    tiers = fields.JSONField(default=list)
+    segment_id = fields.IntField(null=True)
+    budget_points = fields.BigIntField(null=True)  # null: no budget
+    spent_points = fields.BigIntField(default=0)  # granted so far (refunds do not give budget back)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "points_campaigns"

@@ -16,8 +16,8 @@ Policies (README has the table):
   points credited; the balance never goes negative.
 
 Lock order, the same in every transaction that writes assets (merge, erasure, orders, refunds,
-exchanges, rewards): member rows (in id order), then order rows, then loyalty accounts (in member-id
-order), then coupons, then coupon templates. An order takes a key-share lock on its member and the
+exchanges, rewards, check-ins): member rows (in id order), then order rows, then loyalty accounts (in member-id
+order), then coupons, then coupon templates, then bonus-point campaigns (in id order). An order takes a key-share lock on its member and the
 referrer (one statement, id order) before any account, so a merge of either waits for the order or
 the order waits for the merge — and then lands on the member it was merged into.
 """
@@ -39,8 +39,8 @@ from tortoise.transactions import in_transaction
 
 from backend import audit, clock, db
 from backend.errors import field_errors
+from backend.loyalty import campaigns, rewards, tiers
 from backend.loyalty import program as programs
-from backend.loyalty import tiers
 from backend.loyalty.accounts import Assets, Context
 from backend.loyalty.errors import (
     OrderConflict,
@@ -249,9 +249,9 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
                                                          ref=f"order:{row.id}:spend")
         base = due - points_value
         tier_before = assets.account.tier_code
+        birthday = _is_birthday(db.to_date(member["birthday"]), placed_at, tz)
         earned = points_for(program, channel=order.channel, store_id=order.store_id, base_cents=base,
-                            items=order.items, tier_code=tier_before,
-                            birthday=_is_birthday(db.to_date(member["birthday"]), placed_at, tz))
+                            items=order.items, tier_code=tier_before, birthday=birthday)
         # The row must carry the earned points before the tier measure reads it.
         await Order.filter(id=row.id).using_db(conn).update(
             discount_cents=discount, points_spent=order.points_to_spend, points_value_cents=points_value,
@@ -261,11 +261,31 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
                                 expires_at=program.lot_expiry(now, tz))
         tier_change = await tiers.upgrade_if_qualified(assets, program, tz=tz, ctx=ctx)
         if referrer_id is not None:
-            await _referral_reward(conn, opened[referrer_id], member_id, program, order, tz)
+            await _referral_reward(conn, opened[referrer_id], member_id, program, order.channel, order.store_id, tz)
+
+        def base_for(part_cents: int, items_total: int, items: list[Item]) -> int:
+            return points_for(program, channel=order.channel, store_id=order.store_id,
+                              base_cents=base * part_cents // items_total, items=items, tier_code=tier_before,
+                              birthday=birthday)
+
+        # Campaign rows are locked last (after coupon templates: the lock order above).
+        granted = await campaigns.grants(conn, member_id=member_id, channel=order.channel, store_id=order.store_id,
+                                         tier_code=program.tier(tier_before).code, paid_cents=base,
+                                         items=order.items, base_points=earned, base_for=base_for,
+                                         placed_at=placed_at, tz=tz)
+        for grant in granted:
+            await assets.credit(grant.points, kind="bonus", ref=f"order:{row.id}:campaign:{grant.campaign_id}",
+                                ctx=replace(ctx, source="campaign", reason=f"活动「{grant.name}」 订单 {order.order_no}"),
+                                expires_at=program.lot_expiry(now, tz))
+        total_earned = earned + sum(grant.points for grant in granted)
+        if granted:
+            await Order.filter(id=row.id).using_db(conn).update(points_earned=total_earned)
         await assets.save()
         receipt.update(discount_cents=discount, points_spent=order.points_to_spend, points_value_cents=points_value,
                        balance_spent_cents=principal + bonus, payable_cents=due - points_value - principal - bonus,
-                       points_earned=earned, tier_change=tier_change, **_balances(assets, program))
+                       points_earned=total_earned, points_base=earned,
+                       campaigns=[grant.as_json() for grant in granted], tier_change=tier_change,
+                       **_balances(assets, program))
         if quote:
             raise _Quoted(receipt)
         await Order.filter(id=row.id).using_db(conn).update(receipt=receipt)
@@ -273,7 +293,7 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
                             store_id=order.store_id, using_db=conn,
                             payload={"order_id": row.id, "order_no": order.order_no,
                                      "amount_cents": order.amount_cents, "paid_cents": base,
-                                     "points_earned": earned, "points_spent": order.points_to_spend,
+                                     "points_earned": total_earned, "points_spent": order.points_to_spend,
                                      "balance_spent_cents": principal + bonus,
                                      "items": [item.__dict__ for item in order.items]})
     return receipt
@@ -299,9 +319,14 @@ async def _lock_member(conn: Any, member_id: int) -> dict[str, Any]:
     raise MemberNotFound()
 
 
+def _referrer_rewarded(program: programs.Program) -> bool:
+    return bool(program.referrer_points or program.referral.referrer_coupon_template_ids)
+
+
 async def _referral_due(conn: Any, member: dict[str, Any], program: programs.Program) -> int | None:
-    """The referrer to reward for this order: on the invitee's first order only."""
-    if not program.referrer_points or member["referrer_id"] is None:
+    """The referrer to reward for this order: on the invitee's first order, when the program says so."""
+    if member["referrer_id"] is None or program.referral.referrer_reward_on != "first_order" \
+            or not _referrer_rewarded(program):
         return None
     if await Order.filter(member_id=member["id"]).using_db(conn).count() != 1:
         return None
@@ -309,21 +334,26 @@ async def _referral_due(conn: Any, member: dict[str, Any], program: programs.Pro
 
 
 async def _referral_reward(conn: Any, referrer: Assets, member_id: int, program: programs.Program,
-                           order: OrderInput, tz: str) -> None:
-    """The referrer's reward, on the invitee's first order (one ledger ref per invitee)."""
+                           channel: str, store_id: int | None, tz: str) -> None:
+    """The referrer's reward for one invitee, once (one ledger ref and one coupon ref per invitee), at the
+    invitee's registration or first order."""
     ref = f"referral:{member_id}"
-    if await PointsEntry.filter(member_id=referrer.member_id, ref=ref).using_db(conn).exists():
-        return
     status = await db.fetch_one("SELECT status FROM members WHERE id = $1", referrer.member_id, conn=conn)
     if status is None or status["status"] != "active":  # merged or erased since: nobody to reward
         return
-    await referrer.credit(program.referrer_points, kind="bonus", ref=ref,
-                          ctx=Context(source="campaign", reason="推荐好友首单奖励", channel=order.channel,
-                                      store_id=order.store_id),
-                          expires_at=program.lot_expiry(clock.now(), tz))
-    await referrer.save()
-    await events.append(member_id=referrer.member_id, type="referral_rewarded", channel=order.channel,
-                        payload={"invitee_id": member_id, "points": program.referrer_points}, using_db=conn)
+    if await PointsEntry.filter(member_id=referrer.member_id, ref=ref).using_db(conn).exists():
+        return
+    reason = "推荐好友首单奖励" if program.referral.referrer_reward_on == "first_order" else "推荐好友注册奖励"
+    if program.referrer_points:
+        await referrer.credit(program.referrer_points, kind="bonus", ref=ref,
+                              ctx=Context(source="campaign", reason=reason, channel=channel, store_id=store_id),
+                              expires_at=program.lot_expiry(clock.now(), tz))
+        await referrer.save()
+    coupons = [await rewards.coupon(conn, template_id, referrer.member_id, ref)
+               for template_id in program.referral.referrer_coupon_template_ids]
+    await events.append(member_id=referrer.member_id, type="referral_rewarded", channel=channel,
+                        payload={"invitee_id": member_id, "points": program.referrer_points,
+                                 "coupon_ids": [c["id"] for c in coupons if c]}, using_db=conn)
 
 
 def _share(total: int, refunded: int, amount: int) -> int:
@@ -519,19 +549,30 @@ async def expire_due_points(*, now: datetime | None = None, batch: int = 500) ->
 
 async def grant_registration_points(conn: Any, member_id: int, channel: str, store_id: int | None,
                                     tz: str) -> None:
-    """Registration bonus (and the invitee's referral bonus): called once per member, in the
-    transaction that claims the member's one registration reward."""
+    """Registration bonus, the invitee's referral bonus and coupons, and the referrer's reward when it is
+    given at registration: called once per member, in the transaction that claims the member's one
+    registration reward."""
     program = await programs.load(conn)
     member = await Member.get(id=member_id).using_db(conn)
     grants = [("registration", program.registration_points, "注册奖励")]
-    if member.referrer_id is not None:
+    referrer_id = member.referrer_id
+    if referrer_id is not None:
         grants.append(("invitee", program.invitee_points, "受邀注册奖励"))
-    if not any(points for _, points, _ in grants):
-        return
-    assets = await Assets.open(conn, member_id)
-    for name, points, reason in grants:
-        if points:
-            await assets.credit(points, kind="bonus", ref=f"{name}_bonus",
-                                ctx=Context(source="campaign", reason=reason, channel=channel, store_id=store_id),
-                                expires_at=program.lot_expiry(clock.now(), tz))
-    await assets.save()
+    reward_referrer = (referrer_id is not None and program.referral.referrer_reward_on == "registration"
+                       and _referrer_rewarded(program))
+    if any(points for _, points, _ in grants) or reward_referrer:
+        # Accounts in member-id order (the lock order): the referrer joined first.
+        opened = {mid: await Assets.open(conn, mid)
+                  for mid in sorted({member_id, referrer_id if reward_referrer else None} - {None})}
+        assets = opened[member_id]
+        for name, points, reason in grants:
+            if points:
+                await assets.credit(points, kind="bonus", ref=f"{name}_bonus",
+                                    ctx=Context(source="campaign", reason=reason, channel=channel, store_id=store_id),
+                                    expires_at=program.lot_expiry(clock.now(), tz))
+        await assets.save()
+        if reward_referrer and referrer_id is not None:
+            await _referral_reward(conn, opened[referrer_id], member_id, program, channel, store_id, tz)
+    if referrer_id is not None:
+        for template_id in program.referral.invitee_coupon_template_ids:
+            await rewards.coupon(conn, template_id, member_id, "referral:invitee")

@@ -73,6 +73,49 @@ class TopupBonus(Rule):
     bonus_cents: int = Field(ge=0, le=MAX_CENTS)
 
 
+class CheckinReward(Rule):
+    day: int = Field(ge=1, le=31, description="the day of the streak cycle it is given on (1 = the first day)")
+    points: int = Field(0, ge=0, le=1_000_000)
+    coupon_template_id: TemplateId | None = Field(None, description="a coupon given with the points")
+
+
+class CheckinRule(Rule):
+    """Daily check-in (签到): once per member per merchant day; the streak grows by one each day in a row,
+    and starts over at 1 after a missed day. The reward of streak day ``n`` is the reward listed for
+    day ``(n - 1) % cycle_days + 1``, or ``daily_points`` for a day without one."""
+
+    enabled: bool = False
+    cycle_days: int = Field(7, ge=1, le=31, description="after this many days in a row the rewards start over")
+    daily_points: int = Field(5, ge=0, le=1_000_000, description="points of a day without a reward of its own")
+    rewards: list[CheckinReward] = Field(default_factory=list, max_length=31)
+
+    @model_validator(mode="after")
+    def days_in_cycle(self) -> CheckinRule:
+        days = [reward.day for reward in self.rewards]
+        if len(set(days)) != len(days):
+            raise ValueError("每个签到日只能设置一个奖励")
+        if any(day > self.cycle_days for day in days):
+            raise ValueError("奖励的签到日不能超过签到周期")
+        return self
+
+    def reward_for(self, streak: int) -> CheckinReward:
+        day = (streak - 1) % self.cycle_days + 1
+        listed = next((reward for reward in self.rewards if reward.day == day), None)
+        return listed or CheckinReward(day=day, points=self.daily_points)
+
+
+class ReferralRule(Rule):
+    """Coupons for either side of a referral, and when the referrer is rewarded (points and coupons);
+    every referral reward is granted once per invitee."""
+
+    invitee_coupon_template_ids: list[TemplateId] = Field(default_factory=list, max_length=10,
+                                                          description="for the invitee, at registration")
+    referrer_coupon_template_ids: list[TemplateId] = Field(default_factory=list, max_length=10)
+    referrer_reward_on: Literal["first_order", "registration"] = Field(
+        "first_order", description="the referrer's points and coupons come at the invitee's registration or "
+                                   "first order")
+
+
 class Program(Rule):
     tiers: list[Tier] = Field(min_length=1, max_length=MAX_TIERS)
     tier_measure: Literal["spend", "points", "orders"] = "spend"
@@ -84,9 +127,12 @@ class Program(Rule):
     redeem_points_per_yuan: int = Field(100, ge=1, le=100_000, description="points worth one yuan when spent")
     registration_points: int = Field(0, ge=0, le=1_000_000)
     invitee_points: int = Field(0, ge=0, le=1_000_000, description="for a referred member, at registration")
-    referrer_points: int = Field(0, ge=0, le=1_000_000, description="for the referrer, on the invitee's first order")
+    referrer_points: int = Field(0, ge=0, le=1_000_000,
+                                 description="for the referrer, at the moment referral.referrer_reward_on names")
     topup_bonuses: list[TopupBonus] = Field(default_factory=list, max_length=50)
     registration_coupon_template_ids: list[TemplateId] = Field(default_factory=list, max_length=10)
+    referral: ReferralRule = ReferralRule()
+    checkin: CheckinRule = CheckinRule()
 
     @model_validator(mode="after")
     def consistent(self) -> Program:

@@ -43,7 +43,8 @@ async def measure(conn: BaseDBAsyncClient | None, member_id: int, program: Progr
     return int(row["spend_cents"]) // 100
 
 
-async def _change(assets: Assets, program: Program, *, to_code: str, reason: str, value: int) -> dict[str, Any]:
+async def _change(assets: Assets, program: Program, *, to_code: str, reason: str, value: int,
+                  downgrade_notice: str | None = None, channels: list[str] | None = None) -> dict[str, Any]:
     account, now = assets.account, clock.now()
     from_code = account.tier_code or program.tiers[0].code
     account.tier_code, account.tier_since = to_code, now
@@ -58,6 +59,12 @@ async def _change(assets: Assets, program: Program, *, to_code: str, reason: str
             dedupe_key=f"tier_upgraded:{change.id}",
             context={"tier_code": to_code, "tier_name": program.tier(to_code).name,
                      "from_tier_name": program.tier(from_code).name})
+    elif downgrade_notice and program.rank(to_code) < program.rank(from_code):
+        await notifications.enqueue(
+            member_id=account.member_id, template_key=downgrade_notice, conn=assets.conn,
+            dedupe_key=f"tier_downgraded:{change.id}", channels=channels or None,
+            context={"tier_code": to_code, "tier_name": program.tier(to_code).name,
+                     "from_tier_name": program.tier(from_code).name, "measure": value})
     return {"from": from_code, "to": to_code, "reason": reason}
 
 
@@ -92,8 +99,10 @@ async def _gift(assets: Assets, program: Program, code: str, *, tz: str, ctx: Co
     return granted
 
 
-async def review(program: Program, *, now: datetime | None = None, batch: int = 500) -> dict[str, int]:
-    """Lower the tier of members whose measure no longer holds it, once their retention is over.
+async def review(program: Program, *, now: datetime | None = None, batch: int = 500,
+                 downgrade_notice: str | None = None, channels: list[str] | None = None) -> dict[str, int]:
+    """Lower the tier of members whose measure no longer holds it, once their retention is over; with
+    ``downgrade_notice`` (a template key) each lowered member is told, once per downgrade.
 
     Walks the accounts above the lowest tier in primary-key batches; each member in its own
     transaction under the account lock. Safe to run again: a member already lowered is skipped.
@@ -118,7 +127,8 @@ async def review(program: Program, *, now: datetime | None = None, batch: int = 
                 account.tier_measure = value
                 target = program.tier_for(value)
                 if program.rank(target.code) < program.rank(account.tier_code):
-                    await _change(assets, program, to_code=target.code, reason="downgrade", value=value)
+                    await _change(assets, program, to_code=target.code, reason="downgrade", value=value,
+                                  downgrade_notice=downgrade_notice, channels=channels)
                     counts["downgraded"] += 1
                 await assets.save()
         last = ids[-1]
