@@ -2,10 +2,11 @@
 
 ``python -m tests.miniprogram.stack`` starts, in one process: the loopback fake of WeChat's server
 API (``tests/fakes/wechat.py``), the real application on a loopback port (SQLite in a temporary
-directory, the demo seed plus a coupon-center coupon and a points-mall item), and a small control
-server through which a test tells the fake WeChat which ``wx.login`` and phone-number codes exist
-(the codes a real WeChat client would have been given). It prints one JSON line with the three
-addresses and the seed's ids, then serves until its standard input closes.
+directory, the demo seed plus a coupon-center coupon, a points-mall item and daily check-in switched
+on), and a small control server through which a test tells the fake WeChat which ``wx.login`` and
+phone-number codes exist (the codes a real WeChat client would have been given). It prints one JSON
+line with the three addresses and the seed's ids, then serves until its standard input closes. With
+``--test-clock`` its time can be moved forward (``TEST_CLOCK=1``) by the one test that started it.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def control_server(fake: FakeWeChat) -> ThreadingHTTPServer:
 
 
 async def seed(http: httpx.AsyncClient) -> dict[str, Any]:
-    """What the pages need beyond the demo seed: a claimable coupon and a points-mall item."""
+    """What the pages need beyond the demo seed: a claimable coupon, a points-mall item, check-in on."""
     login = await http.post("/api/v1/staff/session", json={"username": "admin", "password": DEMO_PASSWORD})
     login.raise_for_status()
     headers = {"Authorization": f"Bearer {login.json()['token']}"}
@@ -89,8 +90,17 @@ async def seed(http: httpx.AsyncClient) -> dict[str, Any]:
     item = await http.post(f"{ADMIN}/points-mall", headers=headers,
                            json={"name": "9折券（最高抵50元）", "template_id": mall_template["id"], "points_price": 100})
     item.raise_for_status()
+    # Daily check-in on: 5 points a day, 10 on the 3rd day in a row, 30 and the center coupon on the 7th.
+    program = await http.get(f"{ADMIN}/loyalty-program", headers=headers)
+    program.raise_for_status()
+    checkin = {"enabled": True, "cycle_days": 7, "daily_points": 5,
+               "rewards": [{"day": 3, "points": 10},
+                           {"day": 7, "points": 30, "coupon_template_id": center["id"]}]}
+    saved = await http.put(f"{ADMIN}/loyalty-program", headers=headers,
+                           json={**program.json(), "checkin": checkin})
+    saved.raise_for_status()
     return {"center_template_id": center["id"], "mall_item_id": item.json()["id"],
-            "mall_points_price": 100}
+            "mall_points_price": 100, "checkin": checkin}
 
 
 async def main() -> None:
@@ -101,7 +111,10 @@ async def main() -> None:
     wechat_base = fake.start()
     control = control_server(fake)
     tmp = Path(tempfile.mkdtemp(prefix="mp-stack-"))
-    env = stack_environment("sqlite", tmp, fake, wechat_base)
+    # --test-clock: a stack whose time a test may move (POST /api/v1/admin/test-clock/advance); started by
+    # that test alone, so the shared stack's time never jumps under the other test files.
+    test_clock = "--test-clock" in sys.argv[1:]
+    env = stack_environment("sqlite", tmp, fake, wechat_base, **({"TEST_CLOCK": "1"} if test_clock else {}))
     from backend.settings import load_settings
 
     settings = load_settings(env)
@@ -113,7 +126,7 @@ async def main() -> None:
         extra = await seed(http)
     print(json.dumps({
         "api": base, "control": f"http://127.0.0.1:{control.server_address[1]}", "wechat_app_id": fake.app_id,
-        "demo_password": DEMO_PASSWORD, "demo_members": demo["members"],
+        "demo_password": DEMO_PASSWORD, "demo_members": demo["members"], "test_clock": test_clock,
         **extra,
     }, ensure_ascii=False), flush=True)
     # Serve until the test runner closes our standard input (or dies, which closes it too).

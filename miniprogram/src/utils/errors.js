@@ -31,6 +31,7 @@ const MESSAGES = {
   COUPON_LIMIT_REACHED: '您已领过该券，领取次数已达上限',
   COUPON_NOT_CLAIMABLE: '该券当前不可领取',
   MALL_ITEM_NOT_FOUND: '该商品已下架',
+  CHECKIN_DISABLED: '签到活动未开启',
 };
 
 const NETWORK = { code: 'NETWORK', message: '网络连接失败，请检查网络后重试' };

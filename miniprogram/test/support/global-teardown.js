@@ -1,10 +1,5 @@
+const { stopStack } = require('./stack');
+
 module.exports = async () => {
-  const child = globalThis.__MP_STACK__;
-  if (child) {
-    child.stdin.end();
-    await new Promise((resolve) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(); }, 5000);
-      child.on('exit', () => { clearTimeout(timer); resolve(); });
-    });
-  }
+  await stopStack(globalThis.__MP_STACK__);
 };

@@ -4,6 +4,7 @@ const fs = require('fs');
 const path = require('path');
 const simulate = require('miniprogram-simulate');
 const { createWx, httpJson } = require('./wx');
+const { spawnStack, stopStack } = require('./stack');
 
 const SRC = path.resolve(__dirname, '../../src');
 const stack = JSON.parse(fs.readFileSync(process.env.MP_STACK_FILE, 'utf8'));
@@ -11,12 +12,25 @@ const config = require('../../src/config.js');
 
 config.apiBase = stack.api;
 
+// The stack the helpers below talk to: the shared one, or one a test started for itself (startStack).
+let current = stack;
+
+// Start a stack of our own (args e.g. ['--test-clock']) and point the helpers at it until `stop()`.
+async function startStack(args) {
+  const { info, child } = await spawnStack(args);
+  current = info;
+  return {
+    stack: info,
+    stop: () => { current = stack; return stopStack(child); },
+  };
+}
+
 // A new shopper (own openid, empty storage) with the api client's module state reset.
 function freshWx() {
   jest.resetModules();
   const cfg = require('../../src/config.js');
-  cfg.apiBase = stack.api;
-  global.wx = createWx(stack);
+  cfg.apiBase = current.api;
+  global.wx = createWx(current);
   global.getApp = () => ({ globalData: {} });
   global.getCurrentPages = () => [];
   return global.wx;
@@ -66,7 +80,7 @@ function uniquePhone() {
 // Tell the fake WeChat that getPhoneNumber gave `phone_code` for `phone`.
 async function phoneCode(phone) {
   const code = `pc-${Date.now()}-${Math.random().toString(16).slice(2)}`;
-  await httpJson('POST', `${stack.control}/phone-codes`, { phone_code: code, phone }, { 'Content-Type': 'application/json' });
+  await httpJson('POST', `${current.control}/phone-codes`, { phone_code: code, phone }, { 'Content-Type': 'application/json' });
   return code;
 }
 
@@ -79,19 +93,20 @@ async function registerMember(phone = uniquePhone(), extra = {}) {
 }
 
 const tokens = {};
-async function staffToken(username) {
-  if (tokens[username]) return tokens[username];
-  const res = await httpJson('POST', `${stack.api}/api/v1/staff/session`,
-    { username, password: stack.demo_password }, { 'Content-Type': 'application/json' });
+async function staffToken(username, { fresh = false } = {}) {
+  const key = `${current.api} ${username}`;
+  if (tokens[key] && !fresh) return tokens[key];
+  const res = await httpJson('POST', `${current.api}/api/v1/staff/session`,
+    { username, password: current.demo_password }, { 'Content-Type': 'application/json' });
   if (res.statusCode !== 200) throw new Error(`staff login ${username}: ${res.statusCode}`);
-  tokens[username] = res.data.token;
+  tokens[key] = res.data.token;
   return res.data.token;
 }
 
 // A clerk at the counter scans a member or coupon code: the real store API.
 async function clerkScan(code) {
   const token = await staffToken('clerk');
-  return httpJson('POST', `${stack.api}/api/v1/store/scan`, { code },
+  return httpJson('POST', `${current.api}/api/v1/store/scan`, { code },
     { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` });
 }
 
@@ -102,11 +117,11 @@ async function givePoints(memberId, points, reason = '测试赠送') {
   return res.data;
 }
 
-async function admin(method, pathname, body) {
-  const token = await staffToken('admin');
+async function admin(method, pathname, body, { freshToken = false } = {}) {
+  const token = await staffToken('admin', { fresh: freshToken });
   const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` };
   if (method === 'POST') headers['Idempotency-Key'] = `test-${Date.now()}-${Math.random().toString(16).slice(2)}`;
-  return httpJson(method, `${stack.api}/api/v1/admin${pathname}`, body, headers);
+  return httpJson(method, `${current.api}/api/v1/admin${pathname}`, body, headers);
 }
 
 // A built-in tag's attribute as the WXML bound it (the simulator keeps it on the virtual node only).
@@ -164,5 +179,5 @@ function snapshot(comp, name) {
 module.exports = {
   attr, snapshot,
   SRC, stack, simulate, freshWx, api, loadPage, waitFor, text, uniquePhone, phoneCode, registerMember,
-  staffToken, clerkScan, admin, givePoints, httpJson,
+  staffToken, clerkScan, admin, givePoints, httpJson, startStack,
 };

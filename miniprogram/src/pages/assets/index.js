@@ -79,6 +79,7 @@ Component({
     goPoints() { wx.navigateTo({ url: '/pages/ledger/index?kind=points' }); },
     goBalance() { wx.navigateTo({ url: '/pages/ledger/index?kind=balance' }); },
     goOrders() { wx.navigateTo({ url: '/pages/orders/index' }); },
+    goCheckin() { wx.navigateTo({ url: '/pages/checkin/index' }); },
     goCoupons() { wx.switchTab({ url: '/pages/coupons/index' }); },
     subscribe() {
       return subscribe.ask(['pointsExpiry']).then((answer) => {
