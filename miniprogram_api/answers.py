@@ -3,7 +3,7 @@ subscriptions and the coupon center (the shared views are in ``backend.http.read
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import Field
@@ -110,6 +110,14 @@ class ExportedStaffChange(Out):
     at: datetime
 
 
+class ExportedCheckIn(Out):
+    day: date
+    streak: int
+    points: int
+    coupon_id: int | None
+    at: datetime
+
+
 class MemberExport(Out):
     """Everything held about the member (PIPL); the profile's phone in full."""
 
@@ -126,6 +134,7 @@ class MemberExport(Out):
     wallet_ledger: list[WalletLedgerEntry]
     orders: list[OrderSummary]
     tier_history: list[TierHistoryEntry]
+    check_ins: list[ExportedCheckIn]
     coupons: list[Coupon]
     coupon_redemptions: list[CouponRedemption]
 

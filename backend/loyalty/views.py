@@ -13,7 +13,7 @@ from backend import clock, db
 from backend.loyalty import orders, tiers
 from backend.loyalty import program as programs
 from backend.loyalty.accounts import Assets, Context
-from backend.loyalty.models import Order, PointsEntry, TierChange, WalletEntry
+from backend.loyalty.models import CheckIn, Order, PointsEntry, TierChange, WalletEntry
 
 EXPIRING_WINDOW = timedelta(days=30)
 # Coupons add their part of the asset view here: async (member_id, db.Reader) -> dict.
@@ -114,6 +114,9 @@ async def export_section(member_id: int) -> dict[str, Any]:
         "orders": [render_order(o) for o in await Order.filter(member_id=member_id).order_by("id")],
         "tier_history": [{"from": c.from_code, "to": c.to_code, "reason": c.reason, "at": c.created_at.isoformat()}
                          for c in await TierChange.filter(member_id=member_id).order_by("id")],
+        "check_ins": [{"day": c.day.isoformat(), "streak": c.streak, "points": c.points, "coupon_id": c.coupon_id,
+                       "at": c.created_at.isoformat()}
+                      for c in await CheckIn.filter(member_id=member_id).order_by("id")],
     }
 
 

@@ -60,6 +60,8 @@ async def test_a_check_in_rewards_once_a_day_and_the_calendar_shows_it(stack):
     assert calendar["next_reward"] == {"day": 2, "points": 5, "coupon_template_id": None, "coupon_name": None,
                                        "streak": 2}
     assert await PointsEntry.filter(member_id=member_id, ref="checkin:2026-03-02").count() == 1
+    exported = (await stack.http.get("/api/v1/mp/me/export", headers=bearer(token))).json()
+    assert [(c["day"], c["streak"], c["points"]) for c in exported["check_ins"]] == [("2026-03-02", 1, 5)]
     await assert_ledgers_hold(member_id)
 
 
