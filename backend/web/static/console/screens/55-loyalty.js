@@ -1,4 +1,5 @@
-// Loyalty program: tiers, earn rules per channel, tier review and points expiry, top-up bonuses.
+// Loyalty program: tiers, earn rules per channel, tier review and points expiry, daily check-in,
+// referral rewards, top-up bonuses.
 // Everyone in the console reads it; only an admin may change it (the API's PUT routes are admin-only).
 // Each form's fields are named with the program's own paths ("tiers.1.threshold"), so what the API
 // refuses is shown on the field it is about.
@@ -12,6 +13,8 @@
   const UNIT = { spend: "元", points: "积分", orders: "单" };
   const EXPIRY = [["never", "永不过期"], ["rolling_months", "获得后 N 个月过期"], ["year_end", "次年年底过期"]];
   const ROUNDING = [["floor", "向下取整"], ["round", "四舍五入"], ["ceil", "向上取整"]];
+  const REWARD_ON = [["first_order", "被邀请人首单后"], ["registration", "被邀请人注册后"]];
+  const TEMPLATE_STATUS = { draft: "草稿", active: "生效中", paused: "已暂停", ended: "已结束" };
 
   const invalid = (fields) => new C.ApiError("VALIDATION_FAILED", "请检查标出的字段", 400, { fields });
   const splitList = (text) => String(text || "").split(/[,，\s]+/).map((s) => s.trim()).filter(Boolean);
@@ -185,9 +188,37 @@
 
   // ---- the rest of the program (sent back whole) ------------------------------------------------------
 
+  // The program as the API has it now, with `change` put in: a section given as an object (checkin,
+  // referral, points_expiry) replaces the fields it names and keeps the others.
   async function saveProgram(change) {
     const program = await api.get("/admin/loyalty-program");
-    await api.put("/admin/loyalty-program", { ...program, ...change });
+    const merged = { ...program };
+    const plain = (v) => v && typeof v === "object" && !Array.isArray(v);
+    for (const [key, value] of Object.entries(change)) {
+      merged[key] = plain(value) && plain(program[key]) ? { ...program[key], ...value } : value;
+    }
+    await api.put("/admin/loyalty-program", merged);
+  }
+
+  // Coupon templates as [id, label] for the pickers; a chosen id the list does not have still shows.
+  function templateOptions(templates, chosen = []) {
+    const options = templates.map((t) => [t.id, `${t.name}（${TEMPLATE_STATUS[t.status] || t.status}）`]);
+    for (const id of chosen) {
+      if (id !== null && id !== undefined && !templates.some((t) => String(t.id) === String(id))) {
+        options.push([id, `券模板 #${id}`]);
+      }
+    }
+    return options;
+  }
+
+  function multiSelect(name, options, chosen) {
+    const picked = new Set((chosen || []).map(String));
+    const node = el("select", { name, multiple: true, size: Math.min(Math.max(options.length, 2), 6) });
+    for (const [value, label] of options) {
+      const on = picked.has(String(value));
+      node.append(el("option", { value: String(value), selected: on, defaultSelected: on }, label));
+    }
+    return node;
   }
 
   function policyForm(program, onSaved) {
@@ -203,16 +234,13 @@
           { hint: "升级后至少保留这么久才会降级" }),
         ui.field("积分有效期", policy), months,
         ui.field("多少积分抵 1 元", num("redeem_points_per_yuan", program.redeem_points_per_yuan, { min: 1 })),
-        ui.field("注册赠送积分", num("registration_points", program.registration_points, { min: 0 })),
-        ui.field("被邀请人注册积分", num("invitee_points", program.invitee_points, { min: 0 })),
-        ui.field("邀请人积分（被邀请人首单后）", num("referrer_points", program.referrer_points, { min: 0 }))),
+        ui.field("注册赠送积分", num("registration_points", program.registration_points, { min: 0 }))),
     ], async (node) => {
       const r = reader(node);
       const change = { tier_measure: r.text("tier_measure"), tier_window_days: r.int("tier_window_days"),
         tier_retention_days: r.int("tier_retention_days"),
         points_expiry: { policy: r.text("points_expiry.policy"), months: r.int("points_expiry.months") },
-        redeem_points_per_yuan: r.int("redeem_points_per_yuan"), registration_points: r.int("registration_points"),
-        invitee_points: r.int("invitee_points"), referrer_points: r.int("referrer_points") };
+        redeem_points_per_yuan: r.int("redeem_points_per_yuan"), registration_points: r.int("registration_points") };
       if (Object.keys(r.errors).length) throw invalid(r.errors);
       await saveProgram(change);
       ui.toast("评定与有效期已保存");
@@ -221,6 +249,98 @@
     sync();
     return form;
   }
+
+  // ---- daily check-in ---------------------------------------------------------------------------------
+
+  function checkinForm(program, templates, onSaved) {
+    const checkin = program.checkin || { enabled: false, cycle_days: 7, daily_points: 5, rewards: [] };
+    const coupons = templateOptions(templates, (checkin.rewards || []).map((reward) => reward.coupon_template_id));
+    const list = rowList({
+      rows: checkin.rewards || [],
+      addLabel: "添加签到奖励",
+      removeLabel: "删除奖励",
+      blank: (items) => ({ day: items.length ? Math.max(...items.map((row) => Number(row.day) || 0)) + 1 : 7,
+        points: "", coupon_template_id: null }),
+      read: (form, i) => ({ day: form.elements[`checkin.rewards.${i}.day`].value,
+        points: form.elements[`checkin.rewards.${i}.points`].value,
+        coupon_template_id: form.elements[`checkin.rewards.${i}.coupon_template_id`].value || null }),
+      draw: (row, i, remove) => {
+        const p = `checkin.rewards.${i}`;
+        return el("fieldset", { class: "checkin-reward", "data-field": p }, el("legend", {}, `奖励 ${i + 1}`),
+          el("p", { class: "field-error", hidden: true, role: "alert" }),
+          el("div", { class: "columns compact" },
+            ui.field("第几天", num(`${p}.day`, row.day, { min: 1, max: 31 }), { hint: "连续签到的第几天" }),
+            ui.field("积分", num(`${p}.points`, row.points, { min: 0 })),
+            ui.field("赠券", ui.select(`${p}.coupon_template_id`, [["", "不赠券"], ...coupons],
+              row.coupon_template_id ?? ""))),
+          remove);
+      },
+    });
+    const form = ui.form([
+      // The program's rules about check-in as a whole (a day beyond the cycle, a day twice) land here.
+      el("div", { "data-field": "checkin" }, el("p", { class: "field-error", hidden: true, role: "alert" })),
+      check("checkin.enabled", "开启签到", checkin.enabled),
+      el("div", { class: "columns compact" },
+        ui.field("签到周期（天）", num("checkin.cycle_days", checkin.cycle_days, { min: 1, max: 31 }),
+          { hint: "连续签到满这么多天后从第 1 天重新开始" }),
+        ui.field("每日签到积分", num("checkin.daily_points", checkin.daily_points, { min: 0 }),
+          { hint: "没有单独奖励的日子得这么多积分" })),
+      el("div", { "data-field": "checkin.rewards" }, el("h4", {}, "连续签到奖励"),
+        el("p", { class: "field-error", hidden: true, role: "alert" }), list),
+    ], async (node) => {
+      const r = reader(node);
+      const rewards = [];
+      for (let i = 0; i < list.count(); i += 1) {
+        const p = `checkin.rewards.${i}`;
+        const coupon = r.text(`${p}.coupon_template_id`);
+        rewards.push({ day: r.int(`${p}.day`), points: r.int(`${p}.points`),
+          coupon_template_id: coupon ? Number(coupon) : null });
+      }
+      const change = { checkin: { enabled: r.checked("checkin.enabled"), cycle_days: r.int("checkin.cycle_days"),
+        daily_points: r.int("checkin.daily_points"), rewards } };
+      if (Object.keys(r.errors).length) throw invalid(r.errors);
+      await saveProgram(change);
+      ui.toast("签到设置已保存");
+      await onSaved();
+    }, { submit: "保存签到设置" });
+    return form;
+  }
+
+  // ---- referral ---------------------------------------------------------------------------------------
+
+  function referralForm(program, templates, onSaved) {
+    const referral = program.referral || { invitee_coupon_template_ids: [], referrer_coupon_template_ids: [],
+      referrer_reward_on: "first_order" };
+    const invitee = referral.invitee_coupon_template_ids || [];
+    const referrer = referral.referrer_coupon_template_ids || [];
+    const hint = templates.length ? "按住 Ctrl（Mac 为 ⌘）可多选；不选为不赠券" : "还没有券模板";
+    return ui.form([
+      el("div", { "data-field": "referral" }, el("p", { class: "field-error", hidden: true, role: "alert" })),
+      el("div", { class: "columns compact" },
+        ui.field("被邀请人注册积分", num("invitee_points", program.invitee_points, { min: 0 })),
+        ui.field("邀请人积分", num("referrer_points", program.referrer_points, { min: 0 })),
+        ui.field("邀请人奖励时机", ui.select("referral.referrer_reward_on", REWARD_ON,
+          referral.referrer_reward_on || "first_order"), { hint: "邀请人的积分和赠券在此时发放" })),
+      el("div", { class: "columns" },
+        ui.field("被邀请人赠券", multiSelect("referral.invitee_coupon_template_ids", templateOptions(templates, invitee),
+          invitee), { hint: `${hint}；注册时发放` }),
+        ui.field("邀请人赠券", multiSelect("referral.referrer_coupon_template_ids", templateOptions(templates, referrer),
+          referrer), { hint })),
+    ], async (node) => {
+      const r = reader(node);
+      const chosen = (name) => [...node.elements[name].selectedOptions].map((option) => Number(option.value));
+      const change = { invitee_points: r.int("invitee_points"), referrer_points: r.int("referrer_points"),
+        referral: { invitee_coupon_template_ids: chosen("referral.invitee_coupon_template_ids"),
+          referrer_coupon_template_ids: chosen("referral.referrer_coupon_template_ids"),
+          referrer_reward_on: r.text("referral.referrer_reward_on") } };
+      if (Object.keys(r.errors).length) throw invalid(r.errors);
+      await saveProgram(change);
+      ui.toast("邀请有礼已保存");
+      await onSaved();
+    }, { submit: "保存邀请有礼" });
+  }
+
+  // ---- top-up bonuses ---------------------------------------------------------------------------------
 
   function topupForm(program, onSaved) {
     const list = rowList({
@@ -260,8 +380,9 @@
     title: "等级与规则",
     nav: { group: "忠诚度", label: "等级与规则", order: 10 },
     async render(view) {
-      const [settings, earn, program] = await Promise.all([
-        api.get("/admin/tiers"), api.get("/admin/earn-rules"), api.get("/admin/loyalty-program")]);
+      const [settings, earn, program, templates] = await Promise.all([
+        api.get("/admin/tiers"), api.get("/admin/earn-rules"), api.get("/admin/loyalty-program"),
+        api.all("/admin/coupon-templates").catch(() => [])]);
       const admin = C.can(["admin"]);
       const reload = () => C.render();
       const guard = (form) => (admin ? form : readOnly(form));
@@ -274,6 +395,8 @@
         guard(tiersForm(settings, reload))),
         ui.section("积分规则", guard(earnForm(earn.earn_rules, reload))),
         ui.section("等级评定与积分有效期", guard(policyForm(program, reload))),
+        ui.section("每日签到", guard(checkinForm(program, templates, reload))),
+        ui.section("邀请有礼", guard(referralForm(program, templates, reload))),
         ui.section("储值赠送", guard(topupForm(program, reload))));
     },
   });
