@@ -40,6 +40,7 @@ MODEL_MODULES = [
     "backend.members.models",
     "backend.loyalty.models",
     "backend.coupons.models",
+    "backend.checkout.models",
     "notifications.models",
     "jobs.models",
     "jobs.audience_models",

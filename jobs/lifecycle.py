@@ -11,6 +11,7 @@
 | coupon_expiry_reminder | coupons expiring within ``days`` days: one reminder per coupon |
 | coupon_expiry | expires the coupons past their window |
 | tier_downgrade_warning | members whose tier the review would lower within ``days`` days (retention over by then, and the orders still inside the window by then no longer reach the tier): a 保级提醒 with what is missing, once per tier held and year |
+| checkout_expiry | marks the checkout sessions past their TTL expired and releases their coupon holds (an expired session holds nothing even before) |
 | tier_review | lowers tiers no longer earned, after their retention; with a template (default 等级调整通知) each lowered member is told |
 | tags_recompute | recomputes the automatic tags (RFM, activity, preferred channel and store, spending band) |
 
@@ -72,12 +73,15 @@ DEFAULTS: dict[str, ProgramSettings] = {
     "coupon_expiry": ProgramSettings(cron="10 0 * * *"),
     "tier_downgrade_warning": ProgramSettings(cron="0 10 * * *", days=14, template_key="tier_downgrade_warning"),
     "tier_review": ProgramSettings(cron="20 0 * * *", template_key="tier_downgraded"),
+    "checkout_expiry": ProgramSettings(cron="*/5 * * * *"),
     "tags_recompute": ProgramSettings(cron="30 2 * * *"),
 }
 NAMES = {"welcome_series": "新人欢迎系列", "birthday": "生日关怀", "winback": "沉睡唤醒", "churn_warning": "流失预警标签",
          "points_expiry_reminder": "积分到期提醒", "points_expiry": "积分过期", "coupon_expiry_reminder": "优惠券到期提醒",
-         "coupon_expiry": "优惠券过期", "tier_downgrade_warning": "保级提醒", "tier_review": "等级复核", "tags_recompute": "自动标签计算"}
+         "coupon_expiry": "优惠券过期", "tier_downgrade_warning": "保级提醒", "tier_review": "等级复核", "checkout_expiry": "结算会话过期", "tags_recompute": "自动标签计算"}
 CHURN_TAG = "lifecycle:流失预警"
+# Programs that run at every time their cron names (guarded once per minute), not once a day.
+EACH_RUN = frozenset({"checkout_expiry"})
 
 _cache: tuple[float, dict[str, ProgramSettings]] | None = None
 
@@ -129,6 +133,10 @@ def step_for(key: str, settings: ProgramSettings, *, now: datetime, tz: ZoneInfo
             return {"coupons": await expire_due_coupons(now=now)}
 
         return single(coupons)
+    if key == "checkout_expiry":
+        from backend.checkout.service import expire_due
+
+        return single(lambda: expire_due(now=now))
     if key == "tier_review":
         from backend.loyalty import program, tiers
 

@@ -180,7 +180,8 @@ async def run_touch(touch_id: int, *, kv: KV, owner: str, tz: ZoneInfo, now: dat
 
 async def run_program(key: str, *, kv: KV, owner: str, tz: ZoneInfo, now: datetime | None = None,
                       lease_s: int = 120) -> dict[str, Any]:
-    """One run of a lifecycle program for today (merchant time): once a day, resumable."""
+    """One run of a lifecycle program for today (merchant time): once a day, resumable; the programs in
+    ``lifecycle.EACH_RUN`` once per scheduled minute instead."""
     now = now or clock.now()
     settings = (await lifecycle.load_all(fresh=True)).get(key)
     if settings is None:
@@ -188,8 +189,9 @@ async def run_program(key: str, *, kv: KV, owner: str, tz: ZoneInfo, now: dateti
     if not settings.enabled:
         return {"job": f"program:{key}", "outcome": "disabled"}
     step = lifecycle.step_for(key, settings, now=now, tz=tz)
-    return await runs.run(f"program:{key}", lifecycle.period_of(now, tz), step, kv=kv, owner=owner,
-                          lease_s=lease_s)
+    period = now.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if key in lifecycle.EACH_RUN \
+        else lifecycle.period_of(now, tz)
+    return await runs.run(f"program:{key}", period, step, kv=kv, owner=owner, lease_s=lease_s)
 
 
 async def recent_runs(job: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

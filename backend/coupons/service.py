@@ -28,6 +28,7 @@ from backend.coupons import terms as terms_
 from backend.coupons.errors import (
     CouponAlreadyRedeemed,
     CouponExpired,
+    CouponHeld,
     CouponLimitReached,
     CouponNotApplicable,
     CouponNotClaimable,
@@ -43,6 +44,7 @@ from backend.coupons.errors import (
     RedemptionNotReversible,
 )
 from backend.coupons.models import Coupon, CouponTemplate, PointsMallItem, Redemption
+from backend.errors import DomainError
 from backend.loyalty.accounts import Assets, Context
 from backend.loyalty.models import LoyaltyAccount
 from backend.members import events
@@ -308,6 +310,11 @@ async def exchange(*, member_id: int, item_id: int, tz: str) -> tuple[Coupon, in
 
 # --- redeeming ---
 
+# A coupon an open checkout session holds is not usable elsewhere until the session ends or expires.
+HELD_SQL = ("SELECT h.session_id FROM checkout_coupon_holds h JOIN checkout_sessions s ON s.id = h.session_id "
+            "WHERE h.coupon_id = $1 AND s.status = 'open' AND s.expires_at > $2")
+
+
 async def _check_usable(coupon: Coupon, conn: BaseDBAsyncClient, *, store_id: int | None, channel: str,
                         template_status: str | None = None) -> terms_.Terms:
     now = clock.now()
@@ -322,6 +329,8 @@ async def _check_usable(coupon: Coupon, conn: BaseDBAsyncClient, *, store_id: in
         template_status = statuses[0] if statuses else None
     if template_status == "paused":
         raise CouponTemplatePaused()
+    if await db.fetch(HELD_SQL, coupon.id, now, conn=conn):
+        raise CouponHeld(details={"coupon_id": coupon.id})
     terms = terms_.Terms.model_validate(coupon.terms)
     terms_.check_scope(terms, store_id=store_id, channel=channel)
     return terms
@@ -339,6 +348,10 @@ async def _mark_redeemed(conn: BaseDBAsyncClient, coupon: Coupon) -> None:
     """The one conditional UPDATE that decides who redeems: the others get 409."""
     if not await db.fetch(MARK_REDEEMED_SQL, coupon.id, clock.now(), conn=conn):
         raise CouponAlreadyRedeemed(details={"coupon_id": coupon.id})
+    # Asked again under the coupon's row lock, which a checkout session takes before it holds the coupon:
+    # a hold committed while this waited is seen now, and the redemption rolls back.
+    if await db.fetch(HELD_SQL, coupon.id, clock.now(), conn=conn):
+        raise CouponHeld(details={"coupon_id": coupon.id})
 
 
 @db.retry_conflicts
@@ -480,3 +493,37 @@ async def expire_due_coupons(*, now: datetime | None = None, batch: int = 500) -
                                         using_db=conn)
                     expired += 1
         last = rows[-1][0]
+
+
+async def cart_options(*, member_id: int, amount_cents: int, items: list[Any], store_id: int | None, channel: str,
+                       member_price_applied: bool) -> list[dict[str, Any]]:
+    """Each of the member's available coupons for a cart: what it alone would take off, or the code of
+    why it cannot be used (held elsewhere, wrong store or channel, minimum spend, ...). Nothing is held."""
+    coupons = await Coupon.filter(member_id=member_id, status="available").order_by("valid_until", "id").limit(200)
+    lines = [terms_.Line(item.amount_cents, item.category) for item in items]
+    out: list[dict[str, Any]] = []
+    async with in_transaction() as conn:
+        for coupon in coupons:
+            answer: dict[str, Any] = {"coupon_id": coupon.id, "name": coupon.name,
+                                      "valid_until": coupon.valid_until.isoformat()}
+            try:
+                terms = await _check_usable(coupon, conn, store_id=store_id, channel=channel)
+                [discount] = terms_.discounts(amount_cents, [terms], lines=lines,
+                                              tier_discount_applied=member_price_applied)
+                answer.update(applicable=True, discount_cents=discount, stackable=terms.stackable, reason=None)
+            except DomainError as exc:
+                answer.update(applicable=False, discount_cents=0, stackable=False, reason=exc.code)
+            out.append(answer)
+    return out
+
+
+async def lock_for_hold(conn: BaseDBAsyncClient, *, coupon_id: int, member_id: int) -> None:
+    """In a checkout session's opening transaction, before it holds the coupon: the coupon's row lock (a
+    redemption waits for it, then sees the hold) and a check that it is still the member's to use."""
+    lock = " FOR UPDATE" if db.is_postgres() else ""
+    row = await db.fetch_one(f"SELECT status FROM coupons WHERE id = $1 AND member_id = $2{lock}", coupon_id,
+                             member_id, conn=conn)
+    if row is None:
+        raise CouponNotFound(details={"coupon_id": coupon_id})
+    if row["status"] != "available":
+        raise CouponAlreadyRedeemed(details={"coupon_id": coupon_id, "status": row["status"]})

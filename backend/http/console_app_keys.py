@@ -25,14 +25,14 @@ TAG = "console"
 AUTH = STAFF_AUTH_ERRORS
 ONE = [*AUTH, "APP_KEY_NOT_FOUND"]
 
-Channel = Literal["online", "pos", "third_party"]
+Channel = Literal["online", "pos", "miniprogram", "third_party"]
 Action = Literal["orders", "refunds", "members.lookup", "members.write"]
 
 
 class Scopes(Body):
     """What the key may do: ``actions`` for orders of ``channels`` at ``store_ids`` (null: every store)."""
 
-    channels: list[Channel] = Field(min_length=1, max_length=3)
+    channels: list[Channel] = Field(min_length=1, max_length=4)
     store_ids: list[Id32] | None = Field(None, min_length=1, max_length=200,
                                          description="the stores it may write orders and refunds for; "
                                                      "null for every store")

@@ -65,6 +65,8 @@ class ExpiringPoints(Out):
 class PointsSummary(Out):
     balance: int
     debt: int = Field(description="points owed after a refund of points already spent; paid by the next earn")
+    held: int = Field(description="points an open checkout session holds until it completes, is cancelled or expires")
+    available: int = Field(description="spendable now: balance − held")
     expiring: list[ExpiringPoints] = Field(description="lots expiring within 30 days, soonest first")
 
 
@@ -103,6 +105,8 @@ class MemberAssets(Out):
 
     points: PointsSummary
     balance_cents: int = Field(description="stored value: principal plus bonus")
+    balance_held_cents: int = Field(description="stored value an open checkout session holds")
+    balance_available_cents: int = Field(description="spendable now: balance_cents − balance_held_cents")
     principal_cents: int
     bonus_cents: int
     tier: TierStatus

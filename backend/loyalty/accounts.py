@@ -50,10 +50,23 @@ def _lot_order(lot: PointsLot, prefer_entry: int | None) -> tuple[Any, ...]:
             lot.expires_at or datetime.max, lot.id)
 
 
+# What open checkout sessions hold of a member's points and stored value (expired ones hold nothing).
+HELD_SQL = ("SELECT COALESCE(SUM(points), 0) AS points, COALESCE(SUM(balance_cents), 0) AS cents "
+            "FROM checkout_sessions WHERE member_id = $1 AND status = 'open' AND expires_at > $2 AND id <> $3")
+
+
 class Assets:
     def __init__(self, conn: BaseDBAsyncClient, account: LoyaltyAccount) -> None:
         self.conn = conn
         self.account = account
+        self.session_id: int | None = None  # the checkout session whose holds this writer may use
+
+    async def held(self) -> tuple[int, int]:
+        """(points, cents) held by open checkout sessions other than ``session_id``; read under the
+        account lock, which every session opening takes too."""
+        row = await db.fetch_one(HELD_SQL, self.member_id, clock.now(), self.session_id or 0, conn=self.conn)
+        assert row is not None
+        return int(row["points"]), int(row["cents"])
 
     @classmethod
     async def open(cls, conn: BaseDBAsyncClient, member_id: int) -> Assets:
@@ -134,6 +147,10 @@ class Assets:
             raise ValueError("debit needs a positive number of points")
         await self.expire_due()
         available = self.account.points_balance
+        if kind == "spend":  # a shopper's spend may not take what a checkout session holds
+            held = (await self.held())[0]
+            if available - held < points:
+                raise InsufficientPoints(details={"balance": available, "held": held, "requested": points})
         if available < points and not partial:
             raise InsufficientPoints(details={"balance": available, "requested": points})
         take = min(points, available)
@@ -193,8 +210,9 @@ class Assets:
     async def wallet_spend(self, cents: int, *, ctx: Context, ref: str | None = None) -> tuple[int, int]:
         """Spend principal first, then bonus; returns (principal, bonus) taken."""
         total = self.account.principal_cents + self.account.bonus_cents
-        if cents > total:
-            raise InsufficientBalance(details={"balance_cents": total, "requested_cents": cents})
+        held = (await self.held())[1]
+        if cents > total - held:
+            raise InsufficientBalance(details={"balance_cents": total, "held_cents": held, "requested_cents": cents})
         principal = min(cents, self.account.principal_cents)
         bonus = cents - principal
         await self._wallet(kind="spend", principal=-principal, bonus=-bonus, ctx=ctx, ref=ref)

@@ -13,3 +13,4 @@ PaymentRefUsed = error("PAYMENT_REF_USED", 409, "该支付流水号已用于另�
 PointsNotRedeemable = error("POINTS_NOT_REDEEMABLE", 422, "抵扣积分数须能折算为整分金额")
 CheckinDisabled = error("CHECKIN_DISABLED", 409, "签到活动未开启")
 CampaignNotFound = error("CAMPAIGN_NOT_FOUND", 404, "积分活动不存在")
+CheckoutClosed = error("CHECKOUT_CLOSED", 409, "该结算已完成或已取消")

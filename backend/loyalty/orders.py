@@ -43,6 +43,7 @@ from backend.loyalty import campaigns, rewards, tiers
 from backend.loyalty import program as programs
 from backend.loyalty.accounts import Assets, Context
 from backend.loyalty.errors import (
+    CheckoutClosed,
     OrderConflict,
     OrderNotFound,
     OrderOverpaid,
@@ -84,6 +85,7 @@ class OrderInput:
     member_price_applied: bool = False  # the POS charged the tier's member price
     placed_at: datetime | None = None
     app_key_id: int | None = None  # the integration key that pushes it (None: a counter order)
+    checkout_session_id: int | None = None  # the checkout session it completes (its holds become the order's)
 
     def fingerprint(self) -> str:
         body = {"channel": self.channel, "order_no": self.order_no, "amount_cents": self.amount_cents,
@@ -210,6 +212,8 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
         receipt: dict[str, Any] = {"order_id": row.id, "order_no": order.order_no, "channel": order.channel,
                                    "store_id": order.store_id, "member_id": order.member_id,
                                    "amount_cents": order.amount_cents}
+        if order.checkout_session_id is not None:
+            await _close_session(conn, order.checkout_session_id, row.id, order.order_no, now)
         if order.member_id is None:
             receipt.update(discount_cents=0, points_spent=0, points_value_cents=0, balance_spent_cents=0,
                            payable_cents=order.amount_cents, points_earned=0)
@@ -297,6 +301,25 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
                                      "balance_spent_cents": principal + bonus,
                                      "items": [item.__dict__ for item in order.items]})
     return receipt
+
+
+CLOSE_SESSION_SQL = ("UPDATE checkout_sessions SET status = 'completed', order_id = $2, order_no = $3, closed_at = $4 "
+                     "WHERE id = $1 AND status IN ('open', 'expired') RETURNING id, member_id, channel, store_id")
+
+
+async def _close_session(conn: Any, session_id: int, order_id: int, order_no: str, now: datetime) -> None:
+    """The session's one completion, after the order row (the lock order): of concurrent completes with
+    different order numbers one closes it, the others roll back with CHECKOUT_CLOSED. Its holds end with
+    it, so this order spends what it held and nothing anyone else holds."""
+    closed = await db.fetch_one(CLOSE_SESSION_SQL, session_id, order_id, order_no, now, conn=conn)
+    if closed is None:
+        row = await db.fetch_one("SELECT status, order_no FROM checkout_sessions WHERE id = $1", session_id, conn=conn)
+        raise CheckoutClosed(details={"status": row["status"] if row else None,
+                                      "order_no": row["order_no"] if row else None})
+    await db.fetch("DELETE FROM checkout_coupon_holds WHERE session_id = $1", session_id, conn=conn)
+    await events.append(member_id=int(closed["member_id"]), type="checkout_completed", channel=closed["channel"],
+                        store_id=closed["store_id"], using_db=conn,
+                        payload={"session_id": session_id, "order_id": order_id, "order_no": order_no})
 
 
 # The member and its referrer, key-share locked in id order: a merge, erasure or profile edit of

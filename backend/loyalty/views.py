@@ -37,7 +37,11 @@ def _tier_view(program: programs.Program, code: str | None, measure: int) -> dic
 # row without a lot).
 ASSETS_SQL = """
 SELECT m.status, a.points_balance, a.points_debt, a.principal_cents, a.bonus_cents, a.tier_code, a.tier_measure,
-       l.remaining, l.expires_at
+       l.remaining, l.expires_at,
+       (SELECT COALESCE(SUM(s.points), 0) FROM checkout_sessions s
+         WHERE s.member_id = m.id AND s.status = 'open' AND s.expires_at > $3) AS held_points,
+       (SELECT COALESCE(SUM(s.balance_cents), 0) FROM checkout_sessions s
+         WHERE s.member_id = m.id AND s.status = 'open' AND s.expires_at > $3) AS held_cents
   FROM members m
   LEFT JOIN loyalty_accounts a ON a.member_id = m.id
   LEFT JOIN points_lots l ON l.member_id = m.id AND l.remaining > 0 AND l.expires_at <= $2
@@ -55,7 +59,7 @@ async def assets(member_id: int, *, active_only: bool = False) -> dict[str, Any]
     now = clock.now()
     program = await programs.load()
     async with db.reader() as reader:
-        rows = await reader.fetch(ASSETS_SQL, member_id, now + EXPIRING_WINDOW)
+        rows = await reader.fetch(ASSETS_SQL, member_id, now + EXPIRING_WINDOW, now)
         if not rows or (active_only and rows[0]["status"] != "active"):
             return None
         account = rows[0]
@@ -63,11 +67,17 @@ async def assets(member_id: int, *, active_only: bool = False) -> dict[str, Any]
         sections = [await section(member_id, reader) for section in ASSET_SECTIONS]
     # Lots already due count as gone even before the expiry job has emptied them.
     due = sum(remaining for remaining, expires_at in lots if expires_at <= now)
+    balance = (account["points_balance"] or 0) - due
+    held_points, held_cents = int(account["held_points"] or 0), int(account["held_cents"] or 0)
+    wallet = (account["principal_cents"] or 0) + (account["bonus_cents"] or 0)
     view = {
-        "points": {"balance": (account["points_balance"] or 0) - due, "debt": account["points_debt"] or 0,
+        "points": {"balance": balance, "debt": account["points_debt"] or 0,
+                   "held": held_points, "available": max(0, balance - held_points),
                    "expiring": [{"points": remaining, "expires_at": expires_at.isoformat()}
                                 for remaining, expires_at in lots if expires_at > now]},
-        "balance_cents": (account["principal_cents"] or 0) + (account["bonus_cents"] or 0),
+        "balance_cents": wallet,
+        "balance_held_cents": held_cents,
+        "balance_available_cents": max(0, wallet - held_cents),
         "principal_cents": account["principal_cents"] or 0,
         "bonus_cents": account["bonus_cents"] or 0,
         "tier": _tier_view(program, account["tier_code"], account["tier_measure"] or 0),

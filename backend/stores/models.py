@@ -7,7 +7,7 @@ from tortoise.models import Model
 
 ROLES = ("admin", "marketer", "clerk")
 # What an app key may be allowed: the channels it writes for, and the kinds of call it makes.
-APP_CHANNELS = ("online", "pos", "third_party")
+APP_CHANNELS = ("online", "pos", "miniprogram", "third_party")
 APP_ACTIONS = ("orders", "refunds", "members.lookup", "members.write")
 
 

@@ -25,7 +25,7 @@ async def test_a_fresh_install_earns_one_point_per_yuan_and_shows_it_on_the_home
     assert receipt["points_earned"] == 123 and receipt["points_balance"] == 123
     assert receipt["payable_cents"] == 12345
     view = await assets(stack, counter)
-    assert view["points"] == {"balance": 123, "debt": 0, "expiring": []}
+    assert view["points"] == {"balance": 123, "debt": 0, "held": 0, "available": 123, "expiring": []}
     assert view["balance_cents"] == 0
     assert view["tier"]["code"] == "normal" and view["tier"]["name"] == "普通"
     assert view["tier"]["next"] == {"code": "silver", "name": "银卡", "threshold": 1000, "remaining": 877}
@@ -66,7 +66,7 @@ async def test_spending_more_than_the_balance_is_refused_and_changes_nothing(sta
     response = await stack.http.post("/api/v1/store/orders", headers=bearer(counter.clerk), json={
         "order_no": no, "scan_token": counter.scan, "amount_cents": 50000, "points_to_spend": 200})
     assert response.status_code == 422 and response.json()["error"]["code"] == "INSUFFICIENT_POINTS"
-    assert response.json()["error"]["details"] == {"balance": 100, "requested": 200}
+    assert response.json()["error"]["details"] == {"balance": 100, "held": 0, "requested": 200}
     response = await stack.http.post("/api/v1/store/orders", headers=bearer(counter.clerk), json={
         "order_no": no, "scan_token": counter.scan, "amount_cents": 50000, "balance_to_spend_cents": 1})
     assert response.status_code == 422 and response.json()["error"]["code"] == "INSUFFICIENT_BALANCE"

@@ -7,7 +7,7 @@
   const GROUP = "系统管理";
 
   const ROLE_OPTIONS = [["admin", "管理员"], ["marketer", "营销"], ["clerk", "店员"]];
-  const CHANNELS = [["online", "线上商城"], ["pos", "门店 POS"], ["third_party", "第三方"]];
+  const CHANNELS = [["online", "线上商城"], ["pos", "门店 POS"], ["miniprogram", "小程序"], ["third_party", "第三方"]];
   const ACTIONS = [["orders", "订单"], ["refunds", "退款"], ["members.lookup", "查询会员"], ["members.write", "写入会员"]];
   const FIELD_TYPES = [["text", "文本"], ["number", "数字"], ["date", "日期"], ["choice", "单选"]];
   const ACTOR_TYPES = [["", "全部"], ["staff", "员工"], ["member", "会员"], ["app", "应用"], ["system", "系统"]];

@@ -1,0 +1,1 @@
+"""Online checkout sessions: validate a cart, hold coupons, points and stored value, then complete or release."""
