@@ -11,7 +11,7 @@ from backend.loyalty.models import Order, Refund
 from backend.stores.models import AppKey, AuditLog
 from tests.factories import bearer, make_staff, make_store, signed_headers, unique, unique_phone
 
-EVERYTHING = {"channels": ["online", "pos", "third_party"], "store_ids": None,
+EVERYTHING = {"channels": ["online", "pos", "miniprogram", "third_party"], "store_ids": None,
               "actions": ["orders", "refunds", "members.lookup", "members.write"]}
 ORDERS = "/api/v1/integrations/orders"
 
