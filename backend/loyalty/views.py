@@ -37,12 +37,10 @@ def _tier_view(program: programs.Program, code: str | None, measure: int) -> dic
 # row without a lot).
 ASSETS_SQL = """
 SELECT m.status, a.points_balance, a.points_debt, a.principal_cents, a.bonus_cents, a.tier_code, a.tier_measure,
-       l.remaining, l.expires_at,
-       (SELECT COALESCE(SUM(s.points), 0) FROM checkout_sessions s
-         WHERE s.member_id = m.id AND s.status = 'open' AND s.expires_at > $3) AS held_points,
-       (SELECT COALESCE(SUM(s.balance_cents), 0) FROM checkout_sessions s
-         WHERE s.member_id = m.id AND s.status = 'open' AND s.expires_at > $3) AS held_cents
+       l.remaining, l.expires_at, h.held_points, h.held_cents
   FROM members m
+  LEFT JOIN (SELECT member_id, SUM(points) AS held_points, SUM(balance_cents) AS held_cents FROM checkout_sessions
+              WHERE member_id = $1 AND status = 'open' AND expires_at > $3 GROUP BY member_id) h ON h.member_id = m.id
   LEFT JOIN loyalty_accounts a ON a.member_id = m.id
   LEFT JOIN points_lots l ON l.member_id = m.id AND l.remaining > 0 AND l.expires_at <= $2
  WHERE m.id = $1
