@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
@@ -20,6 +20,7 @@ from backend.loyalty import program as programs
 from backend.loyalty.models import PointsCampaign
 from backend.stores.models import Store
 from jobs.audience_models import Segment
+from jobs.touches import PlanTime
 
 bp = Blueprint("console_campaigns", url_prefix="/api/v1/admin")
 TAG = "console"
@@ -30,13 +31,7 @@ TierCode = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,20}$")]
 Category = Annotated[str, Field(min_length=1, max_length=40)]
 
 
-def _within_calendar(value: datetime) -> datetime:
-    if not 2000 <= value.year <= 2100:
-        raise ValueError("时间应在 2000 年到 2100 年之间")
-    return value
-
-
-When = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
+When = PlanTime  # with its offset, between 2000 and 2100: the touches' time type
 
 
 class CampaignDoc(Body):
