@@ -136,6 +136,10 @@ async def merge_hook(conn: BaseDBAsyncClient, survivor_id: int, merged_id: int) 
     """
     # Order rows before accounts, as a refund takes them (its order row, then the account).
     orders_moved = await Order.filter(member_id=merged_id).using_db(conn).update(member_id=survivor_id)
+    # Check-ins: the survivor keeps its own days and gains the merged member's others (a day both checked in
+    # stays one check-in, rewarded once); the next check-in continues from yesterday's row, whoever made it.
+    await db.fetch("UPDATE check_ins SET member_id = $1 WHERE member_id = $2 "
+                   "AND day NOT IN (SELECT day FROM check_ins WHERE member_id = $1)", survivor_id, merged_id, conn=conn)
     first, second = sorted((survivor_id, merged_id))
     opened = {first: await Assets.open(conn, first), second: await Assets.open(conn, second)}
     survivor, merged = opened[survivor_id], opened[merged_id]

@@ -112,6 +112,31 @@ async def test_the_streak_crosses_the_merchants_midnight_restarts_after_a_missed
     await assert_ledgers_hold(member_id)
 
 
+async def test_a_merge_gives_the_survivor_the_other_members_check_in_days_and_the_streak_goes_on(stack):
+    _, admin = await make_staff(stack, role="admin")
+    await enable_checkin(stack, admin)
+    survivor_id, _ = await member_token(stack)
+    other_id, _ = await member_token(stack)
+    stack.clock.set(shanghai(2026, 3, 2, 12))
+    await checkin.check_in(survivor_id, tz=TZ)
+    await checkin.check_in(other_id, tz=TZ)
+    stack.clock.set(shanghai(2026, 3, 3, 12))
+    await checkin.check_in(other_id, tz=TZ)
+    stack.clock.set(shanghai(2026, 3, 2, 13))  # staff tokens are signed on the stack's clock
+
+    merged = await stack.http.post(f"/api/v1/admin/members/{survivor_id}/merge", json={"other_id": other_id},
+                                   headers=bearer(admin))
+    stack.clock.set(shanghai(2026, 3, 4, 12))
+    answer, created = await checkin.check_in(survivor_id, tz=TZ)
+
+    assert merged.status_code == 200, merged.text
+    assert sorted(str(d) for d in await CheckIn.filter(member_id=survivor_id).values_list("day", flat=True)) == [
+        "2026-03-02", "2026-03-03", "2026-03-04"]
+    assert await CheckIn.filter(member_id=other_id).count() == 1  # the day both checked in stays the merged one's
+    assert created and answer["streak"] == 3 and answer["points"] == 10
+    await assert_ledgers_hold(survivor_id)
+
+
 async def test_check_in_switched_off_is_refused_with_its_code(stack):
     _, token = await member_token(stack)
 
