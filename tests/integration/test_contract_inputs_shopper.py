@@ -130,7 +130,8 @@ async def test_the_asset_view_is_documented_with_its_typed_answer_and_answers_it
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/MemberAssets"}
     schema = document["components"]["schemas"]["MemberAssets"]
-    assert set(schema["required"]) == {"points", "balance_cents", "principal_cents", "bonus_cents", "tier", "coupons"}
+    assert set(schema["required"]) == {"points", "balance_cents", "balance_held_cents", "balance_available_cents",
+                                       "principal_cents", "bonus_cents", "tier", "coupons"}
     response = await stack.http.get("/api/v1/mp/me/assets", headers=bearer(counter.token))
     assert response.status_code == 200
     view = MemberAssets.model_validate(response.json())
