@@ -51,6 +51,7 @@ def _register_blueprints(app: Sanic) -> None:
         console_privacy,
         console_staff,
         console_testclock,
+        console_webhooks,
         integrations,
         staff,
         store,
@@ -74,6 +75,7 @@ def _register_blueprints(app: Sanic) -> None:
     app.blueprint(console_staff.bp)
     app.blueprint(mp_engagement.bp)
     app.blueprint(console_campaigns.bp)
+    app.blueprint(console_webhooks.bp)
 
 
 def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:
@@ -113,6 +115,11 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         if settings.worker_in_app:
             # The embedded default: one process also delivers the messages it queues.
             app.add_task(app.ctx.dispatcher.run(app.ctx.worker_stop, loops=1), name="notification_worker")
+        from backend.webhooks.delivery import WebhookWorker
+
+        app.ctx.webhooks = WebhookWorker(settings, pii=app.ctx.pii)
+        if settings.worker_in_app:
+            app.add_task(app.ctx.webhooks.run(app.ctx.worker_stop), name="webhook_worker")
         app.ctx.scheduler = None
         if settings.scheduler_in_app:
             # ... and runs the lifecycle programs, touches and purges (each run guarded, as in `scheduler`).
@@ -131,6 +138,8 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         app.ctx.worker_stop.set()
         if settings.worker_in_app:
             await app.cancel_task("notification_worker", raise_exception=False)
+            await app.cancel_task("webhook_worker", raise_exception=False)
+        await app.ctx.webhooks.close()
         await close_channels(app.ctx.dispatcher)
         await app.ctx.wechat.close()
         await app.ctx.kv.close()

@@ -182,10 +182,41 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.batch < 1 or args.loops < 1:
         raise CliError("--batch and --loops must be at least 1")
     configure_logging(settings.log_level, json_format=settings.log_json)
-    handled = asyncio.run(run_worker(settings, once=args.once, batch_size=args.batch, loops=args.loops))
+    handled, webhooks = asyncio.run(_work(settings, args, run_worker))
     if args.once:
-        print(json.dumps({"messages": handled}))
+        print(json.dumps({"messages": handled, "webhooks": webhooks}))
     return 0
+
+
+async def _work(settings: Settings, args: argparse.Namespace, run_worker: Any) -> tuple[int, int]:
+    """The message dispatcher and, beside it on the same database, the webhook deliveries."""
+    from tortoise import Tortoise
+
+    from backend import db
+    from backend.webhooks.delivery import run_webhook_worker
+
+    if args.once:
+        handled = await run_worker(settings, once=True, batch_size=args.batch, loops=args.loops)
+        await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
+        try:
+            return handled, await run_webhook_worker(settings, asyncio.Event(), once=True)
+        finally:
+            await db.close_db()
+    stop = asyncio.Event()
+
+    async def webhooks() -> None:
+        while not Tortoise._inited:  # noqa: ASYNC110 - run_worker opens the database; nothing to wait on
+            await asyncio.sleep(0.05)
+        await run_webhook_worker(settings, stop)
+
+    task = asyncio.create_task(webhooks())
+    try:
+        # Until SIGTERM: a delivery in flight then is taken again by another worker after its lease.
+        return await run_worker(settings, once=False, batch_size=args.batch, loops=args.loops), 0
+    finally:
+        stop.set()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:

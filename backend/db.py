@@ -45,6 +45,7 @@ MODEL_MODULES = [
     "jobs.models",
     "jobs.audience_models",
     "backend.testclock",
+    "backend.webhooks.models",
 ]
 
 

@@ -76,6 +76,8 @@ class Settings:
     wechat_concurrency: int = 8
     wechat_qps: float = 0.0
     worker_in_app: bool = False
+    webhook_allow_hosts: tuple[str, ...] = ()
+    webhook_timeout_s: float = 15.0
     job_lease_s: int = 120
     template_max_chars: int = 8192
     template_email_max_chars: int = 262_144
@@ -336,6 +338,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         wechat_concurrency=_int(env, "WECHAT_CONCURRENCY", 8, minimum=1),
         wechat_qps=_rate(env, "WECHAT_QPS"),
         worker_in_app=_bool(env, "WORKER_IN_APP", not env.get("DATABASE_URL")),
+        # Webhook targets an operator allows although they resolve to private or loopback addresses.
+        webhook_allow_hosts=tuple(host.strip().lower().rstrip(".") for host in
+                                  (env.get("WEBHOOK_ALLOW_HOSTS") or "").split(",") if host.strip()),
+        webhook_timeout_s=max(_float(env, "WEBHOOK_TIMEOUT_S", 15.0), 0.1),
         job_lease_s=_int(env, "JOB_LEASE_S", 120, minimum=2),
         template_max_chars=_int(env, "TEMPLATE_MAX_CHARS", 8192, minimum=256),
         template_email_max_chars=_int(env, "TEMPLATE_EMAIL_MAX_CHARS", 262_144, minimum=1024),

@@ -11,13 +11,18 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from backend import clock, db
 from backend.audit import ERASED
 from backend.members.models import MemberEvent
+from backend.webhooks import outbox as webhook_outbox
 
 
 async def append(*, member_id: int, type: str, payload: dict[str, Any] | None = None, channel: str | None = None,
                  store_id: int | None = None, using_db: BaseDBAsyncClient | None = None) -> MemberEvent:
-    """One timeline row; pass the transaction's connection so it commits with the change."""
-    return await MemberEvent.create(member_id=member_id, type=type, payload=payload or {}, channel=channel,
-                                    store_id=store_id, created_at=clock.now(), using_db=using_db)
+    """One timeline row; pass the transaction's connection so it commits with the change (and with it the
+    webhook events it stands for, when an endpoint subscribes to them)."""
+    row = await MemberEvent.create(member_id=member_id, type=type, payload=payload or {}, channel=channel,
+                                   store_id=store_id, created_at=clock.now(), using_db=using_db)
+    await webhook_outbox.record(internal=type, rows=[(member_id, row.payload)], channel=channel, store_id=store_id,
+                                using_db=using_db)
+    return row
 
 
 async def append_many(rows: list[tuple[int, dict[str, Any]]], *, type: str, channel: str | None = None,
@@ -25,6 +30,7 @@ async def append_many(rows: list[tuple[int, dict[str, Any]]], *, type: str, chan
     """Many timeline rows of one type in one statement (bulk issues reaching thousands of members)."""
     if not rows:
         return
+    await webhook_outbox.record(internal=type, rows=rows, channel=channel, using_db=using_db)
     now = clock.now()
     if db.is_postgres():
         await db.fetch(
@@ -56,7 +62,9 @@ def scrub_payload(value: Any, key: str | None = None) -> Any:
 
 
 async def scrub(*, member_ids: list[int], using_db: BaseDBAsyncClient) -> int:
-    """Rewrite the payloads of these members' events without personal values; returns the rows changed."""
+    """Rewrite the payloads of these members' events (and of their webhook events not yet purged) without
+    personal values; returns the timeline rows changed."""
+    await _scrub_webhook_events(member_ids, using_db)
     changed = 0
     last = 0
     while True:  # in batches: a long-standing member has thousands of events
@@ -69,4 +77,22 @@ async def scrub(*, member_ids: list[int], using_db: BaseDBAsyncClient) -> int:
             if clean != payload:
                 await MemberEvent.filter(id=event_id).using_db(using_db).update(payload=clean)
                 changed += 1
+        last = rows[-1][0]
+
+
+async def _scrub_webhook_events(member_ids: list[int], using_db: BaseDBAsyncClient) -> None:
+    """Webhook events keep what they were sent with; an erased member's personal values go from them too
+    (a delivery still pending then carries the scrubbed data)."""
+    from backend.webhooks.models import WebhookEvent
+
+    last = 0
+    while True:
+        rows = await WebhookEvent.filter(member_id__in=member_ids, id__gt=last).using_db(using_db).order_by(
+            "id").limit(1000).values_list("id", "data")
+        if not rows:
+            return
+        for event_id, data in rows:
+            clean = scrub_payload(data or {})
+            if clean != data:
+                await WebhookEvent.filter(id=event_id).using_db(using_db).update(data=clean)
         last = rows[-1][0]
