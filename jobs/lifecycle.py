@@ -33,6 +33,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 import notifications
 from backend import clock, db
 from backend.coupons.errors import CouponLimitReached, CouponNotClaimable, CouponOutOfStock
+from backend.members import events
 from jobs.cron import crontab_trigger
 from jobs.models import LifecycleProgramRow
 from jobs.runs import Step, single
@@ -196,6 +197,10 @@ async def _reach(key: str, row: dict[str, Any], settings: ProgramSettings, now: 
             context=context, channels=list(settings.channels) or None, conn=conn,
             expires_at=row.get("expires_at"), cap_behaviour="defer" if row.get("expires_at") else "drop")
         counts["messages"] += int(queued is not None)
+        if key == "points_expiry_reminder" and queued is not None:
+            # Once per member and expiry date (the reminder's dedupe key): points.will_expire for webhooks.
+            await events.append(member_id=member_id, type="points_expiring", using_db=conn,
+                                payload={"points": context.get("points"), "expires_on": context.get("expires_on")})
 
 
 def _local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:

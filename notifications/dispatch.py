@@ -277,6 +277,13 @@ class Dispatcher:
                                               "channel": job.channel, "touch_id": job.row["touch_id"]})
                  for job in sending if job.id in done and job.status == "sent"],
                 type="message_sent", using_db=conn)
+            # ... and what failed for good (a retry ahead is not a failure yet).
+            await events.append_many(
+                [(int(job.row["member_id"]), {"message_id": job.id, "template_key": job.row["template_key"],
+                                              "channel": job.channel, "touch_id": job.row["touch_id"],
+                                              "reason": (job.reason or "")[:200]})
+                 for job in sending if job.id in done and job.status == "failed"],
+                type="message_failed", using_db=conn)
 
     async def _decide(self, job: Job, template: dict[str, Any] | None, who: Recipient | None, rules: Policy,
                       now: datetime) -> None:

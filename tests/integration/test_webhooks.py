@@ -408,3 +408,57 @@ async def test_the_api_refuses_a_private_target_outside_test_with_its_code(stack
     response = await stack.http.post("/api/v1/admin/webhook-endpoints", headers=bearer(admin),
                                      json={"url": "ftp://example.com/" + unique("x")})
     assert response.status_code == 400  # not an http(s) URL: the body's pattern refuses it
+
+
+async def test_a_completed_checkout_a_failed_message_and_points_about_to_expire_reach_their_subscribers(
+        stack, counter, receiver):
+    from backend.checkout import service as checkout
+    from backend.loyalty import orders as loyalty_orders
+    from tests.jobs_helpers import run_program
+    from tests.notify_helpers import set_template_ids, shopper
+
+    await _endpoint(stack, receiver, counter.admin,
+                    event_types=["checkout.completed", "message.failed", "points.will_expire"])
+    # checkout.completed, with the session and the order it became
+    await order(stack, counter, amount_cents=100000)
+    session = await checkout.open_session(
+        checkout.Cart(member_id=counter.member_id, channel="online", amount_cents=5000), coupon_ids=[], points=100,
+        balance_cents=0, ttl_s=900, app_key_id=None, tz="Asia/Shanghai")
+    await checkout.complete(session.id, app_key_id=None, order_no="WEB-1", placed_at=None, tz="Asia/Shanghai")
+    # message.failed: the provider refuses the welcome SMS for good
+    await set_template_ids(stack, counter.admin, "welcome", sms="200001")
+    failed_id, _, phone = await shopper(stack)
+    stack.sms.fail_number(phone, "InvalidParameterValue.IncorrectPhoneNumber")
+    await stack.dispatcher.drain()
+    # points.will_expire: the reminder program finds points expiring within its days
+    expiring_id, _, _ = await shopper(stack)
+    await loyalty_orders.adjust_points(member_id=expiring_id, points=300, reason="补偿", actor=audit_system(),
+                                       tz="Asia/Shanghai")
+    await set_expiry(expiring_id, stack.clock.now() + timedelta(days=3))
+    await run_program(stack, "points_expiry_reminder")
+    await run_program(stack, "points_expiry_reminder")  # a second run reminds nobody again
+
+    await _drain(stack)
+
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for got in receiver.received:
+        by_type.setdefault(got.json["type"], []).append(got.json)
+    [completed] = by_type["checkout.completed"]
+    assert completed["data"]["session_id"] == session.id and completed["data"]["order_no"] == "WEB-1"
+    [failed] = by_type["message.failed"]
+    assert failed["data"]["template_key"] == "welcome" and "IncorrectPhoneNumber" in failed["data"]["reason"]
+    [expiring] = by_type["points.will_expire"]
+    assert expiring["data"]["points"] == 300
+    assert (failed["data"]["member_id"], expiring["data"]["member_id"]) == (failed_id, expiring_id)
+
+
+def audit_system() -> Any:
+    from backend import audit
+
+    return audit.SYSTEM
+
+
+async def set_expiry(member_id: int, when: datetime) -> None:
+    from backend.loyalty.models import PointsLot
+
+    await PointsLot.filter(member_id=member_id).update(expires_at=when)
