@@ -45,6 +45,7 @@ def _register_blueprints(app: Sanic) -> None:
         console_audience,
         console_campaigns,
         console_coupons,
+        console_imports,
         console_jobs,
         console_loyalty,
         console_members,
@@ -76,6 +77,7 @@ def _register_blueprints(app: Sanic) -> None:
     app.blueprint(mp_engagement.bp)
     app.blueprint(console_campaigns.bp)
     app.blueprint(console_webhooks.bp)
+    app.blueprint(console_imports.bp)
 
 
 def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:

@@ -1,4 +1,5 @@
-"""``python -m backend COMMAND``: serve, worker, migrate, create-store, create-staff, create-app-key, seed-demo."""
+"""``python -m backend COMMAND``: serve, worker, migrate, create-store, create-staff, create-app-key, seed-demo,
+import-members, run-import."""
 
 from __future__ import annotations
 
@@ -175,6 +176,73 @@ def cmd_expire_coupons(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _money(cents: int) -> str:
+    return f"{cents / 100:,.2f} 元"
+
+
+async def _check_import(args: argparse.Namespace, settings: Settings, name: str, content: bytes) -> tuple[int, int]:
+    """The dry run, printed: (import id, invalid rows)."""
+    from backend import audit
+    from backend.imports import service
+    from backend.security.pii import PiiCipher
+
+    imp = await service.create(filename=name, content=content, actor=audit.Actor("system", "cli"),
+                               pii=PiiCipher(settings.pii_key), tz=settings.tz,
+                               options=service.Options(channel=args.channel, skip_invalid=args.skip_invalid))
+    totals = imp.totals
+    print(f"导入 #{imp.id} {imp.filename}: {imp.rows_total} 行, 通过 {imp.rows_valid}, 有误 {imp.rows_invalid}")
+    print(f"新会员 {totals['create']}, 并入已有会员 {totals['join']}, 积分 {totals['points']:,}, "
+          f"储值本金 {_money(totals['principal_cents'])}, 赠送 {_money(totals['bonus_cents'])}")
+    for problem in await service.problems(imp.id, limit=args.show_errors):
+        print(f"  第 {problem['row_no']} 行 {problem['column']}: {problem['reason']}")
+    return imp.id, imp.rows_invalid
+
+
+async def _run_import(import_id: int, settings: Settings, skip_invalid: bool | None) -> int:
+    """Start (or resume) the run with a progress bar; 0 when every row was written."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from backend import audit
+    from backend.imports import service
+    from backend.kv import create_kv
+    from backend.security.pii import PiiCipher
+
+    imp = await service.start(import_id=import_id, actor=audit.Actor("system", "cli"), skip_invalid=skip_invalid)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    last_row = await service.last_row_no(import_id)
+    with Progress(*columns) as progress:
+        task = progress.add_task(f"导入 #{import_id}", total=last_row, completed=imp.cursor)
+        result = await service.run(import_id=import_id, pii=PiiCipher(settings.pii_key), tz=settings.tz,
+                                   kv=create_kv(settings.redis_url, settings.redis_prefix),
+                                   lease_s=settings.job_lease_s,
+                                   on_progress=lambda last, counts: progress.update(task, completed=last))
+    done = await service.get(import_id)
+    print(f"{done.status}: {json.dumps(done.counts, ensure_ascii=False)}")
+    if result["outcome"] not in ("done", "resumed", "already_done"):
+        print(f"run {result['outcome']}: {result.get('error', '')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_import_members(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    import_id, invalid = asyncio.run(_with_db(settings, lambda: _check_import(args, settings, path.name,
+                                                                              path.read_bytes())))
+    if args.dry_run:
+        print(f"dry run: nothing imported. `python -m backend run-import {import_id}` (or the console) runs it.")
+        return 1 if invalid else 0
+    if not args.yes and sys.stdin.isatty() and input("import now? [y/N] ").strip().lower() not in ("y", "yes"):
+        return 0
+    return asyncio.run(_with_db(settings, lambda: _run_import(import_id, settings, args.skip_invalid or None)))
+
+
+def cmd_run_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Run (or resume) an import a dry run created."""
+    return asyncio.run(_with_db(settings, lambda: _run_import(args.import_id, settings, args.skip_invalid or None)))
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from backend.logs import configure_logging
     from notifications.worker import run_worker
@@ -276,6 +344,18 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("scheduler", help="run lifecycle programs and touches on their schedules until stopped"
                    ).set_defaults(func=cmd_scheduler)
+    imports = sub.add_parser("import-members", help="import members and their balances from CSV, XLSX or JSON Lines")
+    imports.add_argument("file", help="the file (.csv in UTF-8 or GBK, .xlsx, .jsonl); columns: see README")
+    imports.add_argument("--dry-run", action="store_true", help="check every row and print the totals; import nothing")
+    imports.add_argument("--yes", action="store_true", help="do not ask before importing")
+    imports.add_argument("--skip-invalid", action="store_true", help="import the valid rows of a file with errors")
+    imports.add_argument("--channel", default="pos", help="the members' registration channel (default pos)")
+    imports.add_argument("--show-errors", type=int, default=20, help="problems to print (default 20)")
+    imports.set_defaults(func=cmd_import_members)
+    run_import = sub.add_parser("run-import", help="run or resume an import the dry run (or the console) created")
+    run_import.add_argument("import_id", type=int)
+    run_import.add_argument("--skip-invalid", action="store_true")
+    run_import.set_defaults(func=cmd_run_import)
     run_job = sub.add_parser("run-job", help="run one job now, under the same once-per-period guard")
     run_job.add_argument("job", help="program:KEY (e.g. program:birthday), touch:ID or maintenance:purge")
     run_job.set_defaults(func=cmd_run_job)

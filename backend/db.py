@@ -46,6 +46,7 @@ MODEL_MODULES = [
     "jobs.audience_models",
     "backend.testclock",
     "backend.webhooks.models",
+    "backend.imports.models",
 ]
 
 

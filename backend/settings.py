@@ -39,6 +39,7 @@ class Settings:
     pii_key: bytes = field(default=b"", repr=False)
     timezone: str = "Asia/Shanghai"
     max_body_bytes: int = 1_048_576
+    import_max_bytes: int = 200 * 1_048_576  # a member import file (the upload route streams it)
     log_level: str = "INFO"
     log_json: bool = True
     member_token_ttl_s: int = 900
@@ -301,6 +302,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         pii_key=pii_key,
         timezone=timezone,
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_048_576, minimum=1024),
+        import_max_bytes=_int(env, "IMPORT_MAX_BYTES", 200 * 1_048_576, minimum=1024),
         log_level=log_level,
         log_json=_bool(env, "LOG_JSON", True),
         member_token_ttl_s=_int(env, "MEMBER_TOKEN_TTL_S", 900, minimum=60),

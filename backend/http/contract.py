@@ -118,7 +118,7 @@ def error_codes(op: Operation, *, has_path_params: bool) -> list[str]:
     codes = set(op.errors)
     if has_path_params:
         codes.add("NOT_FOUND")
-    if op.body is not None:
+    if op.body is not None or op.upload:
         codes.add("PAYLOAD_TOO_LARGE")
     if op.security:
         codes.add("UNAUTHENTICATED")
@@ -202,6 +202,9 @@ def build_document(app: Sanic, *, title: str, version: str, description: str) ->
             optional = body_schema.get("type") == "object" and not body_schema.get("required")
             entry["requestBody"] = {"required": not optional,
                                     "content": {"application/json": {"schema": body_ref}}}
+        if op.upload:
+            entry["requestBody"] = {"required": True, "content": {
+                media: {"schema": {"type": "string", "format": "binary"}} for media in op.upload}}
         if op.security:
             entry["security"] = [{scheme: []} for scheme in op.security]
         paths.setdefault(doc_path, {})[method] = entry

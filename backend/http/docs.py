@@ -41,6 +41,7 @@ class Operation:
     security: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     links: dict[str, dict[str, str]] = field(default_factory=dict)
+    upload: tuple[str, ...] = ()  # media types of a raw request body (a file), read by a streaming handler
 
 
 def _camel(name: str) -> str:
@@ -53,11 +54,13 @@ def endpoint(*, summary: str, tag: str, body: type[BaseModel] | None = None,
              responses: Mapping[int, Answer] | None = None, errors: Iterable[str] = (),
              description: str | None = None, idempotent: bool = False, operation_id: str | None = None,
              headers: Mapping[str, str] | None = None,
-             links: Mapping[str, Mapping[str, str]] | None = None) -> Callable[[Any], Any]:
+             links: Mapping[str, Mapping[str, str]] | None = None,
+             upload: Iterable[str] = ()) -> Callable[[Any], Any]:
     """Declare a route's contract. ``response`` answers with ``status``; ``responses`` when there are several
     success statuses (``{200: Joined, 201: Created}``); ``None`` as an answer means no body (204).
     ``links`` name the operations the success answer feeds, with their path parameters taken from the
-    answer: ``{"getCouponTemplate": {"template_id": "$response.body#/id"}}`` (OpenAPI links)."""
+    answer: ``{"getCouponTemplate": {"template_id": "$response.body#/id"}}`` (OpenAPI links). ``upload``
+    names the media types of a raw file body (the route streams it: ``@bp.post(..., stream=True)``)."""
     codes = sorted({*COMMON, *errors})
     unknown = [code for code in codes if code not in CATALOGUE]
     if unknown:
@@ -75,7 +78,8 @@ def endpoint(*, summary: str, tag: str, body: type[BaseModel] | None = None,
             summary=summary, tag=tag, description=text.strip() or None, body=body, query=query,
             responses=answers, errors=codes, idempotent=idempotent,
             operation_id=operation_id or _camel(handler.__name__), security=security,
-            headers=dict(headers or {}), links={k: dict(v) for k, v in (links or {}).items()})
+            headers=dict(headers or {}), links={k: dict(v) for k, v in (links or {}).items()},
+            upload=tuple(upload))
         return handler
 
     return decorate

@@ -124,7 +124,8 @@ async def _find(request: Request, ref: MemberRef) -> Member:
     elif ref.unionid is not None:
         member = await service.find_by_identity(kind="unionid", value=ref.unionid)
     elif ref.member_no is not None:
-        member = await service.find_by_identity(kind="card", value=ref.member_no)
+        member = await service.find_by_identity(kind="card", value=ref.member_no) \
+            or await service.find_by_identity(kind="legacy", value=ref.member_no)  # an imported old number
     else:
         member = await Member.get_or_none(id=ref.member_id, status="active")
     if member is None:

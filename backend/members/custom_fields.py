@@ -73,7 +73,8 @@ async def active_definitions() -> list[CustomFieldDef]:
     return await CustomFieldDef.filter(active=True).order_by("id")
 
 
-def _coerce(definition: CustomFieldDef, value: Any) -> Any:
+def coerce(definition: CustomFieldDef, value: Any) -> Any:
+    """``value`` as ``definition`` stores it; a ValueError names what is wrong (in Chinese)."""
     if value is None:
         return None
     if definition.type == "text":
@@ -109,7 +110,7 @@ async def validate_values(values: dict[str, Any], *, existing: dict[str, Any] | 
             problems[f"custom_fields.{key}"] = "未定义的自定义字段"
             continue
         try:
-            coerced = _coerce(definition, value)
+            coerced = coerce(definition, value)
         except ValueError as exc:
             problems[f"custom_fields.{key}"] = str(exc)
             continue

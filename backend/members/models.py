@@ -5,7 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-IDENTITY_KINDS = ("phone", "openid", "unionid", "card", "email")
+IDENTITY_KINDS = ("phone", "openid", "unionid", "card", "email", "legacy")  # legacy: an imported old card number
 CHANNELS = ("miniprogram", "pos", "online", "third_party", "console")
 CONSENT_CHANNELS = ("sms", "email", "wechat")
 CONSENT_PURPOSES = ("marketing", "service")

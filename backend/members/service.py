@@ -48,11 +48,11 @@ GENDERS = ("male", "female", "unknown")
 _REFERRAL_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud at a counter
 
 
-def _member_no() -> str:
+def new_member_no() -> str:
     return str(secrets.randbelow(9 * 10**11) + 10**11)  # 12 digits, the card number
 
 
-def _referral_code() -> str:
+def new_referral_code() -> str:
     return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
 
 
@@ -170,9 +170,9 @@ async def _create(*, phone: str, index: str, reg: Registration, consents: dict[t
     now = clock.now()
     async with in_transaction() as conn:
         member = await Member.create(
-            member_no=_member_no(), phone_enc=pii.encrypt(phone), phone_prefix3=phone[:3], phone_last4=phone[-4:],
+            member_no=new_member_no(), phone_enc=pii.encrypt(phone), phone_prefix3=phone[:3], phone_last4=phone[-4:],
             nickname=reg.nickname, gender=reg.gender or "unknown", birthday=reg.birthday, email=reg.email,
-            custom_fields=values, referral_code=_referral_code(), referrer_id=referrer.id if referrer else None,
+            custom_fields=values, referral_code=new_referral_code(), referrer_id=referrer.id if referrer else None,
             registration_channel=reg.channel, registration_store_id=reg.store_id, registered_at=now,
             updated_at=now, using_db=conn)
         await MemberIdentity.create(member_id=member.id, kind="phone", value=index, created_at=now, using_db=conn)
