@@ -27,7 +27,7 @@ from tortoise import Tortoise, connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import BaseDBAsyncClient, NestedTransactionContext, TransactionContext
 from tortoise.backends.base.config_generator import expand_db_url
-from tortoise.exceptions import TransactionManagementError
+from tortoise.exceptions import IntegrityError, TransactionManagementError
 
 log = logging.getLogger("backend.db")
 P = ParamSpec("P")
@@ -402,3 +402,36 @@ async def reader() -> AsyncIterator[Reader]:
         return
     async with client.acquire_connection() as raw:
         yield Reader(raw)
+
+
+async def copy_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
+                    conn: BaseDBAsyncClient) -> None:
+    """Append ``rows`` to ``table`` on the transaction ``conn``: PostgreSQL's binary COPY (the bulk writes of
+    an import), one prepared INSERT run for each row on SQLite. JSON columns take their text."""
+    if not rows:
+        return
+    if conn.capabilities.dialect == "sqlite":
+        marks = ", ".join("?" for _ in columns)
+        await conn.execute_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                                [[_sqlite_value(value) for value in row] for row in rows])
+        return
+    raw = conn._connection  # type: ignore[attr-defined]  # the transaction's asyncpg connection
+    try:
+        await raw.copy_records_to_table(table, columns=list(columns), records=rows)
+    except asyncpg.IntegrityConstraintViolationError as exc:  # as Tortoise reports it for its own statements
+        raise IntegrityError(str(exc)) from exc
+
+
+async def reserve_ids(table: str, count: int, conn: BaseDBAsyncClient) -> list[int]:
+    """``count`` fresh primary keys of ``table`` for rows written with ``copy_rows`` (their children need them).
+    PostgreSQL draws them from the sequence; on SQLite the caller's transaction must already hold the write
+    lock (one writer at a time), so the next ids after the largest are free until it commits."""
+    if count <= 0:
+        return []
+    if conn.capabilities.dialect == "sqlite":
+        rows = await conn.execute_query_dict(f"SELECT COALESCE(MAX(id), 0) AS top FROM {table}")
+        top = int(rows[0]["top"])
+        return list(range(top + 1, top + count + 1))
+    rows = await conn.execute_query_dict(
+        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id FROM generate_series(1, $1)", [count])
+    return [int(row["id"]) for row in rows]

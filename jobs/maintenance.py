@@ -3,6 +3,7 @@
 | job | deletes | runs |
 |---|---|---|
 | purge | idempotency records past their retention (24 h); refresh tokens expired or spent more than ``REFRESH_TOKEN_GRACE_S`` ago; used signature nonces whose timestamp is refused anyway (twice ``SIGNATURE_MAX_SKEW_S``) | hourly, at minute 17 |
+| imports | nothing: member imports whose process stopped mid-run (no heartbeat for ``JOB_LEASE_S``) go on from their cursor | every 5 minutes |
 
 Each batch deletes at most ``BATCH`` rows and commits with the run's cursor, so a long purge never
 holds a big transaction and a scheduler killed mid-way resumes where it stopped.
@@ -38,6 +39,7 @@ class Job:
 
 JOBS: dict[str, Job] = {
     "purge": Job(cron="17 * * * *", description="删除过期的幂等记录、刷新令牌和签名随机数"),
+    "imports": Job(cron="*/5 * * * *", description="继续因进程退出而中断的会员导入"),
 }
 
 
@@ -86,5 +88,12 @@ async def run(name: str, *, settings: Settings, kv: KV, owner: str, now: datetim
     if name not in JOBS:
         raise ValueError(f"unknown maintenance job {name!r}: one of {', '.join(JOBS)}")
     now = now or clock.now()
+    if name == "imports":  # each import is its own resumable job run; this only finds the orphaned ones
+        from backend.imports import service as imports
+        from backend.security.pii import PiiCipher
+
+        resumed = await imports.resume_stale(pii=PiiCipher(settings.pii_key), tz=settings.tz, kv=kv, owner=owner,
+                                             lease_s=settings.job_lease_s)
+        return {"job": "maintenance:imports", "outcome": "done", "resumed": resumed}
     return await runs.run(f"maintenance:{name}", period_of(now), purge_step(settings, now=now, batch=batch),
                           kv=kv, owner=owner, lease_s=settings.job_lease_s)

@@ -48,7 +48,7 @@ from backend.imports.models import MemberImport, MemberImportRow
 from backend.kv import KV
 from backend.loyalty import program as loyalty_program
 from backend.loyalty.accounts import Assets, Context
-from backend.loyalty.models import LoyaltyAccount, PointsEntry, PointsLot, TierChange, WalletEntry
+from backend.loyalty.models import PointsEntry, PointsLot, TierChange, WalletEntry
 from backend.members import erasure, events
 from backend.members.models import (
     CHANNELS,
@@ -66,7 +66,7 @@ from jobs.audience_models import MemberTag, Tag
 
 log = logging.getLogger("backend.imports")
 
-BATCH = 500  # rows per committed step of a run
+BATCH = 2000  # rows per committed step of a run
 CHECK_BATCH = 2000  # rows per lookup while checking
 JOB = "member_import"
 WRITTEN = ["running", "completed", "failed", "undoing"]  # an import of these has written (or is writing) rows
@@ -91,12 +91,23 @@ async def _rules(now: datetime, tz: Any) -> validate.Rules:
 
 
 async def _owners(kind: str, values: list[str], conn: BaseDBAsyncClient | None = None) -> dict[str, int]:
+    """Which member holds each identity value (a batch at a time, by the unique index)."""
     owners: dict[str, int] = {}
     for chunk in _chunks(sorted(set(values)), CHECK_BATCH):
-        rows = await MemberIdentity.filter(kind=kind, app_id="", value__in=chunk).using_db(conn).values_list(
+        if db.is_postgres():
+            rows = await db.fetch(_OWNERS, kind, chunk, conn=conn)
+            owners.update({row["value"]: int(row["member_id"]) for row in rows})
+            continue
+        found = await MemberIdentity.filter(kind=kind, app_id="", value__in=chunk).using_db(conn).values_list(
             "value", "member_id")
-        owners.update({value: int(member_id) for value, member_id in rows})
+        owners.update({value: int(member_id) for value, member_id in found})
     return owners
+
+
+# A join from the values: one index probe each (an IN list of thousands may be planned as a scan).
+_OWNERS = ("SELECT i.value, i.member_id FROM unnest($2::text[]) AS u(value) JOIN member_identities i "
+           "ON i.kind = $1 AND i.app_id = '' AND i.value = u.value")
+ANALYZE_EVERY = 10  # batches: a table that grows from nothing by an import is planned from fresh statistics
 
 
 def _new_totals() -> dict[str, Any]:
@@ -189,7 +200,7 @@ async def _store_rows(conn: BaseDBAsyncClient, imp: MemberImport, batch: list[pa
     emails = await _owners("email", [r.values["email"] for r in batch if "email" in r.values], conn)
     legacy = await _owners("legacy", [r.values["legacy_no"] for r in batch if "legacy_no" in r.values], conn)
     now = clock.now()
-    out: list[MemberImportRow] = []
+    out: list[tuple[Any, ...]] = []
     valid = 0
     for row in batch:
         member_id = members.get(indexes.get(row.row_no, ""))
@@ -202,12 +213,11 @@ async def _store_rows(conn: BaseDBAsyncClient, imp: MemberImport, batch: list[pa
         if ok:
             valid += 1
             _add_totals(totals, action, row.values, store_codes)
-        out.append(MemberImportRow(
-            import_id=imp.id, row_no=row.row_no, status="valid" if ok else "invalid", action=action if ok else None,
-            phone_index=indexes.get(row.row_no), errors=row.errors,
-            data_enc=pii.encrypt(json.dumps(row.values, ensure_ascii=False)) if ok else None, updated_at=now))
-    if out:
-        await MemberImportRow.bulk_create(out, batch_size=1000, using_db=conn)
+        out.append((imp.id, row.row_no, "valid" if ok else "invalid", action if ok else None,
+                    indexes.get(row.row_no), pii.encrypt(json.dumps(row.values, ensure_ascii=False)) if ok else None,
+                    json.dumps(row.errors, ensure_ascii=False), now))
+    await db.copy_rows("member_import_rows", ("import_id", "row_no", "status", "action", "phone_index", "data_enc",
+                                              "errors", "updated_at"), out, conn)
     return valid
 
 
@@ -245,11 +255,13 @@ async def run(*, import_id: int, pii: PiiCipher, tz: Any, kv: KV, owner: str | N
     writer = _Writer(imp, pii, tz, await loyalty_program.load(fresh=True))
 
     async def step(cursor: int, conn: BaseDBAsyncClient) -> tuple[int | None, dict[str, int]]:
-        rows = await MemberImportRow.filter(import_id=import_id, row_no__gt=cursor).using_db(conn).order_by(
-            "row_no").limit(batch)
+        rows = [_Pending(**row) for row in await db.fetch(_PENDING, import_id, cursor, batch, conn=conn)]
         if not rows:
             return None, {}
-        counts = await writer.write(conn, [row for row in rows if row.status == "valid"])
+        writer.batches += 1
+        if db.is_postgres() and writer.batches % ANALYZE_EVERY == 1:
+            await db.fetch("ANALYZE member_identities", conn=conn)
+        counts = await writer.write(conn, [row for row in rows if row.status == "valid"])  # type: ignore[arg-type]
         last = rows[-1].row_no
         await MemberImport.filter(id=import_id).using_db(conn).update(cursor=last, updated_at=clock.now())
         if on_progress is not None:
@@ -291,12 +303,51 @@ async def resume_stale(*, pii: PiiCipher, tz: Any, kv: KV, owner: str, lease_s: 
     return results
 
 
+MEMBER_COLUMNS = ("id", "member_no", "status", "phone_enc", "phone_last4", "phone_prefix3", "nickname", "gender",
+                  "birthday", "email", "custom_fields", "referral_code", "registration_channel",
+                  "registration_store_id", "registered_at", "registration_rewarded_at", "updated_at")
+ACCOUNT_COLUMNS = ("member_id", "points_balance", "points_debt", "principal_cents", "bonus_cents", "tier_code",
+                   "tier_since", "tier_measure", "version", "updated_at")
+ENTRY_COLUMNS = ("id", "member_id", "kind", "points", "debt_delta", "balance_after", "reason", "source", "channel",
+                 "store_id", "ref", "created_at")
+WALLET_COLUMNS = ("member_id", "kind", "principal_cents", "bonus_cents", "principal_after", "bonus_after", "reason",
+                  "channel", "store_id", "ref", "created_at")
+CONSENT_COLUMNS = ("member_id", "channel", "purpose", "granted", "source", "text_version")
+
+
+async def _mark_rows(conn: BaseDBAsyncClient, outcomes: list[tuple[int, int]], status: str, now: datetime) -> None:
+    """Each row's outcome and member in one statement (PostgreSQL) or one prepared run (SQLite)."""
+    if db.is_postgres():
+        await db.fetch("UPDATE member_import_rows r SET status = $1, member_id = u.member_id, updated_at = $2 "
+                       "FROM unnest($3::bigint[], $4::bigint[]) AS u(id, member_id) WHERE r.id = u.id",
+                       status, now, [row_id for row_id, _ in outcomes], [mid for _, mid in outcomes], conn=conn)
+        return
+    await conn.execute_many("UPDATE member_import_rows SET status = ?, member_id = ?, updated_at = ? WHERE id = ?",
+                            [[status, mid, str(now), row_id] for row_id, mid in outcomes])
+
+
+_PENDING = ("SELECT id, row_no, status, phone_index, data_enc FROM member_import_rows "
+            "WHERE import_id = $1 AND row_no > $2 ORDER BY row_no LIMIT $3")
+
+
+@dataclass
+class _Pending:
+    """A row the run reads (a plain record: building ORM models cost more than writing the rows)."""
+
+    id: int
+    row_no: int
+    status: str
+    phone_index: str | None
+    data_enc: str | None
+
+
 class _Writer:
     """Writes one batch of rows on the step's transaction."""
 
     def __init__(self, imp: MemberImport, pii: PiiCipher, tz: Any, program: loyalty_program.Program) -> None:
         self.imp, self.pii, self.tz, self.program = imp, pii, tz, program
         self.tags: dict[str, int] = {}
+        self.batches = 0
 
     def ref(self, row: MemberImportRow) -> str:
         return f"import:{self.imp.id}:{row.row_no}"
@@ -371,95 +422,74 @@ class _Writer:
 
     async def create_many(self, conn: BaseDBAsyncClient, rows: list[MemberImportRow],
                           values: dict[int, dict[str, Any]]) -> None:
+        """New members in bulk: a few COPY statements per batch whatever its size (ids drawn first)."""
         now = clock.now()
         channel = self.imp.channel
+        if not db.is_postgres():  # take SQLite's write lock before reading the next free ids
+            await db.fetch("UPDATE member_imports SET updated_at = $1 WHERE id = $2", now, self.imp.id, conn=conn)
+        member_ids = await db.reserve_ids("members", len(rows), conn)
+        with_points = [row for row in rows if values[row.row_no].get("points")]
+        entry_ids = dict(zip((row.row_no for row in with_points),
+                             await db.reserve_ids("points_entries", len(with_points), conn), strict=True))
         numbers: set[str] = set()
-        members: list[Member] = []
-        for row in rows:
+        members, identities, accounts, entries, lots, wallet, tiers = [], [], [], [], [], [], []
+        records, states, tags, timeline, imported, outcomes = [], [], [], [], [], []
+        for row, mid in zip(rows, member_ids, strict=True):
             v = values[row.row_no]
             number = new_member_no()
             while number in numbers:
                 number = new_member_no()
             numbers.add(number)
-            phone = v["phone"]
-            members.append(Member(
-                member_no=number, phone_enc=self.pii.encrypt(phone), phone_prefix3=phone[:3], phone_last4=phone[-4:],
-                nickname=v.get("name"), gender=v.get("gender") or "unknown",
-                birthday=datetime.fromisoformat(v["birthday"]).date() if v.get("birthday") else None,
-                email=v.get("email"), custom_fields=v.get("custom") or {}, referral_code=new_referral_code(),
-                registration_channel=channel, registration_store_id=v.get("store_id"),
-                registered_at=datetime.fromisoformat(v["registered_at"]) if v.get("registered_at") else now,
-                registration_rewarded_at=now, updated_at=now))
-        await Member.bulk_create(members, batch_size=1000, using_db=conn)
-        ids = dict(await Member.filter(member_no__in=list(numbers)).using_db(conn).values_list("member_no", "id"))
-        member_of = {row.row_no: int(ids[m.member_no]) for row, m in zip(rows, members, strict=True)}
-        identities: list[MemberIdentity] = []
-        accounts: list[LoyaltyAccount] = []
-        entries: list[PointsEntry] = []
-        wallet: list[WalletEntry] = []
-        tiers: list[TierChange] = []
-        records: list[ConsentRecord] = []
-        states: list[MemberConsent] = []
-        tags: list[MemberTag] = []
-        for row, member in zip(rows, members, strict=True):
-            v, mid = values[row.row_no], member_of[row.row_no]
-            store_id = v.get("store_id")
-            identities += [MemberIdentity(member_id=mid, kind="phone", value=row.phone_index, created_at=now),
-                           MemberIdentity(member_id=mid, kind="card", value=member.member_no, created_at=now)]
+            phone, store_id, ref, reason = v["phone"], v.get("store_id"), self.ref(row), self.reason(row)
+            registered = datetime.fromisoformat(v["registered_at"]) if v.get("registered_at") else now
+            members.append((mid, number, "active", self.pii.encrypt(phone), phone[-4:], phone[:3], v.get("name"),
+                            v.get("gender") or "unknown",
+                            datetime.fromisoformat(v["birthday"]).date() if v.get("birthday") else None,
+                            v.get("email"), json.dumps(v.get("custom") or {}, ensure_ascii=False), new_referral_code(),
+                            channel, store_id, registered, now, now))
+            identities += [(mid, "phone", "", row.phone_index, now), (mid, "card", "", number, now)]
             if v.get("email"):
-                identities.append(MemberIdentity(member_id=mid, kind="email", value=v["email"], created_at=now))
+                identities.append((mid, "email", "", v["email"], now))
             if v.get("legacy_no"):
-                identities.append(MemberIdentity(member_id=mid, kind="legacy", value=v["legacy_no"], created_at=now))
+                identities.append((mid, "legacy", "", v["legacy_no"], now))
             points, principal, bonus = v.get("points", 0), v.get("principal_cents", 0), v.get("bonus_cents", 0)
-            accounts.append(LoyaltyAccount(member_id=mid, points_balance=points, principal_cents=principal,
-                                           bonus_cents=bonus, tier_code=v.get("tier"),
-                                           tier_since=now if v.get("tier") else None, updated_at=now))
+            tier = v.get("tier")
+            accounts.append((mid, points, 0, principal, bonus, tier, now if tier else None, 0, 0, now))
             if points:
-                entries.append(PointsEntry(member_id=mid, kind="import", points=points, balance_after=points,
-                                           reason=self.reason(row), source="import", channel=channel,
-                                           store_id=store_id, ref=self.ref(row), created_at=now))
+                entry_id = entry_ids[row.row_no]
+                entries.append((entry_id, mid, "import", points, 0, points, reason, "import", channel, store_id, ref,
+                                now))
+                lots.append((mid, points, points, self.expiry(v, now), entry_id, now))
             if principal or bonus:
-                wallet.append(WalletEntry(member_id=mid, kind="import", principal_cents=principal, bonus_cents=bonus,
-                                          principal_after=principal, bonus_after=bonus, reason=self.reason(row),
-                                          channel=channel, store_id=store_id, ref=self.ref(row), created_at=now))
-            if v.get("tier"):
-                tiers.append(TierChange(member_id=mid, from_code=None, to_code=v["tier"], reason="import",
-                                        created_at=now))
+                wallet.append((mid, "import", principal, bonus, principal, bonus, reason, channel, store_id, ref, now))
+            if tier:
+                tiers.append((mid, None, tier, "import", 0, now))
             for consent in v.get("consents", []):
-                at = datetime.fromisoformat(consent["at"]) if consent.get("at") else member.registered_at
-                records.append(ConsentRecord(member_id=mid, channel=consent["channel"], purpose=consent["purpose"],
-                                             granted=consent["granted"], source=consent["source"], created_at=at))
-                states.append(MemberConsent(member_id=mid, channel=consent["channel"], purpose=consent["purpose"],
-                                            granted=consent["granted"], source=consent["source"], updated_at=at))
+                at = datetime.fromisoformat(consent["at"]) if consent.get("at") else registered
+                key = (mid, consent["channel"], consent["purpose"], consent["granted"], consent["source"], None, at)
+                records.append(key)
+                states.append(key)
             for tag_id in await self.tag_ids(conn, v.get("tags", [])):
-                tags.append(MemberTag(member_id=mid, tag_id=tag_id, source="manual", created_at=now))
-        await MemberIdentity.bulk_create(identities, batch_size=1000, using_db=conn)
-        await LoyaltyAccount.bulk_create(accounts, batch_size=1000, using_db=conn)
-        if entries:
-            await PointsEntry.bulk_create(entries, batch_size=1000, using_db=conn)
-            refs = [entry.ref for entry in entries]
-            entry_ids = dict(await PointsEntry.filter(member_id__in=[e.member_id for e in entries], ref__in=refs)
-                             .using_db(conn).values_list("ref", "id"))
-            await PointsLot.bulk_create([
-                PointsLot(member_id=entry.member_id, earned=entry.points, remaining=entry.points,
-                          expires_at=self.expiry(values[int(entry.ref.rsplit(":", 1)[1])], now),
-                          entry_id=entry_ids[entry.ref], created_at=now)
-                for entry in entries], batch_size=1000, using_db=conn)
-        for model, items in ((WalletEntry, wallet), (TierChange, tiers), (ConsentRecord, records),
-                             (MemberConsent, states), (MemberTag, tags)):
-            if items:
-                await model.bulk_create(items, batch_size=1000, using_db=conn)  # type: ignore[attr-defined]
-        await events.append_many([(member_of[row.row_no], {"member_no": m.member_no, "referrer_id": None,
-                                                            "import_id": self.imp.id})
-                                  for row, m in zip(rows, members, strict=True)],
-                                 type="registered", channel=channel, using_db=conn)
-        await events.append_many([(member_of[row.row_no], {"import_id": self.imp.id, "row_no": row.row_no,
-                                                            "created": True}) for row in rows],
-                                 type="imported", channel=channel, using_db=conn)
-        for row in rows:
-            row.status, row.member_id, row.updated_at = "created", member_of[row.row_no], now
-        await MemberImportRow.bulk_update(rows, fields=["status", "member_id", "updated_at"], batch_size=1000,
-                                          using_db=conn)
+                tags.append((mid, tag_id, "manual", now))
+            timeline.append((mid, {"member_no": number, "referrer_id": None, "import_id": self.imp.id}))
+            imported.append((mid, {"import_id": self.imp.id, "row_no": row.row_no, "created": True}))
+            outcomes.append((row.id, mid))
+        await db.copy_rows("members", MEMBER_COLUMNS, members, conn)
+        await db.copy_rows("member_identities", ("member_id", "kind", "app_id", "value", "created_at"), identities,
+                           conn)
+        await db.copy_rows("loyalty_accounts", ACCOUNT_COLUMNS, accounts, conn)
+        await db.copy_rows("points_entries", ENTRY_COLUMNS, entries, conn)
+        await db.copy_rows("points_lots", ("member_id", "earned", "remaining", "expires_at", "entry_id", "created_at"),
+                           lots, conn)
+        await db.copy_rows("wallet_entries", WALLET_COLUMNS, wallet, conn)
+        await db.copy_rows("tier_changes", ("member_id", "from_code", "to_code", "reason", "measure", "created_at"),
+                           tiers, conn)
+        await db.copy_rows("consent_records", (*CONSENT_COLUMNS, "created_at"), records, conn)
+        await db.copy_rows("member_consents", (*CONSENT_COLUMNS, "updated_at"), states, conn)
+        await db.copy_rows("member_tags", ("member_id", "tag_id", "source", "created_at"), tags, conn)
+        await events.append_many(timeline, type="registered", channel=channel, using_db=conn)
+        await events.append_many(imported, type="imported", channel=channel, using_db=conn)
+        await _mark_rows(conn, outcomes, "created", now)
 
     async def join(self, conn: BaseDBAsyncClient, row: MemberImportRow, v: dict[str, Any], member_id: int) -> None:
         """The phone is a member already: add to it, overwrite nothing; what was added is kept for undo."""

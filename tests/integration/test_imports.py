@@ -16,6 +16,7 @@ from backend.imports.models import MemberImport, MemberImportRow
 from backend.loyalty.models import LoyaltyAccount, PointsEntry, PointsLot, WalletEntry
 from backend.members.models import ConsentRecord, Member, MemberConsent, MemberEvent, MemberIdentity
 from backend.members.service import find_by_phone
+from jobs import maintenance
 from jobs.audience_models import MemberTag, Tag
 from notifications.models import Message
 from tests.factories import (
@@ -252,11 +253,10 @@ async def test_a_run_that_crashes_resumes_from_its_cursor_without_writing_a_row_
     # A scheduler looking now leaves it alone (its runner may be alive); after the lease it takes over.
     assert await service.resume_stale(pii=stack.pii, tz=stack.settings.tz, kv=stack.kv, owner="other",
                                       lease_s=30) == []
-    stack.clock.advance(seconds=31)
-    await stack.kv.release_lease(f"job:{service.JOB}:{imp.id}", (await _owner(imp.id)))
-    results = await service.resume_stale(pii=stack.pii, tz=stack.settings.tz, kv=stack.kv, owner="other",
-                                         lease_s=30)
-    assert [r["outcome"] for r in results] == ["resumed"]
+    stack.clock.advance(seconds=stack.settings.job_lease_s + 1)
+    await stack.kv.release_lease(f"job:{service.JOB}:{imp.id}", (await _owner(imp.id)))  # Redis forgets it too
+    swept = await maintenance.run("imports", settings=stack.settings, kv=stack.kv, owner="scheduler")
+    assert [r["outcome"] for r in swept["resumed"]] == ["resumed"]
     done = await MemberImport.get(id=imp.id)
     assert done.status == "completed"
     assert await MemberImportRow.filter(import_id=imp.id, status="created").count() == 7
