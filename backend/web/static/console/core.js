@@ -148,16 +148,18 @@
   // request("POST", "/admin/segments", {body, query, key}): the parsed JSON answer, or throws
   // ApiError(code, message, status, details). A POST carries a fresh Idempotency-Key unless
   // `key` is given (or false). A 401 shows the session-expired prompt.
-  async function request(method, path, { body, query, key, raw = false } = {}) {
+  // `file` (a File or Blob) is sent as the raw body instead of JSON (the member import upload).
+  async function request(method, path, { body, query, key, raw = false, file } = {}) {
     const headers = { Accept: "application/json" };
     if (state.session) headers.Authorization = `Bearer ${state.session.token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (file !== undefined) headers["Content-Type"] = "application/octet-stream";
     if (key === undefined && method === "POST") key = newKey();
     if (key) headers["Idempotency-Key"] = key;
     let response;
     try {
       response = await fetch(`${API}${path}${queryString(query)}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        method, headers, body: file !== undefined ? file : body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (_) {
       throw new ApiError("NETWORK", "网络连接失败，请检查网络后重试", 0, {});
