@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 from backend.members import events
 from backend.settings import Settings
 from backend.webhooks import outbox, service
-from backend.webhooks.delivery import LEASE_S, RETRY_SCHEDULE_S, WebhookWorker
+from backend.webhooks.delivery import RETRY_SCHEDULE_S, WebhookWorker
 from backend.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from backend.webhooks.urls import WebhookUrlNotAllowed
 from tests.factories import bearer, make_staff, unique
@@ -279,9 +279,25 @@ async def test_a_delivery_claimed_by_a_worker_that_died_is_delivered_after_the_l
     died = WebhookWorker(stack.settings, pii=stack.pii)
     assert len(await died.claim()) == 1  # ... and the process is gone before it sends
     assert await _drain(stack) == 0
-    stack.clock.advance(LEASE_S + 1)
+    stack.clock.advance(died.lease_s + 1)
     assert await _drain(stack) == 1
     assert len(receiver.received) == 1 and (await WebhookDelivery.get()).status == "succeeded"
+
+
+async def test_a_lease_outlasts_the_slowest_batch_whose_successes_are_written_when_it_ends(stack, receiver):
+    # 50 claimed, 16 at a time, each up to the 15 s timeout: the batch can take 4 rounds, 60 s, before its
+    # successes are written back. A lease shorter than that would hand them to another worker to send again.
+    worker = WebhookWorker(stack.settings, pii=stack.pii, batch_size=50, concurrency=16, timeout_s=15)
+    assert worker.lease_s > 4 * 15
+    assert WebhookWorker(stack.settings, pii=stack.pii, batch_size=4, concurrency=4, timeout_s=15).lease_s > 2 * 15
+    await _endpoint(stack, receiver)
+    for member_id in range(1, 6):
+        await _emit(member_id)
+    slow = WebhookWorker(stack.settings, pii=stack.pii, batch_size=5, concurrency=1)
+    claimed = await slow.claim()
+    stack.clock.advance(slow.lease_s - 1)  # the batch is still running: nobody else may take it
+    assert await _drain(stack) == 0
+    assert len(claimed) == 5
 
 
 @pytest.mark.postgres_only
@@ -329,7 +345,8 @@ async def test_a_worker_process_killed_mid_delivery_loses_nothing(stack, receive
             await process.wait()
     assert await WebhookDelivery.filter(status="succeeded").count() < 20  # killed with deliveries in flight
     receiver.mode = Answer(200)
-    stack.clock.set(datetime.now(UTC) + timedelta(seconds=LEASE_S + 5))  # past the dead worker's leases
+    lease_s = WebhookWorker(stack.settings, pii=stack.pii).lease_s  # the worker process's defaults
+    stack.clock.set(datetime.now(UTC) + timedelta(seconds=lease_s + 5))  # past the dead worker's leases
     await _drain(stack)
     assert await WebhookDelivery.filter(status="succeeded").count() == 20
     delivered = {item.headers["webhook-id"] for item in receiver.received}
