@@ -45,6 +45,7 @@ def _register_blueprints(app: Sanic) -> None:
         console_audience,
         console_campaigns,
         console_coupons,
+        console_exports,
         console_imports,
         console_jobs,
         console_loyalty,
@@ -78,6 +79,7 @@ def _register_blueprints(app: Sanic) -> None:
     app.blueprint(console_campaigns.bp)
     app.blueprint(console_webhooks.bp)
     app.blueprint(console_imports.bp)
+    app.blueprint(console_exports.bp)
 
 
 def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:

@@ -1,5 +1,5 @@
 """``python -m backend COMMAND``: serve, worker, migrate, create-store, create-staff, create-app-key, seed-demo,
-import-members, run-import."""
+import-members, run-import, export."""
 
 from __future__ import annotations
 
@@ -243,6 +243,52 @@ def cmd_run_import(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_with_db(settings, lambda: _run_import(args.import_id, settings, args.skip_invalid or None)))
 
 
+def _day(text: str | None) -> Any:
+    from datetime import date
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{text!r}: a date is YYYY-MM-DD") from None
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """One export into ``--out``, audited as the CLI (``system:cli``): the HTTP route's files."""
+    from backend import audit
+    from backend.exports import assets, coupons, members, service
+    from backend.security.pii import PiiCipher
+
+    tz = settings.tz
+    if args.what == "members":
+        export = await members.export(pii=args.pii, status=args.status or "active", store_id=None, tag_id=None,
+                                      cipher=PiiCipher(settings.pii_key), period=service.today(tz).isoformat())
+    elif args.what == "balances":
+        export = assets.balances(at=_day(args.at), tz=tz)
+    elif args.what == "ledgers":
+        if not (args.kind and args.from_ and args.to):
+            raise CliError("ledgers need --kind points|wallet, --from and --to (YYYY-MM-DD)")
+        export = assets.ledger(kind=args.kind, first=_day(args.from_), last=_day(args.to), tz=tz)
+    else:
+        export = coupons.export(status=args.status, template_id=args.template_id,
+                                period=service.today(tz).isoformat())
+    entry = await service.begin(export=export, fmt=args.format, actor=audit.Actor("system", "cli"))
+    await service.write_file(export, args.format, args.out, tz)
+    await service.finish(entry=entry, export=export)
+    return {"file": str(args.out), "rows": export.rows}
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.exports import coupons, members
+
+    statuses = {"members": (*members.STATUSES, "all"), "coupons": coupons.STATUSES}.get(args.what, ())
+    if args.status is not None and args.status not in statuses:
+        raise CliError(f"--status for {args.what}: one of {', '.join(statuses) or '(none)'}")
+    print(json.dumps(asyncio.run(_with_db(settings, lambda: _export(args, settings))), ensure_ascii=False))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from backend.logs import configure_logging
     from notifications.worker import run_worker
@@ -356,6 +402,19 @@ def build_parser() -> argparse.ArgumentParser:
     run_import.add_argument("import_id", type=int)
     run_import.add_argument("--skip-invalid", action="store_true")
     run_import.set_defaults(func=cmd_run_import)
+    export = sub.add_parser("export", help="export members, balances, ledgers or coupons to CSV or XLSX (audited)")
+    export.add_argument("what", choices=["members", "balances", "ledgers", "coupons"])
+    export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    export.add_argument("--out", required=True, help="the file to write")
+    export.add_argument("--pii", action="store_true", help="members: with phone, name, birthday, email")
+    export.add_argument("--status", help="members: active (default), merged, deleted, all; coupons: "
+                                         "available, redeemed, expired")
+    export.add_argument("--template-id", type=int, help="coupons of one template")
+    export.add_argument("--at", help="balances: at the end of this day, YYYY-MM-DD (default: now)")
+    export.add_argument("--kind", choices=["points", "wallet"], help="ledgers: which ledger")
+    export.add_argument("--from", dest="from_", help="ledgers: first day, YYYY-MM-DD")
+    export.add_argument("--to", help="ledgers: last day, YYYY-MM-DD")
+    export.set_defaults(func=cmd_export)
     run_job = sub.add_parser("run-job", help="run one job now, under the same once-per-period guard")
     run_job.add_argument("job", help="program:KEY (e.g. program:birthday), touch:ID or maintenance:purge")
     run_job.set_defaults(func=cmd_run_job)

@@ -18,7 +18,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from backend.errors import CATALOGUE, InternalError
-from backend.http.docs import CSV, HTML, TEXT, Error, Operation, error_catalogue_schema, operation_of
+from backend.http.docs import Error, Operation, error_catalogue_schema, operation_of
 
 log = logging.getLogger("backend.contract")
 
@@ -109,9 +109,21 @@ def _answer(answer: Any, ref: dict[str, Any] | None, status: int) -> dict[str, A
     description = _NAMED_STATUS.get(status, "OK")
     if answer is None:
         return {"description": description}
-    if isinstance(answer, str):
-        return {"description": description, "content": {answer: {"schema": {"type": "string"}}}}
+    if isinstance(answer, str | tuple):
+        return {"description": description, "content": {media: {"schema": _file_schema(media)}
+                                                         for media in _media_types(answer)}}
     return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+def _media_types(answer: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (answer,) if isinstance(answer, str) else answer
+
+
+def _file_schema(media: str) -> dict[str, Any]:
+    """Text answers are strings; anything else (an XLSX file) is bytes."""
+    if media.startswith("text/"):
+        return {"type": "string"}
+    return {"type": "string", "format": "binary"}
 
 
 def error_codes(op: Operation, *, has_path_params: bool) -> list[str]:
@@ -259,8 +271,9 @@ def check_response(request: Request, response: HTTPResponse) -> HTTPResponse:
                     answer.model_validate_json(response.body or b"", strict=False)
                 except ValidationError as exc:
                     problem = f"body does not match {answer.__name__}: {exc.errors(include_url=False)[:5]}"
-            elif answer in (HTML, TEXT, CSV) and not (response.content_type or "").startswith(answer):
-                problem = f"content type {response.content_type} is not {answer}"
+            elif isinstance(answer, str | tuple) and not any(
+                    (response.content_type or "").startswith(media) for media in _media_types(answer)):
+                problem = f"content type {response.content_type} is not {' or '.join(_media_types(answer))}"
     else:
         try:
             code = Error.model_validate_json(response.body or b"").error.code

@@ -19,10 +19,12 @@ from backend.errors import CATALOGUE
 
 # Codes any operation can answer: a bad input, a dependency outage, a request over the size limit.
 COMMON = ("VALIDATION_FAILED", "DEPENDENCY_UNAVAILABLE", "INTERNAL_ERROR")
-# Non-JSON answers: a media type instead of a model.
+# Non-JSON answers: a media type instead of a model, or a tuple of them when the caller picks one (an export
+# as CSV or XLSX); the document lists each under the status.
 HTML, TEXT, CSV = "text/html", "text/plain", "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-Answer = type[BaseModel] | str | None
+Answer = type[BaseModel] | str | tuple[str, ...] | None
 
 
 @dataclass
@@ -57,7 +59,8 @@ def endpoint(*, summary: str, tag: str, body: type[BaseModel] | None = None,
              links: Mapping[str, Mapping[str, str]] | None = None,
              upload: Iterable[str] = ()) -> Callable[[Any], Any]:
     """Declare a route's contract. ``response`` answers with ``status``; ``responses`` when there are several
-    success statuses (``{200: Joined, 201: Created}``); ``None`` as an answer means no body (204).
+    success statuses (``{200: Joined, 201: Created}``); ``None`` as an answer means no body (204); a media
+    type (``CSV``) or a tuple of them (``(CSV, XLSX)``) answers a file.
     ``links`` name the operations the success answer feeds, with their path parameters taken from the
     answer: ``{"getCouponTemplate": {"template_id": "$response.body#/id"}}`` (OpenAPI links). ``upload``
     names the media types of a raw file body (the route streams it: ``@bp.post(..., stream=True)``)."""
