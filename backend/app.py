@@ -11,7 +11,7 @@ import uuid
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from backend import db, testclock
+from backend import db, replica, testclock
 from backend.coupons import views as coupons
 from backend.http import contract, system
 from backend.http import errors as http_errors
@@ -113,6 +113,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         app.ctx.limiter = Limiter(app.ctx.kv)
         app.ctx.wechat = WeChatGateway(settings, app.ctx.kv)
         await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
+        await replica.start(settings.database_replica_url, max_lag_s=settings.replica_max_lag_s, kv=app.ctx.kv)
         await testclock.start(settings)
         app.ctx.dispatcher = build_dispatcher(settings, app.ctx.kv, app.ctx.wechat, app.ctx.pii)
         app.ctx.worker_stop = asyncio.Event()
@@ -148,6 +149,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         await app.ctx.wechat.close()
         await app.ctx.kv.close()
         await testclock.stop()
+        await replica.stop()
         await db.close_db()
 
     # Unique across processes (a random prefix per process) without a random draw per request.

@@ -395,11 +395,22 @@ class Reader:
 
 
 @asynccontextmanager
-async def reader() -> AsyncIterator[Reader]:
+async def reader(*, replica: bool = False, member_id: int | None = None) -> AsyncIterator[Reader]:
+    """A Reader on one pooled connection. ``replica``: a read that tolerates lag may go to the read replica
+    (``backend.replica``), unless ``member_id`` changed within the read-your-writes window; it falls back to
+    the primary by itself."""
     client = connections.get("default")
     if client.capabilities.dialect == "sqlite":
         yield Reader()
         return
+    if replica:
+        from backend import replica as replicas
+
+        source = replicas.current()
+        if source is not None and await source.serves(member_id):
+            async with source.reader(client.acquire_connection) as on_replica:
+                yield on_replica
+            return
     async with client.acquire_connection() as raw:
         yield Reader(raw)
 

@@ -87,6 +87,7 @@ class KV(Protocol):
     async def ping(self) -> None: ...
     async def get(self, key: str) -> str | None: ...
     async def set(self, key: str, value: str, ttl_s: int | None = None) -> None: ...
+    async def set_many(self, keys: list[str], value: str, ttl_s: int) -> None: ...
     async def set_nx(self, key: str, value: str, ttl_s: int) -> bool: ...
     async def delete(self, key: str) -> None: ...
     async def incr(self, key: str, ttl_s: int) -> int: ...
@@ -142,6 +143,14 @@ class RedisKV:
     async def set(self, key: str, value: str, ttl_s: int | None = None) -> None:
         async with self._guard():
             await self._redis.set(self._k(key), value, ex=ttl_s)
+
+    async def set_many(self, keys: list[str], value: str, ttl_s: int) -> None:
+        """The same value under many keys, in one round trip."""
+        async with self._guard():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.set(self._k(key), value, ex=ttl_s)
+                await pipe.execute()
 
     async def set_nx(self, key: str, value: str, ttl_s: int) -> bool:
         async with self._guard():
@@ -255,6 +264,10 @@ class MemoryKV:
 
     async def set(self, key: str, value: str, ttl_s: int | None = None) -> None:
         self._put(key, value, ttl_s)
+
+    async def set_many(self, keys: list[str], value: str, ttl_s: int) -> None:
+        for key in keys:
+            self._put(key, value, ttl_s)
 
     async def set_nx(self, key: str, value: str, ttl_s: int) -> bool:
         if self._live(key) is not None:

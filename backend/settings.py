@@ -33,6 +33,8 @@ class Settings:
     app_env: str = "dev"
     data_dir: str = "./data"
     database_url: str = field(default="", repr=False)  # may carry a password
+    database_replica_url: str = field(default="", repr=False)  # a streaming replica for lag-tolerant reads
+    replica_max_lag_s: float = 5.0
     redis_url: str = field(default="", repr=False)
     redis_prefix: str = "mp:"
     secret_key: str = field(default="", repr=False)
@@ -128,6 +130,7 @@ class Settings:
             value = getattr(self, f.name)
             out[f.name] = ("set" if value else "unset") if f.name in hidden else value
         out["database_url"] = _redact_url(self.database_url)
+        out["database_replica_url"] = _redact_url(self.database_replica_url)
         out["redis_url"] = _redact_url(self.redis_url)
         return out
 
@@ -237,6 +240,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if scheme not in ("postgres", "sqlite"):
         raise SettingsError(f"DATABASE_URL must start with postgres:// or sqlite://, got scheme {scheme!r}")
 
+    replica_url = env.get("DATABASE_REPLICA_URL", "")
+    if replica_url:
+        replica_scheme = urlsplit(replica_url).scheme
+        if replica_scheme not in ("postgres", "postgresql") or scheme != "postgres":
+            raise SettingsError("DATABASE_REPLICA_URL must be a postgres:// URL, with a PostgreSQL DATABASE_URL")
+
     redis_url = env.get("REDIS_URL", "")
     if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
         raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
@@ -297,6 +306,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_dir=str(data_dir),
         database_url=database_url,
         redis_url=redis_url,
+        database_replica_url=replica_url,
+        replica_max_lag_s=max(_float(env, "REPLICA_MAX_LAG_S", 5.0), 0.1),
         redis_prefix=env.get("REDIS_PREFIX", "mp:") or "mp:",
         secret_key=secret_key,
         pii_key=pii_key,

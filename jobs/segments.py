@@ -46,21 +46,26 @@ def _where(rule: Rule | dict[str, Any], tz: str) -> tuple[str, list[Any]]:
     return compile_rule(rule, dialect="postgres" if db.is_postgres() else "sqlite", now=clock.now(), tz=tz)
 
 
-async def count(rule: Rule | dict[str, Any], *, tz: str = DEFAULT_TZ) -> int:
-    """How many active members match."""
+async def count(rule: Rule | dict[str, Any], *, tz: str = DEFAULT_TZ, replica: bool = False) -> int:
+    """How many active members match (``replica``: a preview, which may read the read replica)."""
     where, params = _where(rule, tz)
-    row = await db.fetch_one(f"SELECT COUNT(*) AS n FROM members m WHERE m.status = 'active' AND {where}", *params)
+    async with db.reader(replica=replica) as reader:
+        row = await reader.fetch_one(f"SELECT COUNT(*) AS n FROM members m WHERE m.status = 'active' AND {where}",
+                                     *params)
     return int(row["n"]) if row else 0
 
 
-async def sample(rule: Rule | dict[str, Any], limit: int = 20, *, tz: str = DEFAULT_TZ) -> list[dict[str, Any]]:
+async def sample(rule: Rule | dict[str, Any], limit: int = 20, *, tz: str = DEFAULT_TZ,
+                 replica: bool = False) -> list[dict[str, Any]]:
     """Up to ``limit`` matching members, newest first, phones masked."""
     where, params = _where(rule, tz)
     program = await programs.load()
-    rows = await db.fetch(
-        "SELECT m.id, m.member_no, m.phone_prefix3, m.phone_last4, m.nickname, la.tier_code "
-        "FROM members m LEFT JOIN loyalty_accounts la ON la.member_id = m.id "
-        f"WHERE m.status = 'active' AND {where} ORDER BY m.id DESC LIMIT {max(1, min(int(limit), 100))}", *params)
+    async with db.reader(replica=replica) as reader:
+        rows = await reader.fetch(
+            "SELECT m.id, m.member_no, m.phone_prefix3, m.phone_last4, m.nickname, la.tier_code "
+            "FROM members m LEFT JOIN loyalty_accounts la ON la.member_id = m.id "
+            f"WHERE m.status = 'active' AND {where} ORDER BY m.id DESC LIMIT {max(1, min(int(limit), 100))}",
+            *params)
     names = {tier.code: tier.name for tier in program.tiers}
     out = []
     for row in rows:
@@ -72,8 +77,8 @@ async def sample(rule: Rule | dict[str, Any], limit: int = 20, *, tz: str = DEFA
 
 
 async def preview(rule: Rule | dict[str, Any], *, tz: str = DEFAULT_TZ) -> dict[str, Any]:
-    """The count and 20 sample members."""
-    return {"count": await count(rule, tz=tz), "sample": await sample(rule, tz=tz)}
+    """The count and 20 sample members, from the read replica when there is one (a preview tolerates lag)."""
+    return {"count": await count(rule, tz=tz, replica=True), "sample": await sample(rule, tz=tz, replica=True)}
 
 
 # --- saved segments ---------------------------------------------------------------------------

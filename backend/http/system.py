@@ -10,6 +10,7 @@ from pydantic import Field
 from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, json, raw
 
+from backend import replica
 from backend.db import ping_db
 from backend.errors import DependencyUnavailable
 from backend.http.contract import build_document
@@ -47,11 +48,21 @@ class Backends(Out):
     store: Literal["redis", "memory"] = Field(description="the key-value store: Redis, or in-process (one process)")
 
 
+class ReplicaState(Out):
+    usable: bool = Field(description="lag-tolerant reads go to the replica now (else to the primary)")
+    reason: str = Field(description="streaming, or why it is not used (not answering, behind, not streaming)")
+    lag_s: float | None = Field(description="seconds behind the primary at the last probe, when known")
+    max_lag_s: float
+    fallbacks: int = Field(description="reads this process moved to the primary when the replica failed under them")
+
+
 class Readiness(Out):
     status: str
     checks: dict[str, str] = Field(description="ok or unavailable for `database` and for the store: `redis`, or "
                                                "`store` when it is the in-process one")
     backends: Backends
+    replica: ReplicaState | None = Field(None, description="the read replica (DATABASE_REPLICA_URL), when set: "
+                                                           "never makes the service unready, reads fall back")
 
 
 @bp.get("/healthz")
@@ -85,7 +96,10 @@ async def readyz(request: Request) -> HTTPResponse:
         body = {"error": {"code": "DEPENDENCY_UNAVAILABLE", "message": "服务暂时不可用，请稍后重试",
                           "details": {"checks": checks, "backends": backends}}}
         return json(body, status=503, ensure_ascii=False, headers={"Retry-After": "5"})
-    return json({"status": "ready", "checks": checks, "backends": backends})
+    answer: dict[str, object] = {"status": "ready", "checks": checks, "backends": backends}
+    if (source := replica.current()) is not None:
+        answer["replica"] = source.describe()
+    return json(answer)
 
 
 @bp.get("/metrics")

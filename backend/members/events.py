@@ -8,7 +8,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from backend import clock, db
+from backend import clock, db, replica
 from backend.audit import ERASED
 from backend.members.models import MemberEvent
 from backend.webhooks import outbox as webhook_outbox
@@ -22,6 +22,7 @@ async def append(*, member_id: int, type: str, payload: dict[str, Any] | None = 
                                    store_id=store_id, created_at=clock.now(), using_db=using_db)
     await webhook_outbox.record(internal=type, rows=[(member_id, row.payload)], channel=channel, store_id=store_id,
                                 using_db=using_db)
+    await replica.mark_written((member_id,))  # read-your-writes: this member reads from the primary a while
     return row
 
 
@@ -31,6 +32,7 @@ async def append_many(rows: list[tuple[int, dict[str, Any]]], *, type: str, chan
     if not rows:
         return
     await webhook_outbox.record(internal=type, rows=rows, channel=channel, using_db=using_db)
+    await replica.mark_written(member_id for member_id, _ in rows)
     now = clock.now()
     if db.is_postgres():
         await db.fetch(

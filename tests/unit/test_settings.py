@@ -101,3 +101,16 @@ def test_the_embedded_default_runs_the_scheduler_in_the_web_process_and_a_shared
 def test_the_scheduler_and_purge_settings_are_validated(tmp_path, name, value, message):
     with pytest.raises(SettingsError, match=message):
         load_settings(env(tmp_path, **{name: value}))
+
+
+def test_a_read_replica_is_a_postgres_url_beside_a_postgres_primary_and_never_printed_with_its_password(tmp_path):
+    settings = load_settings(env(tmp_path, DATABASE_URL="postgres://db/x",
+                                 DATABASE_REPLICA_URL="postgresql://reader:secret@standby/x", REPLICA_MAX_LAG_S="2.5"))
+    assert settings.database_replica_url == "postgresql://reader:secret@standby/x"
+    assert settings.replica_max_lag_s == 2.5
+    assert "secret" not in json.dumps(settings.public_view(), default=str)
+    assert load_settings(env(tmp_path)).database_replica_url == ""  # none by default
+    with pytest.raises(SettingsError, match="DATABASE_REPLICA_URL"):
+        load_settings(env(tmp_path, DATABASE_REPLICA_URL="postgres://standby/x"))  # the primary is SQLite
+    with pytest.raises(SettingsError, match="DATABASE_REPLICA_URL"):
+        load_settings(env(tmp_path, DATABASE_URL="postgres://db/x", DATABASE_REPLICA_URL="mysql://standby/x"))
