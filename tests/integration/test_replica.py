@@ -105,6 +105,15 @@ class Pair:
         await until(lambda: self.standby_query(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"),
                     "the standby to catch up")
 
+    @contextlib.asynccontextmanager
+    async def primary_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A raw connection to the primary, as ``Replica.reader`` falls back to."""
+        conn = await asyncpg.connect(self.db_dsn(self.primary), timeout=5)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
     async def replica_state(self) -> dict[str, Any]:
         answer = await self.http.get("/readyz")
         assert answer.status_code == 200, answer.text  # the replica never makes the service unready
@@ -290,15 +299,7 @@ async def test_a_statement_the_replica_fails_runs_again_on_the_primary(pair):
     try:
         assert await source.probe()
 
-        @contextlib.asynccontextmanager
-        async def primary() -> AsyncIterator[asyncpg.Connection]:
-            conn = await asyncpg.connect(pair.db_dsn(pair.primary), timeout=5)
-            try:
-                yield conn
-            finally:
-                await conn.close()
-
-        async with source.reader(primary) as reader:
+        async with source.reader(pair.primary_connection) as reader:
             first = await reader.fetch_one("SELECT pg_is_in_recovery() AS standby, pg_backend_pid() AS pid")
             assert first["standby"] is True
             killer = await asyncpg.connect(pair.db_dsn(pair.standby), timeout=5)
@@ -324,15 +325,7 @@ async def test_an_unreachable_replica_is_not_used_and_reads_go_to_the_primary(pa
         # A reader asked for anyway starts on the primary
         source.usable = True
 
-        @contextlib.asynccontextmanager
-        async def primary() -> AsyncIterator[asyncpg.Connection]:
-            conn = await asyncpg.connect(pair.db_dsn(pair.primary), timeout=5)
-            try:
-                yield conn
-            finally:
-                await conn.close()
-
-        async with source.reader(primary) as reader:
+        async with source.reader(pair.primary_connection) as reader:
             assert (await reader.fetch_one("SELECT pg_is_in_recovery() AS standby"))["standby"] is False
         assert not source.usable and source.fallbacks == 1
     finally:
