@@ -28,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="load generator: wrk when installed (auto), or the Python fallback")
     parser.add_argument("--max-error-rate", type=float, default=0.001,
                         help="fail when more than this fraction of requests fail (0.001)")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a ratio is below its target")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a ratio misses its target (rate, p99; with --open, the open-model p99)")
+    parser.add_argument("--open", action="store_true", dest="open_model",
+                        help="also load each target at 50%% and 80%% of its measured rate at a constant arrival "
+                             "rate (bench.generator, latency from each request's planned send time)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="run the project server under cProfile and write DIR/<target>.prof")
     for name, registered in sorted(BENCHMARKS.items()):  # standalone benchmarks' own options
@@ -64,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     chosen = BENCHMARKS[args.name]
     if chosen.run is not None and args.profile is not None:
         parser.error(f"--profile profiles an HTTP server; {args.name} has none (see bench/README.md for py-spy)")
+    if chosen.run is not None and args.open_model:
+        parser.error(f"--open loads the HTTP benchmarks' targets; {args.name} runs itself")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("backend.settings").setLevel(logging.ERROR)  # production without WeChat is expected
     options = runner.Options(duration_s=args.duration, warmup_s=args.warmup, connections=args.connections,
                              threads=args.threads, loadgen=args.loadgen, max_error_rate=args.max_error_rate,
-                             strict=args.strict, profile_dir=args.profile)
+                             strict=args.strict, profile_dir=args.profile, open_model=args.open_model)
     try:
         return asyncio.run(_run_cancellable(
             chosen.run(args) if chosen.run is not None else runner.run(chosen, options)))

@@ -32,7 +32,7 @@ MEMBER_QUERY = "SELECT id, member_no, nickname, gender, registered_at FROM membe
 
 def json_target() -> Target:
     return Target("baseline:json", Server((sys.executable, "-m", "bench.baselines", "json", "--port", "{port}")),
-                  Request("/json"), baseline=True)
+                  Request("/json"), baseline=True, open_model=False)
 
 
 def asyncpg_target(dsn: str, member_id: int, *, pool_size: int = POOL_SIZE_DEFAULT) -> Target:

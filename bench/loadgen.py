@@ -2,7 +2,7 @@
 
 N connections, each sending the request again as soon as the previous answer is complete (keep-alive,
 like wrk); the latency of every request is recorded. Prints one JSON line: requests, duration_s, rps,
-p50_ms, p99_ms, non_2xx, socket_errors, pool_next (the first pool item no request took), statuses (answers
+p50_ms, p99_ms, p999_ms, non_2xx, socket_errors, pool_next (the first pool item no request took), statuses (answers
 by status). Answers must carry Content-Length (Sanic's do).
 """
 
@@ -134,7 +134,7 @@ async def run(url: str, request: Request, *, connections: int, duration_s: float
         return latencies[min(len(latencies) - 1, round(q * (len(latencies) - 1)))] * 1000
 
     return Result(requests=len(latencies), duration_s=duration_s, rps=len(latencies) / duration_s,
-                  p50_ms=percentile(0.50), p99_ms=percentile(0.99), pool_next=next(picks) if request.pools else 0,
+                  p50_ms=percentile(0.50), p99_ms=percentile(0.99), p999_ms=percentile(0.999), pool_next=next(picks) if request.pools else 0,
                   statuses=dict(statuses), **counts)
 
 

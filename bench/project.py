@@ -97,12 +97,23 @@ class Project:
 
         await close_db()
 
-    def server(self, name: str) -> Server:
+    @asynccontextmanager
+    async def connected(self) -> AsyncIterator[None]:
+        """The ORM connected again, after ``disconnect``: seeding between the phases of a run (a refill)."""
+        from backend.db import close_db, init_db
+
+        await init_db(self.settings.database_url, generate_sqlite_schema=False)
+        try:
+            yield
+        finally:
+            await close_db()
+
+    def server(self, name: str, *, workers: int = 1) -> Server:
         if self.profile_dir is not None:
             return Server((sys.executable, "-m", "bench.profiled", "--out", str(profile_path(self.profile_dir, name)),
                            "--host", "127.0.0.1", "--port", "{port}"), env=self.env)
         return Server((sys.executable, "-m", "backend", "serve", "--host", "127.0.0.1", "--port", "{port}",
-                       "--workers", "1"), env=self.env)
+                       "--workers", str(workers)), env=self.env)
 
     def target(self, name: str, request: Request) -> Target:
         """``request`` against the project's server: ``python -m backend serve --workers 1``."""

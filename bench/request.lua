@@ -17,6 +17,7 @@
 -- is (no Lua per request), which keeps the load generator as cheap as plain wrk.
 --
 -- After wrk's report, done() prints what bench/load.py reads besides it:
+--   bench-latency-us: 99.9 N the 99.9th percentile of the latency, in microseconds (--latency stops at 99%)
 --   bench-pool-next: N       the first pool item no request of this run took (with pools)
 --   bench-status: CODE N     answers with status CODE (with BENCH_STATUSES)
 
@@ -129,6 +130,7 @@ if count_statuses then
 end
 
 function done(summary, latency, requests)
+   io.write(string.format("bench-latency-us: 99.9 %d\n", latency:percentile(99.9)))
    if pool_size > 0 then
       -- Thread t's last item was start + (draws_t - 1) * T + t - 1: below start + draws_t * T.
       local most = 0

@@ -138,27 +138,41 @@ async def member_with_history(project: Project, member_id: int) -> AssetHistory:
     set clock) leave points that expire within the next 30 days. The result: 216 points entries and 20
     live lots, 8 of them expiring soon, and 196 orders in the tier window.
     """
+    return (await members_with_history(project, [member_id]))[0]
+
+
+async def members_with_history(project: Project, member_ids: list[int], *,
+                               concurrency: int = 4) -> list[AssetHistory]:
+    """``member_with_history`` for each of ``member_ids`` (the first part a few members at a time), with one
+    switch of the program to expiring points between the two parts; their histories, in order."""
     store = await bench_store()
     tz = project.settings.timezone
-    prefix = f"H{member_id}-"
 
-    def purchase(n: int, **extra: int) -> orders.OrderInput:
+    def purchase(member_id: int, n: int, **extra: int) -> orders.OrderInput:
         amount = extra.pop("amount_cents", HISTORY_ORDER_CENTS)
-        return orders.OrderInput(channel="pos", order_no=f"{prefix}{n}", amount_cents=amount, member_id=member_id,
-                                 store_id=store.id, **extra)
+        return orders.OrderInput(channel="pos", order_no=f"H{member_id}-{n}", amount_cents=amount,
+                                 member_id=member_id, store_id=store.id, **extra)
 
-    numbers = itertools.count(1)
-    earning = [next(numbers) for _ in range(HISTORY_EARNING_ORDERS)]
-    for n in earning:
-        await orders.place_order(purchase(n), tz=tz)
-    for n in earning[:HISTORY_REFUNDS]:
-        await orders.refund_order(channel="pos", order_no=f"{prefix}{n}", amount_cents=HISTORY_ORDER_CENTS,
-                                  reason="顾客退货", refund_no=f"R{n}", store_id=store.id)
-    points = HISTORY_ORDER_CENTS // 100
-    for _ in range(HISTORY_POINTS_PURCHASES):
-        await orders.place_order(purchase(next(numbers), amount_cents=points, points_to_spend=points), tz=tz)
-    await orders.topup(member_id=member_id, amount_cents=20_000, payment_ref=f"{prefix}topup", store_id=store.id,
-                       channel="pos", tz=tz)
+    numbers = {member_id: itertools.count(1) for member_id in member_ids}
+    gate = asyncio.Semaphore(concurrency)
+
+    async def lasting(member_id: int) -> None:
+        async with gate:
+            earning = [next(numbers[member_id]) for _ in range(HISTORY_EARNING_ORDERS)]
+            for n in earning:
+                await orders.place_order(purchase(member_id, n), tz=tz)
+            for n in earning[:HISTORY_REFUNDS]:
+                await orders.refund_order(channel="pos", order_no=f"H{member_id}-{n}",
+                                          amount_cents=HISTORY_ORDER_CENTS, reason="顾客退货", refund_no=f"R{n}",
+                                          store_id=store.id)
+            points = HISTORY_ORDER_CENTS // 100
+            for _ in range(HISTORY_POINTS_PURCHASES):
+                await orders.place_order(purchase(member_id, next(numbers[member_id]), amount_cents=points,
+                                                  points_to_spend=points), tz=tz)
+            await orders.topup(member_id=member_id, amount_cents=20_000, payment_ref=f"H{member_id}-topup",
+                               store_id=store.id, channel="pos", tz=tz)
+
+    await asyncio.gather(*(lasting(member_id) for member_id in member_ids))
 
     async with in_transaction() as conn:
         program = await programs.load(conn)
@@ -169,22 +183,26 @@ async def member_with_history(project: Project, member_id: int) -> AssetHistory:
     clock.install(two_weeks_ago)
     try:
         for _ in range(HISTORY_EXPIRING_ORDERS):
-            await orders.place_order(purchase(next(numbers)), tz=tz)
+            for member_id in member_ids:
+                await orders.place_order(purchase(member_id, next(numbers[member_id])), tz=tz)
             two_weeks_ago.advance(hours=7)
     finally:
         clock.reset()
 
     now = clock.now()
-    live = PointsLot.filter(member_id=member_id, remaining__gt=0)
-    history = AssetHistory(
-        points_entries=await PointsEntry.filter(member_id=member_id).count(),
-        live_lots=await live.count(),
-        expiring_lots=await live.filter(expires_at__gt=now, expires_at__lte=now + EXPIRING_WINDOW).count(),
-        orders=await Order.filter(member_id=member_id).count())
-    if history.points_entries < 200 or history.live_lots != 20 or history.expiring_lots == 0:
-        raise SeedError(f"member {member_id}: wanted at least 200 points entries and 20 live lots, some expiring "
-                        f"within {EXPIRING_WINDOW.days} days; seeded {history}")
-    return history
+    histories = []
+    for member_id in member_ids:
+        live = PointsLot.filter(member_id=member_id, remaining__gt=0)
+        history = AssetHistory(
+            points_entries=await PointsEntry.filter(member_id=member_id).count(),
+            live_lots=await live.count(),
+            expiring_lots=await live.filter(expires_at__gt=now, expires_at__lte=now + EXPIRING_WINDOW).count(),
+            orders=await Order.filter(member_id=member_id).count())
+        if history.points_entries < 200 or history.live_lots != 20 or history.expiring_lots == 0:
+            raise SeedError(f"member {member_id}: wanted at least 200 points entries and 20 live lots, some "
+                            f"expiring within {EXPIRING_WINDOW.days} days; seeded {history}")
+        histories.append(history)
+    return histories
 
 
 # A gift at the counter: redeemed without an order amount, usable at every store and in every channel.
