@@ -169,6 +169,13 @@ def cmd_review_tiers(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rebuild_order_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.loyalty import order_stats
+
+    print(json.dumps({"members": asyncio.run(_with_db(settings, order_stats.rebuild))}))
+    return 0
+
+
 def cmd_expire_coupons(args: argparse.Namespace, settings: Settings) -> int:
     from backend.coupons.service import expire_due_coupons
 
@@ -383,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_expire_coupons)
     sub.add_parser("review-tiers", help="lower tiers no longer qualified after their retention").set_defaults(
         func=cmd_review_tiers)
+    sub.add_parser("rebuild-order-stats", help="recompute every member's order figures from the orders (a repair; "
+                   "safe to run while orders come in)").set_defaults(func=cmd_rebuild_order_stats)
     worker = sub.add_parser("worker", help="deliver queued messages (SMS, email, WeChat) until stopped")
     worker.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     worker.add_argument("--batch", type=int, default=100, help="messages claimed at a time")

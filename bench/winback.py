@@ -23,6 +23,7 @@ import asyncpg
 
 from backend.coupons.terms import Terms
 from backend.kv import KV
+from backend.loyalty import order_stats
 from notifications.templates import Content, SmsContent, TemplateDoc
 
 DORMANT_DAYS = 90  # the segment: ordered before, but not within this many days
@@ -112,8 +113,9 @@ class DataSet:
 
 
 async def generate(conn: asyncpg.Connection, *, members: int, now: datetime) -> DataSet:
-    """``members`` members after the highest id there is, with loyalty accounts, SMS marketing consents
-    and orders (see the shares above), then ``VACUUM ANALYZE``d as a long-lived database would be."""
+    """``members`` members after the highest id there is, with loyalty accounts, SMS marketing consents,
+    orders (see the shares above) and the order figures they leave, then ``VACUUM ANALYZE``d as a long-lived
+    database would be."""
     started = time.monotonic()
     first = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM members")) + 1
     last = first + members - 1
@@ -123,12 +125,20 @@ async def generate(conn: asyncpg.Connection, *, members: int, now: datetime) -> 
         await conn.execute(_ACCOUNTS, first, last, now)
         consents = int((await conn.execute(_CONSENTS, first, last, now)).split()[-1])
         orders = int((await conn.execute(_ORDERS, first, last, now)).split()[-1])
-    await conn.execute("VACUUM ANALYZE members, loyalty_accounts, member_consents, orders")
+        await fill_order_stats(conn, first, last)
+    await conn.execute("VACUUM ANALYZE members, loyalty_accounts, member_consents, orders, member_order_stats")
     seconds = time.monotonic() - started
     refunded = await conn.fetchval("SELECT count(*) FROM orders WHERE member_id BETWEEN $1 AND $2 "
                                    "AND status = 'refunded'", first, last)
     return DataSet(first_id=first, last_id=last, orders=orders, refunded=int(refunded), consents=consents,
                    seconds=seconds)
+
+
+async def fill_order_stats(conn: asyncpg.Connection, first: int, last: int) -> None:
+    """The order figures of members ``first``…``last`` as their orders leave them when placed and refunded one
+    by one (the product's own statement, ``backend.loyalty.order_stats``): segment rules read them."""
+    upsert, _ = order_stats.statements("{col} >= $1 AND {col} <= $2")
+    await conn.execute(upsert, first, last)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,14 @@ active members match. Every condition compiles to a two-valued SQL expression on
 (``members m``), so ``not`` means exactly "does not match". Orders that were refunded in full
 do not count; amounts are net of refunds. Cut-off times are computed here from ``now`` and passed
 as parameters, so the same SQL runs on PostgreSQL and SQLite.
+
+Order conditions about all of a member's orders — ``orders.count`` and ``orders.amount_cents`` without
+``within_days``, and ``orders.last_order`` (the last order is within N days exactly when one is) — read
+the member's order figures (``member_order_stats``, kept with every order, refund and merge by
+``backend.loyalty.order_stats``): one row per member instead of its orders. Those the figures cannot
+answer scan the member's orders: a count or an amount ``within_days`` (orders of a window of time),
+``orders.channel`` and ``orders.store_id``. ``compile_rule(..., exact=True)`` scans the orders for every
+order condition, the reference the figures must agree with.
 """
 
 from __future__ import annotations
@@ -322,11 +330,30 @@ def _parse(data: Any, path: str, depth: int, problems: dict[str, str], counter: 
 # --- compiling --------------------------------------------------------------------------------
 
 
+# Order conditions the member's order figures answer, when they have no ``within_days``.
+FIGURE_FIELDS = ("orders.count", "orders.amount_cents", "orders.last_order")
+_FIGURES = "SELECT 1 FROM member_order_stats s WHERE s.member_id = m.id"
+
+
+def _holds(x: int, op: str, v: Any) -> bool:
+    """What ``compare`` says of the value ``x`` (a member without orders: 0 orders, 0 cents)."""
+    if op == "between":
+        return bool(v[0] <= x <= v[1])
+    return bool({"eq": x == v, "gte": x >= v, "lte": x <= v}[op])
+
+
 class _Compiler:
-    def __init__(self, *, dialect: str, now: datetime, tz: str, start: int) -> None:
+    def __init__(self, *, dialect: str, now: datetime, tz: str, start: int, exact: bool = False,
+                 id_range: tuple[str, str] | None = None) -> None:
         self.pg = dialect == "postgres"
         self.now, self.tz, self.start = now, ZoneInfo(tz), start
+        self.exact = exact
         self.params: list[Any] = []
+        # The member-id range the statement reads (``m.id > lo AND m.id <= hi``), repeated on each subquery's
+        # member id: PostgreSQL does not carry a range across a join, and would read every member's figures
+        # (or orders) for each range otherwise.
+        lo, hi = id_range or (None, None)
+        self.within = "" if id_range is None else " AND {col} > " + str(lo) + " AND {col} <= " + str(hi)
 
     def p(self, value: Any) -> str:
         if isinstance(value, datetime) and not self.pg:
@@ -345,13 +372,64 @@ class _Compiler:
     def node(self, node: Any) -> str:
         if isinstance(node, Rule):
             return self.node(node.root)
-        if isinstance(node, All):
-            return "(" + " AND ".join(self.node(n) for n in node.all) + ")" if node.all else "(1 = 1)"
-        if isinstance(node, AnyOf):
-            return "(" + " OR ".join(self.node(n) for n in node.any) + ")"
+        if self.on_figures(node):
+            return self.figures(node)
+        if isinstance(node, (All, AnyOf)):
+            both = isinstance(node, All)
+            children = node.all if both else node.any
+            if not children:
+                return "(1 = 1)"
+            # The children the figures answer, together: one probe of the member's row for all of them.
+            grouped = [n for n in children if self.on_figures(n)]
+            parts = [self.figures(All.model_construct(all=grouped) if both else AnyOf.model_construct(any=grouped))
+                     ] if grouped else []
+            parts += [self.node(n) for n in children if not self.on_figures(n)]
+            return "(" + (" AND " if both else " OR ").join(parts) + ")"
         if isinstance(node, Not):
             return f"(NOT {self.node(node.not_)})"
         return self.condition(node)
+
+    def on_figures(self, node: Any) -> bool:
+        """Whether the member's order figures answer the whole node (a condition, or a group of such)."""
+        if self.exact:
+            return False
+        if isinstance(node, Condition):
+            return node.field in FIGURE_FIELDS and node.within_days is None
+        if isinstance(node, All):
+            return bool(node.all) and all(self.on_figures(n) for n in node.all)
+        if isinstance(node, AnyOf):
+            return all(self.on_figures(n) for n in node.any)
+        return isinstance(node, Not) and self.on_figures(node.not_)
+
+    def figures(self, node: Any) -> str:
+        """A node the figures answer: true or false by the member's row, or by what a member without orders
+        is (no row: 0 orders, 0 cents, no last order). Since one member has one row at most, the node is
+        one (NOT) EXISTS: an index probe per member, or one semi- or anti-join over the figures."""
+        predicate, without_orders = self.on_row(node)
+        rows = _FIGURES + self.within.format(col="s.member_id")
+        if without_orders:
+            return f"(NOT EXISTS ({rows} AND NOT {predicate}))"
+        return f"EXISTS ({rows} AND {predicate})"
+
+    def on_row(self, node: Any) -> tuple[str, bool]:
+        """The node as a two-valued expression on the figures ``s``, and its value for a member without orders."""
+        if isinstance(node, (All, AnyOf)):
+            both = isinstance(node, All)
+            parts = [self.on_row(n) for n in (node.all if both else node.any)]
+            values = [value for _, value in parts]
+            return ("(" + (" AND " if both else " OR ").join(sql for sql, _ in parts) + ")",
+                    all(values) if both else any(values))
+        if isinstance(node, Not):
+            sql, value = self.on_row(node.not_)
+            return f"(NOT {sql})", not value
+        c = node
+        if c.field == "orders.last_order":
+            cut = self.ago(c.value)
+            if c.op == "within_days":
+                return f"(s.last_order_at IS NOT NULL AND s.last_order_at >= {cut})", False
+            return f"(s.last_order_at IS NULL OR s.last_order_at < {cut})", True
+        column = "s.order_count" if c.field == "orders.count" else "s.amount_cents"
+        return f"({self.compare(column, c.op, c.value)})", _holds(0, c.op, c.value)
 
     def condition(self, c: Condition) -> str:
         field, op, v = c.field, c.op, c.value
@@ -449,7 +527,8 @@ class _Compiler:
         return f"(NOT {has(values)})" if op == "has_none" else has(values)
 
     def orders(self, c: Condition, values: list[Any]) -> str:
-        base = "FROM orders o WHERE o.member_id = m.id AND o.status <> 'refunded'"
+        """A condition the figures cannot answer (or ``exact``): a scan of the member's orders."""
+        base = "FROM orders o WHERE o.member_id = m.id AND o.status <> 'refunded'" + self.within.format(col="o.member_id")
         if c.within_days is not None:
             base += f" AND o.placed_at >= {self.ago(c.within_days)}"
         if c.field == "orders.count":
@@ -465,22 +544,47 @@ class _Compiler:
 
 
 def compile_rule(rule: Rule | dict[str, Any], *, dialect: str, now: datetime, tz: str = DEFAULT_TZ,
-                 start: int = 1) -> tuple[str, list[Any]]:
+                 start: int = 1, exact: bool = False, id_range: tuple[str, str] | None = None) -> tuple[str, list[Any]]:
     """A parenthesised WHERE fragment on ``members m`` with ``$start``… placeholders, and its parameters.
 
     Self-contained: it reads only ``m`` and its own subqueries, so it can sit inside any statement
     whose other placeholders are numbered below ``start``. Datetimes are UTC text for SQLite.
+    ``exact``: every order condition scans the orders, none reads the member's order figures.
+    ``id_range``: the placeholders (``("$5", "$6")``) of a member-id range the statement keeps to
+    (``m.id > $5 AND m.id <= $6``), for a statement that walks the members range by range.
     """
     rule = rule if isinstance(rule, Rule) else parse_rule(rule)
-    compiler = _Compiler(dialect=dialect, now=now, tz=tz, start=start)
+    compiler = _Compiler(dialect=dialect, now=now, tz=tz, start=start, exact=exact, id_range=id_range)
     return compiler.node(rule), compiler.params
 
 
 def member_ids_sql(rule: Rule | dict[str, Any], *, dialect: str, now: datetime, tz: str = DEFAULT_TZ,
-                   start: int = 1) -> tuple[str, list[Any]]:
+                   start: int = 1, exact: bool = False) -> tuple[str, list[Any]]:
     """``SELECT m.id FROM members m WHERE m.status = 'active' AND (…)`` and its parameters."""
-    where, params = compile_rule(rule, dialect=dialect, now=now, tz=tz, start=start)
+    where, params = compile_rule(rule, dialect=dialect, now=now, tz=tz, start=start, exact=exact)
     return f"SELECT m.id FROM members m WHERE m.status = 'active' AND {where}", params
+
+
+def count_sql(rule: Rule | dict[str, Any], *, dialect: str, now: datetime, tz: str = DEFAULT_TZ,
+              exact: bool = False) -> tuple[str, list[Any]]:
+    """``SELECT COUNT(*) AS n`` of the active members the rule selects, and its parameters.
+
+    A rule the order figures answer whole, and that no member without orders meets ("at least 3 orders,
+    the last within 60 days"), is counted over the figures alone: their rows that match, less those of
+    members who are not active (a few, through the partial index on them). Each row has its member (a
+    foreign key), so that is the same number, without reading a million member rows. Any other rule
+    counts the active members it selects.
+    """
+    rule = rule if isinstance(rule, Rule) else parse_rule(rule)
+    compiler = _Compiler(dialect=dialect, now=now, tz=tz, start=1, exact=exact)
+    if compiler.on_figures(rule.root):
+        predicate, without_orders = compiler.on_row(rule.root)
+        if not without_orders:
+            return ("SELECT COUNT(*) AS n FROM member_order_stats s WHERE " + predicate + " AND NOT EXISTS "
+                    "(SELECT 1 FROM members m WHERE m.id = s.member_id AND m.status <> 'active')", compiler.params)
+        compiler.params.clear()
+    return (f"SELECT COUNT(*) AS n FROM members m WHERE m.status = 'active' AND {compiler.node(rule)}",
+            compiler.params)
 
 
 # --- description (for the console's rule builder) -----------------------------------------------

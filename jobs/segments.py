@@ -9,16 +9,18 @@ from backend import audit, clock, db
 from backend.loyalty import program as programs
 from jobs.audience_models import Segment
 from jobs.errors import SegmentInUse, SegmentNotFound
-from jobs.segment_rules import DEFAULT_TZ, Rule, compile_rule, member_ids_sql, parse_rule
+from jobs.segment_rules import DEFAULT_TZ, Rule, compile_rule, count_sql, member_ids_sql, parse_rule
 
 __all__ = ["Rule", "compile_rule", "count", "member_ids_sql", "parse_rule", "preview", "sample"]
 
 
-async def saved_where(segment_id: int, *, now: datetime, tz: str, start: int = 1) -> tuple[str, list[Any]]:
-    """The WHERE fragment (on ``members m``) of a saved segment, as of ``now``; SEGMENT_NOT_FOUND when gone."""
+async def saved_where(segment_id: int, *, now: datetime, tz: str, start: int = 1,
+                      id_range: tuple[str, str] | None = None) -> tuple[str, list[Any]]:
+    """The WHERE fragment (on ``members m``) of a saved segment, as of ``now``; SEGMENT_NOT_FOUND when gone.
+    ``id_range``: the placeholders of the member-id range the statement keeps to (see ``compile_rule``)."""
     segment = await get_or_raise(segment_id=segment_id)
     return compile_rule(segment.rule, dialect="postgres" if db.is_postgres() else "sqlite", now=now, tz=tz,
-                        start=start)
+                        start=start, id_range=id_range)
 
 
 async def member_selected(conn: Any, segment_id: int, member_id: int, now: datetime, tz: str) -> bool:
@@ -48,10 +50,9 @@ def _where(rule: Rule | dict[str, Any], tz: str) -> tuple[str, list[Any]]:
 
 async def count(rule: Rule | dict[str, Any], *, tz: str = DEFAULT_TZ, replica: bool = False) -> int:
     """How many active members match (``replica``: a preview, which may read the read replica)."""
-    where, params = _where(rule, tz)
+    sql, params = count_sql(rule, dialect="postgres" if db.is_postgres() else "sqlite", now=clock.now(), tz=tz)
     async with db.reader(replica=replica) as reader:
-        row = await reader.fetch_one(f"SELECT COUNT(*) AS n FROM members m WHERE m.status = 'active' AND {where}",
-                                     *params)
+        row = await reader.fetch_one(sql, *params)
     return int(row["n"]) if row else 0
 
 

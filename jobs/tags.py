@@ -23,12 +23,21 @@ window" is the last ``window_days`` days; "within N days" means placed at or aft
 
 Each group is recomputed in one transaction: tags upserted, missing member tags inserted, stale
 ones deleted. Manual tags (``kind = 'manual'``) are never touched.
+
+What each group reads: the last order ever and whether a member has ordered come from the members'
+order figures (``member_order_stats``, kept with every order: ``backend.loyalty.order_stats``), so
+``activity`` reads no order at all; the window's counts and amounts (``rfm``, ``value``, ``spend``) and
+the preferred channel and store come from one pass over the orders placed in the window. On PostgreSQL
+that pass runs once per recompute, into temporary tables of one pooled connection that every group then
+reads; each group compares the (member, tag) pairs it wants with those there are in one statement (a
+full join), writes only the differences, and sends back only their counts.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -222,6 +231,9 @@ async def tags_of(*, member_id: int) -> list[dict[str, Any]]:
 # --- automatic tags ----------------------------------------------------------------------------
 
 _EFFECTIVE = "o.status <> 'refunded'"
+# Sorting and hashing a million members' figures in memory rather than in batches on disk; a plan this big
+# is run once, so compiling it (JIT) costs more than it saves. For the recompute's own transactions only.
+_BATCH_SETTINGS = "SET LOCAL work_mem = '128MB'; SET LOCAL jit = off"
 
 
 class _Sql:
@@ -235,107 +247,190 @@ class _Sql:
         return f"${len(self.params)}"
 
 
-def _stats(q: _Sql, since: datetime) -> str:
-    """One pass over the orders: per active member who has ordered, the window's order count ``f`` and
-    net amount ``net``, and the last order ever ``last_at``."""
-    w = q.p(since)
-    return (f"SELECT o.member_id, SUM(CASE WHEN o.placed_at >= {w} THEN 1 ELSE 0 END) AS f, "
-            f"CAST(SUM(CASE WHEN o.placed_at >= {w} THEN o.amount_cents - o.refunded_cents ELSE 0 END) AS BIGINT) "
-            "AS net, MAX(o.placed_at) AS last_at FROM orders o JOIN members m ON m.id = o.member_id "
-            f"WHERE m.status = 'active' AND {_EFFECTIVE} GROUP BY o.member_id")
+def _window_sql(since: str) -> str:
+    """The one pass over the window's orders: per active member, channel and store, the orders that count
+    (``n``), their net amount and the last placed."""
+    return ("SELECT o.member_id, o.channel, o.store_id, COUNT(*) AS n, "
+            "CAST(SUM(o.amount_cents - o.refunded_cents) AS BIGINT) AS net, MAX(o.placed_at) AS last_at "
+            f"FROM orders o JOIN members m ON m.id = o.member_id WHERE m.status = 'active' AND {_EFFECTIVE} "
+            f"AND o.placed_at >= {since} GROUP BY o.member_id, o.channel, o.store_id")
 
 
-def _group_codes(group: str, q: _Sql, rules: TagRules, now: datetime) -> tuple[str, dict[str, str]]:
+def _members_sql(window: str) -> str:
+    """Per active member with an order in the window: its count ``f``, net amount ``net`` and last ``last_at``.
+    Since ``rfm_recency_days`` is within the window, "the last order is recent" reads the same from here."""
+    return (f"SELECT w.member_id, SUM(w.n) AS f, CAST(SUM(w.net) AS BIGINT) AS net, MAX(w.last_at) AS last_at "
+            f"FROM {window} w GROUP BY w.member_id")
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Where a group reads the window's figures: ``orders`` (member, channel, store) and ``members``.
+    Subqueries on SQLite; on PostgreSQL, the tables the recompute filled once for all the groups."""
+
+    orders: str
+    members: str
+
+
+def _group_codes(group: str, q: _Sql, rules: TagRules, now: datetime, window: _Window) -> tuple[str, dict[str, str]]:
     """The SQL selecting (member_id, code) for one group, and the group's fixed tags (code -> name)."""
     def ago(days: int) -> str:
         return q.p(now - timedelta(days=days))
 
     if group == "rfm":
-        stats = _stats(q, now - timedelta(days=rules.window_days))
         recent, freq, money = ago(rules.rfm_recency_days), q.p(rules.rfm_frequency), q.p(rules.rfm_monetary_yuan * 100)
         sql = (f"SELECT s.member_id, 'rfm:' || (CASE WHEN s.net >= {money} THEN '重要' ELSE '一般' END) || "
                f"(CASE WHEN s.last_at >= {recent} THEN (CASE WHEN s.f >= {freq} THEN '价值' ELSE '发展' END) "
-               f"ELSE (CASE WHEN s.f >= {freq} THEN '保持' ELSE '挽留' END) END) AS code FROM ({stats}) s "
-               "WHERE s.f > 0")
+               f"ELSE (CASE WHEN s.f >= {freq} THEN '保持' ELSE '挽留' END) END) AS code FROM {window.members} s")
         return sql, {f"rfm:{c}": f"{c}客户" for c in RFM_CLASSES}
-    if group == "value":
-        stats = _stats(q, now - timedelta(days=rules.window_days))
-        sql = (f"WITH s AS ({stats}) "
-               f"SELECT s.member_id, 'value:忠诚' AS code FROM s "
+    if group == "value":  # 流失 is about the last order ever: the order figures
+        sql = (f"SELECT s.member_id, 'value:忠诚' AS code FROM {window.members} s "
                f"WHERE s.f >= {q.p(rules.loyal_min_orders)} AND s.last_at >= {ago(rules.rfm_recency_days)} "
-               f"UNION ALL SELECT s.member_id, 'value:大客户' FROM s WHERE s.net >= {q.p(rules.big_spender_yuan * 100)} "
-               f"UNION ALL SELECT s.member_id, 'value:回头客' FROM s WHERE s.f >= {q.p(rules.returning_min_orders)} "
-               f"UNION ALL SELECT s.member_id, 'value:流失' FROM s WHERE s.last_at < {ago(rules.churn_days)}")
+               f"UNION ALL SELECT s.member_id, 'value:大客户' FROM {window.members} s "
+               f"WHERE s.net >= {q.p(rules.big_spender_yuan * 100)} "
+               f"UNION ALL SELECT s.member_id, 'value:回头客' FROM {window.members} s "
+               f"WHERE s.f >= {q.p(rules.returning_min_orders)} "
+               "UNION ALL SELECT s.member_id, 'value:流失' FROM member_order_stats s JOIN members m ON m.id = s.member_id "
+               f"WHERE m.status = 'active' AND s.order_count > 0 AND s.last_order_at < {ago(rules.churn_days)}")
         return sql, {f"value:{c}": name for c, name in VALUE_CLASSES.items()}
-    if group == "activity":
-        stats = _stats(q, now - timedelta(days=rules.window_days))
-        sql = ("SELECT m.id AS member_id, 'activity:' || (CASE WHEN s.last_at IS NULL THEN '未消费' "
-               f"WHEN s.last_at >= {ago(rules.active_days)} THEN '活跃' "
-               f"WHEN s.last_at >= {ago(rules.dormant_days)} THEN '沉默' "
-               f"WHEN s.last_at >= {ago(rules.churn_days)} THEN '沉睡' ELSE '流失' END) AS code "
-               f"FROM members m LEFT JOIN ({stats}) s ON s.member_id = m.id WHERE m.status = 'active'")
+    if group == "activity":  # the last order ever: the figures alone (none that counts: no row or no last order)
+        sql = ("SELECT m.id AS member_id, 'activity:' || (CASE WHEN s.last_order_at IS NULL THEN '未消费' "
+               f"WHEN s.last_order_at >= {ago(rules.active_days)} THEN '活跃' "
+               f"WHEN s.last_order_at >= {ago(rules.dormant_days)} THEN '沉默' "
+               f"WHEN s.last_order_at >= {ago(rules.churn_days)} THEN '沉睡' ELSE '流失' END) AS code "
+               "FROM members m LEFT JOIN member_order_stats s ON s.member_id = m.id WHERE m.status = 'active'")
         return sql, {f"activity:{c}": c for c in ACTIVITY_CLASSES}
     if group in ("channel", "store"):
-        column = "o.channel" if group == "channel" else "o.store_id"
-        ranked = (f"SELECT o.member_id, {column} AS ref, ROW_NUMBER() OVER (PARTITION BY o.member_id "
-                  f"ORDER BY COUNT(*) DESC, MAX(o.placed_at) DESC, {column}) AS rn "
-                  "FROM orders o JOIN members m ON m.id = o.member_id "
-                  f"WHERE m.status = 'active' AND {_EFFECTIVE} AND {column} IS NOT NULL "
-                  f"AND o.placed_at >= {ago(rules.window_days)} GROUP BY o.member_id, {column}")
+        column = "w.channel" if group == "channel" else "w.store_id"
+        ranked = (f"SELECT w.member_id, {column} AS ref, ROW_NUMBER() OVER (PARTITION BY w.member_id "
+                  f"ORDER BY SUM(w.n) DESC, MAX(w.last_at) DESC, {column}) AS rn FROM {window.orders} w "
+                  f"WHERE {column} IS NOT NULL GROUP BY w.member_id, {column}")
         sql = (f"SELECT x.member_id, '{group}:' || CAST(x.ref AS TEXT) AS code, x.ref FROM ({ranked}) x "
                "WHERE x.rn = 1")
         fixed = {f"channel:{c}": f"偏好渠道：{CHANNEL_NAMES.get(c, c)}" for c in CHANNELS} if group == "channel" else {}
         return sql, fixed
-    stats = _stats(q, now - timedelta(days=rules.window_days))
     bands = rules.spend_bands()
     cases = " ".join(f"WHEN s.net < {hi} THEN '{code}'" for _, hi, code in bands if hi is not None)
-    sql = f"SELECT s.member_id, CASE {cases} ELSE '{bands[-1][2]}' END AS code FROM ({stats}) s WHERE s.f > 0"
+    sql = f"SELECT s.member_id, CASE {cases} ELSE '{bands[-1][2]}' END AS code FROM {window.members} s"
     return sql, {code: f"消费 {code.removeprefix('spend:')} 元" for _, _, code in bands}
 
 
 _UPSERT_TAG = ('INSERT INTO tags (code, name, kind, "group", created_at) {values} '
                "ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE tags.kind = 'auto'")
+_STORE_TAGS = ("SELECT DISTINCT d.code, substr('偏好门店：' || COALESCE(st.name, d.code), 1, 64), 'auto', {g}, {at} "
+               "FROM ({codes}) d LEFT JOIN stores st ON st.id = d.ref WHERE TRUE")
+_GROUP_TAGS = 'SELECT id FROM tags WHERE kind = \'auto\' AND "group" = $1 ORDER BY id'
 
 
-async def _sync(conn: BaseDBAsyncClient, *, desired: str, ours: str, params: list[Any],
+def _desired(codes: str, g: str) -> str:
+    return (f"SELECT d.member_id, t.id AS tag_id FROM ({codes}) d "
+            f"JOIN tags t ON t.code = d.code AND t.kind = 'auto' AND t.\"group\" = {g}")
+
+
+def _diff_sql(desired: str, n: int) -> str:
+    """PostgreSQL: one statement that makes the member tags of the tag ids ``$n+1`` exactly the rows of
+    ``desired`` (placeholders $1…$n), ``$n+2`` the time of the new ones. The wanted and the current rows are
+    compared once (a full join), and only the differences are written, in member order (the indexes of
+    member_tags grow at a few places instead of all over: a first recompute writes millions); the counts
+    come back."""
+    return (f"WITH wanted AS ({desired}), "
+            f"current AS (SELECT mt.member_id, mt.tag_id FROM member_tags mt WHERE mt.tag_id = ANY(${n + 1}::int[])), "
+            "diff AS MATERIALIZED (SELECT COALESCE(w.member_id, c.member_id) AS member_id, "
+            "COALESCE(w.tag_id, c.tag_id) AS tag_id, c.member_id IS NULL AS missing FROM wanted w "
+            "FULL JOIN current c ON c.member_id = w.member_id AND c.tag_id = w.tag_id "
+            "WHERE w.member_id IS NULL OR c.member_id IS NULL), "
+            "added AS (INSERT INTO member_tags (member_id, tag_id, source, created_at) "
+            f"SELECT member_id, tag_id, 'auto', ${n + 2} FROM diff WHERE missing ORDER BY member_id, tag_id "
+            "ON CONFLICT (member_id, tag_id) DO NOTHING RETURNING 1), "
+            "removed AS (DELETE FROM member_tags mt USING diff WHERE NOT diff.missing "
+            "AND mt.member_id = diff.member_id AND mt.tag_id = diff.tag_id RETURNING 1) "
+            "SELECT (SELECT COUNT(*) FROM added) AS added, (SELECT COUNT(*) FROM removed) AS removed")
+
+
+async def _sync(conn: BaseDBAsyncClient, *, desired: str, params: list[Any], tag_ids: list[int],
                 now: datetime) -> dict[str, int]:
-    """Make the member tags of the tag ids ``ours`` selects exactly the (member_id, tag_id) rows of
-    ``desired``: insert what is missing, delete what is stale. Both use ``params`` as $1…$n."""
-    at = _ts(f"${len(params) + 1}")
+    """Make the member tags of ``tag_ids`` exactly the (member_id, tag_id) rows of ``desired`` (placeholders
+    $1…$n for ``params``): insert what is missing, delete what is stale."""
+    if db.is_postgres():
+        row = await db.fetch_one(_diff_sql(desired, len(params)), *params, tag_ids, now, conn=conn)
+        assert row is not None
+        return {"added": int(row["added"]), "removed": int(row["removed"])}
+    at = f"${len(params) + 1}"
     added = await db.fetch(
         f"INSERT INTO member_tags (member_id, tag_id, source, created_at) SELECT x.member_id, x.tag_id, 'auto', "
         f"{at} FROM ({desired}) x WHERE TRUE ON CONFLICT (member_id, tag_id) DO NOTHING RETURNING member_id",
         *params, now, conn=conn)
-    if db.is_postgres():
-        stale = (f"NOT EXISTS (SELECT 1 FROM ({desired}) x WHERE x.member_id = member_tags.member_id "
-                 "AND x.tag_id = member_tags.tag_id)")
-    else:  # a row-value NOT IN evaluates the subquery once on SQLite
-        stale = f"(member_tags.member_id, member_tags.tag_id) NOT IN (SELECT x.member_id, x.tag_id FROM ({desired}) x)"
-    # PostgreSQL: the tag ids as an array computed once, so only their rows are read (tag_id index).
-    mine = f"member_tags.tag_id = ANY(ARRAY({ours}))" if db.is_postgres() else f"member_tags.tag_id IN ({ours})"
-    removed = await db.fetch(f"DELETE FROM member_tags WHERE {mine} AND {stale} "
-                             "RETURNING member_id", *params, conn=conn)
+    if not tag_ids:
+        return {"added": len(added), "removed": 0}
+    mine = ", ".join(f"${n}" for n in range(len(params) + 1, len(params) + len(tag_ids) + 1))
+    # A row-value NOT IN evaluates the subquery once on SQLite.
+    removed = await db.fetch(
+        f"DELETE FROM member_tags WHERE member_tags.tag_id IN ({mine}) AND (member_tags.member_id, "
+        f"member_tags.tag_id) NOT IN (SELECT x.member_id, x.tag_id FROM ({desired}) x) RETURNING member_id",
+        *params, *tag_ids, conn=conn)
     return {"added": len(added), "removed": len(removed)}
 
 
-async def _recompute_group(group: str, rules: TagRules, now: datetime) -> dict[str, int]:
+async def _recompute_sqlite(group: str, rules: TagRules, now: datetime) -> dict[str, int]:
     q = _Sql()
-    codes, fixed = _group_codes(group, q, rules, now)
+    orders = f"({_window_sql(q.p(now - timedelta(days=rules.window_days)))})"
+    codes, fixed = _group_codes(group, q, rules, now, _Window(orders, f"({_members_sql(orders)})"))
     base = list(q.params)
-    g, at = f"${len(base) + 1}", _ts(f"${len(base) + 2}")
+    g, at = f"${len(base) + 1}", f"${len(base) + 2}"
     async with in_transaction() as conn:
         for code, name in fixed.items():
             await db.fetch(_UPSERT_TAG.format(values="VALUES ($1, $2, 'auto', $3, $4)"), code, name, group, now,
                            conn=conn)
         if group == "store":
-            await db.fetch(_UPSERT_TAG.format(values=(
-                f"SELECT DISTINCT d.code, substr('偏好门店：' || COALESCE(st.name, d.code), 1, 64), 'auto', {g}, {at} "
-                f"FROM ({codes}) d LEFT JOIN stores st ON st.id = d.ref WHERE TRUE")), *base, group, now, conn=conn)
-        return await _sync(
-            conn, params=[*base, group], now=now,
-            desired=(f"SELECT d.member_id, t.id AS tag_id FROM ({codes}) d "
-                     f"JOIN tags t ON t.code = d.code AND t.kind = 'auto' AND t.\"group\" = {g}"),
-            ours=f"SELECT t.id FROM tags t WHERE t.kind = 'auto' AND t.\"group\" = {g}")
+            await db.fetch(_UPSERT_TAG.format(values=_STORE_TAGS.format(g=g, at=at, codes=codes)), *base, group, now,
+                           conn=conn)
+        tag_ids = [int(r["id"]) for r in await db.fetch(_GROUP_TAGS, group, conn=conn)]
+        return await _sync(conn, desired=_desired(codes, g), params=[*base, group], tag_ids=tag_ids, now=now)
+
+
+async def _recompute_postgres(rules: TagRules, now: datetime) -> dict[str, dict[str, int]]:
+    """Every group on one pooled connection: the window's figures computed once into temporary tables of the
+    connection (one pass over the window's orders), then each group in its own transaction reading them."""
+    from tortoise import connections
+
+    groups: dict[str, dict[str, int]] = {}
+    async with connections.get("default").acquire_connection() as raw:
+        try:
+            async with raw.transaction():
+                await raw.execute(_BATCH_SETTINGS)
+                await raw.execute("CREATE TEMP TABLE auto_window (member_id BIGINT NOT NULL, channel TEXT NOT NULL, "
+                                  "store_id INT, n BIGINT NOT NULL, net BIGINT NOT NULL, last_at TIMESTAMPTZ NOT NULL)")
+                await raw.execute(f"INSERT INTO auto_window {_window_sql('$1')}",
+                                  now - timedelta(days=rules.window_days))
+                await raw.execute("CREATE TEMP TABLE auto_members AS " + _members_sql("auto_window"))
+                await raw.execute("ANALYZE auto_window; ANALYZE auto_members")
+            for group in GROUPS:
+                groups[group] = await _recompute_group_postgres(raw, group, rules, now)
+        finally:
+            if not raw.is_in_transaction():
+                await raw.execute("DROP TABLE IF EXISTS pg_temp.auto_window, pg_temp.auto_members")
+    return groups
+
+
+async def _recompute_group_postgres(raw: Any, group: str, rules: TagRules, now: datetime) -> dict[str, int]:
+    q = _Sql()
+    codes, fixed = _group_codes(group, q, rules, now, _Window("auto_window", "auto_members"))
+    base = list(q.params)
+    async with raw.transaction():
+        await raw.execute(_BATCH_SETTINGS)
+        for code, name in fixed.items():
+            await raw.execute(_UPSERT_TAG.format(values="VALUES ($1, $2, 'auto', $3, $4)"), code, name, group, now)
+        if group == "store":  # its codes once: the store tags are named from them, then the sync reads them
+            await raw.execute("CREATE TEMP TABLE auto_codes (member_id BIGINT NOT NULL, code TEXT NOT NULL, ref INT) "
+                              "ON COMMIT DROP")
+            await raw.execute(f"INSERT INTO auto_codes SELECT d.member_id, d.code, d.ref FROM ({codes}) d", *base)
+            codes, base = "SELECT member_id, code, ref FROM auto_codes", []
+            await raw.execute(_UPSERT_TAG.format(values=_STORE_TAGS.format(
+                g="$1", at="CAST($2 AS TIMESTAMPTZ)", codes=codes)), group, now)
+        tag_ids = [int(r["id"]) for r in await raw.fetch(_GROUP_TAGS, group)]
+        row = await raw.fetchrow(_diff_sql(_desired(codes, f"${len(base) + 1}"), len(base) + 1), *base, group,
+                                 tag_ids, now)
+    return {"added": int(row["added"]), "removed": int(row["removed"])}
 
 
 async def set_auto_tag(code: str, *, name: str, group: str, member_sql: str, params: list[Any],
@@ -350,7 +445,7 @@ async def set_auto_tag(code: str, *, name: str, group: str, member_sql: str, par
         if row is None or row["kind"] != "auto":
             raise TagCodeTaken(details={"code": code})
         tag_id = int(row["id"])
-        return await _sync(conn, params=list(params), now=now, ours=f"SELECT {tag_id}",
+        return await _sync(conn, params=list(params), now=now, tag_ids=[tag_id],
                            desired=f"SELECT s.id AS member_id, {tag_id} AS tag_id FROM ({member_sql}) s")
 
 
@@ -358,7 +453,10 @@ async def recompute_auto_tags(now: datetime | None = None) -> dict[str, Any]:
     """Recompute every automatic tag from orders and members, one transaction per group."""
     now = now or clock.now()
     rules = await load_settings(fresh=True)
-    groups = {group: await _recompute_group(group, rules, now) for group in GROUPS}
+    if db.is_postgres():
+        groups = await _recompute_postgres(rules, now)
+    else:
+        groups = {group: await _recompute_sqlite(group, rules, now) for group in GROUPS}
     rows = await db.fetch(
         "SELECT t.code, COUNT(mt.id) AS n FROM tags t LEFT JOIN member_tags mt ON mt.tag_id = t.id "
         "WHERE t.kind = 'auto' GROUP BY t.code ORDER BY t.code")

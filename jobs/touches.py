@@ -138,17 +138,31 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
             row = await db.fetch_one("SELECT max(id) AS top FROM members", conn=conn)
             top.append(int(row["top"] or 0) if row else 0)
         low, high = cursor, cursor + RANGE
+        pg = db.is_postgres()
+        if pg:
+            # Each step's statements are the same text with other values: after five runs PostgreSQL would
+            # plan them once for any values, and such a plan read the messages' recipients through the
+            # (touch, group) index, every treated member of the run so far at every step. Planned for this
+            # step's range, each reads its range.
+            await db.fetch("SET LOCAL plan_cache_mode = force_custom_plan", conn=conn)
         where, params = await segments.saved_where(int(touch["audience"]["segment_id"]), now=now, tz=str(tz),
-                                                   start=7)
-        ts = "CAST($4 AS timestamptz)" if db.is_postgres() else "$4"
-        chosen = await db.fetch(
-            "INSERT INTO touch_recipients (touch_id, member_id, period, grp, created_at) "
-            f"SELECT CAST($1 AS BIGINT), m.id, $2, {holdout_sql('m.id', 'CAST($1 AS BIGINT)', 'CAST($3 AS INTEGER)')}, "
-            f"{ts} FROM members m "
-            f"WHERE m.status = 'active' AND m.id > $5 AND m.id <= $6 AND ({where}) "
-            "ON CONFLICT (touch_id, member_id, period) DO NOTHING RETURNING grp",
-            touch_id, period, int(touch["holdout_pct"]), now, low, high, *params, conn=conn)
-        counts = {"audience": len(chosen), "holdout": sum(1 for r in chosen if r["grp"] == "holdout")}
+                                                   start=7, id_range=("$5", "$6"))
+        ts = "CAST($4 AS timestamptz)" if pg else "$4"
+        insert = ("INSERT INTO touch_recipients (touch_id, member_id, period, grp, created_at) "
+                  f"SELECT CAST($1 AS BIGINT), m.id, $2, "
+                  f"{holdout_sql('m.id', 'CAST($1 AS BIGINT)', 'CAST($3 AS INTEGER)')}, {ts} FROM members m "
+                  f"WHERE m.status = 'active' AND m.id > $5 AND m.id <= $6 AND ({where}) "
+                  "ON CONFLICT (touch_id, member_id, period) DO NOTHING RETURNING grp")
+        values = [touch_id, period, int(touch["holdout_pct"]), now, low, high, *params]
+        if pg:  # counted where they are written: no row comes back
+            row = await db.fetch_one(f"WITH chosen AS ({insert}) SELECT COUNT(*) AS audience, "
+                                     "COUNT(*) FILTER (WHERE grp = 'holdout') AS holdout FROM chosen",
+                                     *values, conn=conn)
+            assert row is not None
+            counts = {"audience": int(row["audience"]), "holdout": int(row["holdout"])}
+        else:
+            chosen = await db.fetch(insert, *values, conn=conn)
+            counts = {"audience": len(chosen), "holdout": sum(1 for r in chosen if r["grp"] == "holdout")}
         counts["treatment"] = counts["audience"] - counts["holdout"]
         treated = ("SELECT r.member_id FROM touch_recipients r WHERE r.touch_id = $6 AND r.period = $7 "
                    "AND r.grp = 'treatment' AND r.member_id > $8 AND r.member_id <= $9")
@@ -170,16 +184,19 @@ async def queue_messages(conn: BaseDBAsyncClient, touch: dict[str, Any], templat
     pg = db.is_postgres()
     j, t = ("CAST(${} AS jsonb)", "CAST(${} AS timestamptz)") if pg else ("${}", "${}")
     context = json.dumps({"touch_id": touch["id"], "touch_name": touch["name"]}, ensure_ascii=False)
-    rows = await db.fetch(
+    insert = (
         "INSERT INTO messages (member_id, template_key, purpose, channels, status, dedupe_key, touch_id, context, "
         "cap_behaviour, attempts, due_at, expires_at, created_at, updated_at) "
         f"SELECT r.member_id, $3, $4, {j.format(5)}, 'queued', $6 || r.member_id, $1, {j.format(7)}, $8, 0, "
         f"{t.format(9)}, {t.format(10)}, {t.format(9)}, {t.format(9)} FROM touch_recipients r "
         "WHERE r.touch_id = $1 AND r.period = $2 AND r.grp = 'treatment' AND r.member_id > $11 "
-        "AND r.member_id <= $12 ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        int(touch["id"]), period, touch["template_key"], purpose, channels, f"touch:{touch['id']}:{period}:",
-        context, touch["cap_behaviour"], now, expires, low, high, conn=conn)
-    return len(rows)
+        "AND r.member_id <= $12 ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
+    values = [int(touch["id"]), period, touch["template_key"], purpose, channels, f"touch:{touch['id']}:{period}:",
+              context, touch["cap_behaviour"], now, expires, low, high]
+    if pg:
+        row = await db.fetch_one(f"WITH queued AS ({insert}) SELECT COUNT(*) AS n FROM queued", *values, conn=conn)
+        return int(row["n"]) if row else 0
+    return len(await db.fetch(insert, *values, conn=conn))
 
 
 def event_step(touch: dict[str, Any], template: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> Step:

@@ -97,10 +97,30 @@ async def scan_token(stack: Any, clerk_token: str, token: str) -> str:
     return response.json()["scan_token"]
 
 
+async def assert_order_figures_hold(member_id: int) -> None:
+    """The member's order figures are what its orders say, computed here from the order rows one by one:
+    orders refunded in full do not count, amounts are net of refunds; a row once the member had an order."""
+    from backend.loyalty.models import MemberOrderStats, Order
+
+    rows = await Order.filter(member_id=member_id).values_list("status", "amount_cents", "refunded_cents",
+                                                                "placed_at")
+    counted = [row for row in rows if row[0] != "refunded"]
+    expected = (len(counted), sum(amount - refunded for _, amount, refunded, _ in counted),
+                min((row[3] for row in counted), default=None), max((row[3] for row in counted), default=None))
+    kept = await MemberOrderStats.get_or_none(member_id=member_id)
+    if kept is None:
+        assert not counted, (member_id, expected)
+        return
+    assert (kept.order_count, kept.amount_cents, kept.first_order_at, kept.last_order_at) == expected, (
+        member_id, expected)
+
+
 async def assert_ledgers_hold(member_id: int) -> None:
-    """The invariants: balances equal their ledgers and the live lots; nothing negative."""
+    """The invariants: balances equal their ledgers and the live lots; nothing negative; the member's order
+    figures equal its orders."""
     from backend.loyalty.models import LoyaltyAccount, PointsEntry, PointsLot, WalletEntry
 
+    await assert_order_figures_hold(member_id)
     account = await LoyaltyAccount.get_or_none(member_id=member_id)
     if account is None:
         assert not await PointsEntry.exists(member_id=member_id)

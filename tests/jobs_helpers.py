@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from backend import clock
+from backend.loyalty import order_stats
 from backend.loyalty.models import Order
 from backend.members.models import Member
 from tests.factories import bearer, unique
@@ -45,6 +48,12 @@ async def set_birthday(member_id: int, birthday: date) -> None:
 
 async def add_order(member_id: int, *, placed_at: datetime | None = None, amount_cents: int = 10000,
                     channel: str = "pos", store_id: int | None = None) -> Order:
+    """An order row written directly (no points, no receipt), and the member's order figures as placing it
+    would leave them."""
     now = placed_at or clock.now()
-    return await Order.create(channel=channel, order_no=unique("O"), member_id=member_id, store_id=store_id,
-                              request_hash="x", amount_cents=amount_cents, placed_at=now, created_at=now)
+    async with in_transaction() as conn:
+        order = await Order.create(channel=channel, order_no=unique("O"), member_id=member_id, store_id=store_id,
+                                   request_hash="x", amount_cents=amount_cents, placed_at=now, created_at=now,
+                                   using_db=conn)
+        await order_stats.order_placed(conn, member_id=member_id, amount_cents=amount_cents, placed_at=now)
+    return order

@@ -222,7 +222,7 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
     # not analysed yet), scans every coupon of the template and source_ref for each member: quadratic.
     fence = " OFFSET 0" if pg else ""
     json_, ts = ("CAST(${} AS jsonb)", "CAST(${} AS timestamptz)") if pg else ("${}", "${}")
-    rows = await db.fetch(
+    insert = (
         "INSERT INTO coupons (template_id, member_id, status, terms, name, valid_from, valid_until, source, "
         "source_ref, issued_at, issued_day) "
         f"SELECT CAST($1 AS BIGINT), r.member_id, 'available', {json_.format(n)}, CAST(${n + 1} AS TEXT), "
@@ -231,9 +231,23 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
         "WHERE NOT EXISTS (SELECT 1 FROM coupons c WHERE c.template_id = CAST($1 AS BIGINT) "
         f"AND c.member_id = r.member_id AND c.source_ref = CAST($3 AS TEXT){fence}) {limit_sql} "
         "ORDER BY r.member_id LIMIT $4 "
-        "ON CONFLICT (template_id, member_id, source_ref) DO NOTHING RETURNING id, member_id",
-        template_id, source, source_ref, stock if stock is not None else 2**62, locked["per_member_limit"] or 1,
-        *params, json.dumps(terms_doc), locked["name"], valid_from, valid_until, now, _day(now, tz), conn=conn)
+        "ON CONFLICT (template_id, member_id, source_ref) DO NOTHING RETURNING id, member_id")
+    values = [template_id, source, source_ref, stock if stock is not None else 2**62, locked["per_member_limit"] or 1,
+              *params, json.dumps(terms_doc), locked["name"], valid_from, valid_until, now, _day(now, tz)]
+    if pg and not await events.rows_needed("coupon_issued", conn):
+        # Nobody needs the rows here (no webhook subscribes, no replica): the coupons and their timeline rows
+        # in one statement, as ``events.append_many`` would write them, and only the count comes back.
+        row = await db.fetch_one(
+            f"WITH issued AS ({insert}), timeline AS (INSERT INTO member_events (member_id, type, channel, payload, "
+            "created_at) SELECT i.member_id, 'coupon_issued', NULL, jsonb_build_object('coupon_id', i.id, "
+            f"'template_id', CAST($1 AS BIGINT), 'source', CAST($2 AS TEXT)), {ts.format(n + 4)} FROM issued i "
+            "ORDER BY i.member_id) SELECT COUNT(*) AS n FROM issued", *values, conn=conn)
+        issued = int(row["n"]) if row else 0
+        if issued:
+            await db.fetch("UPDATE coupon_templates SET issued_count = issued_count + $2 WHERE id = $1",
+                           template_id, issued, conn=conn)
+        return {"issued": issued, "refused": 0}
+    rows = await db.fetch(insert, *values, conn=conn)
     if rows:
         await db.fetch("UPDATE coupon_templates SET issued_count = issued_count + $2 WHERE id = $1",
                        template_id, len(rows), conn=conn)

@@ -177,6 +177,22 @@ class Order(Model):
         indexes = (("member_id", "placed_at"),)
 
 
+class MemberOrderStats(Model):
+    """A member's order figures, changed with each order, refund and merge in the same transaction
+    (``backend.loyalty.order_stats``): what segment rules and tags read instead of the member's orders
+    when a condition is about all of them. Orders refunded in full do not count; amounts are net of refunds.
+    """
+
+    member_id = fields.BigIntField(primary_key=True, generated=False)
+    order_count = fields.IntField(default=0)  # orders not refunded in full
+    amount_cents = fields.BigIntField(default=0)  # their amounts net of refunds
+    first_order_at = fields.DatetimeField(null=True)  # when the first and the last of them were placed
+    last_order_at = fields.DatetimeField(null=True)  # null: no such order
+
+    class Meta:
+        table = "member_order_stats"
+
+
 class Refund(Model):
     id = fields.BigIntField(primary_key=True)
     order_id = fields.BigIntField(db_index=True)

@@ -17,7 +17,8 @@ Policies (README has the table):
 
 Lock order, the same in every transaction that writes assets (merge, erasure, orders, refunds,
 exchanges, rewards, check-ins): member rows (in id order), then order rows, then loyalty accounts (in member-id
-order), then coupons, then coupon templates, then bonus-point campaigns (in id order). An order takes a key-share lock on its member and the
+order), then coupons, then coupon templates, then bonus-point campaigns (in id order); a member's order figures
+(``order_stats``) are written under its account lock, last. An order takes a key-share lock on its member and the
 referrer (one statement, id order) before any account, so a merge of either waits for the order or
 the order waits for the merge — and then lands on the member it was merged into.
 """
@@ -39,7 +40,7 @@ from tortoise.transactions import in_transaction
 
 from backend import audit, clock, db
 from backend.errors import field_errors
-from backend.loyalty import campaigns, rewards, tiers
+from backend.loyalty import campaigns, order_stats, rewards, tiers
 from backend.loyalty import program as programs
 from backend.loyalty.accounts import Assets, Context
 from backend.loyalty.errors import (
@@ -300,6 +301,8 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
                                      "points_earned": total_earned, "points_spent": order.points_to_spend,
                                      "balance_spent_cents": principal + bonus,
                                      "items": [item.__dict__ for item in order.items]})
+        await order_stats.order_placed(conn, member_id=member_id, amount_cents=order.amount_cents,
+                                       placed_at=placed_at)
     return receipt
 
 
@@ -475,6 +478,11 @@ async def _refund(order: Order, amount_cents: int, reason: str, refund_no: str |
         await Refund.filter(id=refund.id).using_db(conn).update(
             points_reversed=reverse, points_clawed_back=clawed, debt_added=debt, points_restored=restore,
             principal_restored_cents=principal, bonus_restored_cents=bonus, receipt=receipt)
+        if order.member_id is not None:  # ``order`` still holds the status it had before this refund
+            await order_stats.order_refunded(
+                conn, member_id=order.member_id, counted_before=order.status != "refunded",
+                counted_after=refunded < amount, net_before=order.amount_cents - (refunded - amount_cents),
+                net_after=order.amount_cents - refunded)
     return receipt
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from backend import clock, db
-from backend.loyalty import orders, tiers
+from backend.loyalty import order_stats, orders, tiers
 from backend.loyalty import program as programs
 from backend.loyalty.accounts import Assets, Context
 from backend.loyalty.models import CheckIn, Order, PointsEntry, TierChange, WalletEntry
@@ -143,6 +143,7 @@ async def merge_hook(conn: BaseDBAsyncClient, survivor_id: int, merged_id: int) 
     first, second = sorted((survivor_id, merged_id))
     opened = {first: await Assets.open(conn, first), second: await Assets.open(conn, second)}
     survivor, merged = opened[survivor_id], opened[merged_id]
+    await order_stats.recompute(conn, [survivor_id, merged_id])  # their orders moved: under both account locks
     program = await programs.load(conn)
     moved = {"points": merged.account.points_balance, "points_debt": merged.account.points_debt,
              "principal_cents": merged.account.principal_cents, "bonus_cents": merged.account.bonus_cents,

@@ -13,8 +13,8 @@ Where it lives, table by table (keep in step with the models: the erasure test w
 - ``idempotency_records``: the member's stored responses deleted (a replay would hand them out).
 - free-text reasons (ledgers, redemptions, refunds, message results): the member's values masked.
 
-Ledgers, orders and coupons stay under the member id: they are financial records, without personal
-data once the above is done. Members merged into the erased one are the same person: erased too.
+Ledgers, orders (with the member's order figures, ``member_order_stats``) and coupons stay under the member
+id: they are financial records, without personal data once the above is done. Members merged into the erased one are the same person: erased too.
 """
 
 from __future__ import annotations

@@ -46,6 +46,12 @@ async def append_many(rows: list[tuple[int, dict[str, Any]]], *, type: str, chan
                                   batch_size=5000, using_db=using_db)
 
 
+async def rows_needed(type: str, using_db: BaseDBAsyncClient | None = None) -> bool:
+    """Whether timeline rows of ``type`` must go through ``append_many`` rather than be written by the caller's
+    own set-based statement: a webhook endpoint subscribes to them, or a read replica marks their members."""
+    return replica.current() is not None or await webhook_outbox.wanted(type, using_db)
+
+
 # Payload strings that are codes or references, never a person's values; every other string (a reason
 # typed by a clerk, a card number, anything a new event type adds) is erased with the member.
 SAFE_KEYS = frozenset({"app_id", "via", "text_version", "channel", "purpose", "source", "from", "to", "order_no",

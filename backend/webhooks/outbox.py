@@ -60,6 +60,15 @@ async def subscriptions(conn: BaseDBAsyncClient | None = None) -> Subscriptions:
     return _subs
 
 
+async def wanted(internal: str, conn: BaseDBAsyncClient | None = None) -> bool:
+    """Whether an enabled endpoint subscribes to what timeline rows of type ``internal`` stand for."""
+    produced = _PRODUCES.get(internal)
+    if not produced:
+        return False
+    subs = await subscriptions(conn)
+    return any(subs.by_type.get(public) for public in produced)
+
+
 def new_event_id() -> str:
     return "evt_" + uuid.uuid4().hex
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from jobs.errors import SegmentRuleInvalid
-from jobs.segment_rules import Rule, compile_rule, member_ids_sql, parse_rule
+from jobs.segment_rules import Rule, compile_rule, count_sql, member_ids_sql, parse_rule
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
@@ -118,3 +118,53 @@ def test_birthday_month_uses_each_dialects_date_function():
     rule = {"field": "birthday_month", "op": "in", "value": [2, 3]}
     assert "strftime('%m', m.birthday)" in compile_rule(rule, dialect="sqlite", now=NOW)[0]
     assert "EXTRACT(MONTH FROM m.birthday)" in compile_rule(rule, dialect="postgres", now=NOW)[0]
+
+
+# --- the members' order figures ----------------------------------------------------------------
+
+LIFETIME = [{"field": "orders.count", "op": "gte", "value": 3},
+            {"field": "orders.amount_cents", "op": "gte", "value": 50_000},
+            {"field": "orders.last_order", "op": "within_days", "value": 60}]
+
+
+def test_conditions_about_all_orders_read_the_figures_in_one_probe_and_windows_scan_the_orders():
+    rule = {"all": [*LIFETIME, {"field": "gender", "op": "eq", "value": "male"},
+                    {"field": "orders.count", "op": "gte", "value": 2, "within_days": 30}]}
+    where, params = compile_rule(rule, dialect="postgres", now=NOW)
+    assert where.count("FROM member_order_stats s") == 1  # the three grouped into one EXISTS
+    assert where.count("FROM orders o") == 1  # the windowed count only
+    assert len(params) == 6
+    exact, _ = compile_rule(rule, dialect="postgres", now=NOW, exact=True)
+    assert "member_order_stats" not in exact and exact.count("FROM orders o") == 4
+
+
+@pytest.mark.parametrize(("condition", "form"), [
+    ({"field": "orders.count", "op": "gte", "value": 1}, "EXISTS"),
+    ({"field": "orders.count", "op": "eq", "value": 0}, "NOT EXISTS"),  # true for a member without orders
+    ({"field": "orders.amount_cents", "op": "lte", "value": 100}, "NOT EXISTS"),
+    ({"field": "orders.last_order", "op": "within_days", "value": 30}, "EXISTS"),
+    ({"field": "orders.last_order", "op": "not_within_days", "value": 30}, "NOT EXISTS"),
+    ({"not": {"field": "orders.count", "op": "gte", "value": 1}}, "NOT EXISTS"),
+])
+def test_a_member_without_a_row_is_a_member_without_orders(condition, form):
+    where, _ = compile_rule(condition, dialect="sqlite", now=NOW)
+    assert where.lstrip("(").startswith(form), where
+
+
+def test_a_ranged_statement_keeps_each_subquery_to_its_range():
+    rule = {"all": [LIFETIME[0], {"field": "orders.channel", "op": "any_in", "value": ["pos"]}]}
+    where, params = compile_rule(rule, dialect="postgres", now=NOW, start=7, id_range=("$5", "$6"))
+    assert "s.member_id > $5 AND s.member_id <= $6" in where
+    assert "o.member_id > $5 AND o.member_id <= $6" in where
+    assert re.findall(r"\$(\d+)", where).count("7") == 1 and len(params) == 2
+
+
+def test_a_rule_the_figures_answer_whole_is_counted_over_them():
+    sql, params = count_sql({"all": LIFETIME}, dialect="postgres", now=NOW)
+    assert sql.startswith("SELECT COUNT(*) AS n FROM member_order_stats s WHERE") and "status <> 'active'" in sql
+    assert len(params) == 3
+    for other in ({"field": "orders.last_order", "op": "not_within_days", "value": 90},
+                  {"all": [LIFETIME[0], {"field": "gender", "op": "eq", "value": "male"}]}):
+        sql, params = count_sql(other, dialect="postgres", now=NOW)
+        assert sql.startswith("SELECT COUNT(*) AS n FROM members m WHERE m.status = 'active'"), other
+        assert max(int(n) for n in re.findall(r"\$(\d+)", sql)) == len(params)
