@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -314,6 +315,11 @@ async def init_db(database_url: str, *, generate_sqlite_schema: bool = True) -> 
         await conn.execute_script("PRAGMA busy_timeout = 5000;")
         if generate_sqlite_schema:
             await Tortoise.generate_schemas(safe=True)
+            # What a model cannot declare (triggers): a models module's SQLITE_SCHEMA, after the tables.
+            for module in MODEL_MODULES:
+                script = getattr(sys.modules.get(module), "SQLITE_SCHEMA", "")
+                if script:
+                    await conn.execute_script(script)
 
 
 async def close_db() -> None:

@@ -296,10 +296,11 @@ async def delete_me(request: Request) -> HTTPResponse:
           tag=TAG, response=MemberAssets, errors=["UNAUTHENTICATED"], operation_id="getMyAssets")
 @member_required
 async def assets(request: Request) -> HTTPResponse:
-    view = await loyalty_views.assets(request.ctx.member_id, active_only=True)
-    if view is None:
+    # The card's JSON as stored, spliced with the tier: the hottest read skips decoding and encoding it.
+    body = await loyalty_views.assets_json(request.ctx.member_id, active_only=True)
+    if body is None:
         raise Unauthenticated("会员已注销或已合并，请重新登录", details={"reason": "member_inactive"})
-    return ok(view)
+    return HTTPResponse(body, content_type="application/json")
 
 
 @bp.get("/me/points/ledger")

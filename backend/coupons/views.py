@@ -3,7 +3,7 @@ into orders, refunds, rewards, merges, exports and the asset view."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -84,6 +84,21 @@ async def asset_section(member_id: int, reader: db.Reader) -> dict[str, Any]:
     return {"coupons": {"available_count": len(available), "expiring_soon": soon}}
 
 
+# When time alone next changes the coupon part of the asset view: an available coupon ends, or one comes
+# within EXPIRING_SOON of its end.
+HORIZON_SQL = """
+SELECT MIN(valid_until) AS ends, MIN(CASE WHEN valid_until > $3 THEN valid_until END) AS soon
+  FROM coupons WHERE member_id = $1 AND status = 'available' AND valid_until > $2"""
+
+
+async def asset_horizon(member_id: int, now: datetime) -> datetime | None:
+    row = await db.fetch_one(HORIZON_SQL, member_id, now, now + EXPIRING_SOON)
+    assert row is not None
+    soon = db.to_datetime(row["soon"])
+    instants = [db.to_datetime(row["ends"]), soon - EXPIRING_SOON if soon else None]
+    return min((instant for instant in instants if instant is not None), default=None)
+
+
 async def summary_section(member: Any, store_id: int | None) -> dict[str, Any]:
     """Coupons on the clerk's card: usable here, and the others with the reason they are not."""
     usable, unusable = [], []
@@ -114,7 +129,9 @@ async def export_section(member_id: int) -> dict[str, Any]:
 
 
 async def merge_hook(conn: BaseDBAsyncClient, survivor_id: int, merged_id: int) -> dict[str, Any]:
-    moved = await Coupon.filter(member_id=merged_id).using_db(conn).update(member_id=survivor_id)
+    # Counted by RETURNING: on SQLite, Tortoise's count of an UPDATE includes the rows its triggers changed.
+    moved = len(await db.fetch("UPDATE coupons SET member_id = $1 WHERE member_id = $2 RETURNING id",
+                               survivor_id, merged_id, conn=conn))
     await Redemption.filter(member_id=merged_id).using_db(conn).update(member_id=survivor_id)
     return {"coupons": moved}
 
@@ -124,7 +141,7 @@ _installed: set[str] = set()
 
 def install(timezone: str) -> None:
     """Plug coupons into orders, refunds, rewards and the member services (once per process)."""
-    from backend.loyalty import orders, program, rewards, tiers
+    from backend.loyalty import cards, orders, program, rewards, tiers
     from backend.loyalty import views as loyalty_views
     from backend.members import merge, privacy, scan
     from backend.members import service as members
@@ -178,6 +195,7 @@ def install(timezone: str) -> None:
     members.REGISTRATION_REWARD_HOOKS.append(registration_coupons)
     tiers.GIFT_HOOKS.append(tier_gift_coupons)
     loyalty_views.ASSET_SECTIONS.append(asset_section)
+    cards.HORIZONS.append(asset_horizon)
     scan.SUMMARY_SECTIONS.append(summary_section)
     privacy.EXPORT_SECTIONS.append(export_section)
     merge.MERGE_HOOKS.append(merge_hook)

@@ -267,3 +267,61 @@ class PointsCampaign(Model):
 
     class Meta:
         table = "points_campaigns"
+
+
+class AssetCard(Model):
+    """A member's asset view as last computed (``backend.loyalty.cards``), usable while ``card_version``
+    equals ``version`` and the clock is before ``fresh_until``.
+
+    Every write to what the view shows bumps ``version`` in its own transaction, by database triggers
+    on the base tables (``SQLITE_SCHEMA`` below; the PostgreSQL ones in migration 14). The row is
+    created with the member, so a reader never creates one.
+    """
+
+    member_id = fields.BigIntField(primary_key=True, generated=False)
+    version = fields.BigIntField(default=0)  # bumped by every writer of the view's inputs
+    card_version = fields.BigIntField(null=True)  # the version ``view`` was computed at; null: no card
+    fresh_until = fields.DatetimeField(null=True)  # when time alone changes the view; null: never
+    status = fields.CharField(max_length=12, null=True)  # the member's
+    tier_code = fields.CharField(max_length=20, null=True)  # the account's: rendered from the program at read time
+    tier_measure = fields.BigIntField(null=True)
+    view = fields.TextField(null=True)  # the view without its tier, as JSON text
+
+    class Meta:
+        table = "asset_cards"
+
+
+# Tables whose rows feed the asset view, each with a member_id column (members: status, by id).
+CARD_SOURCES = ("loyalty_accounts", "points_lots", "coupons", "checkout_sessions")
+
+
+def _sqlite_card_triggers() -> str:
+    bump = "UPDATE asset_cards SET version = version + 1 WHERE member_id"
+    statements = [
+        "CREATE TRIGGER asset_cards_members_ins AFTER INSERT ON members BEGIN "
+        "INSERT INTO asset_cards (member_id, version) VALUES (NEW.id, 0) "
+        "ON CONFLICT (member_id) DO UPDATE SET version = version + 1; END;",
+        "CREATE TRIGGER asset_cards_members_del AFTER DELETE ON members BEGIN "
+        "DELETE FROM asset_cards WHERE member_id = OLD.id; END;",
+        "CREATE TRIGGER asset_cards_members_upd AFTER UPDATE OF status ON members "
+        f"WHEN OLD.status IS NOT NEW.status BEGIN {bump} = NEW.id; END;",
+    ]
+    for table in CARD_SOURCES:
+        statements += [
+            f"CREATE TRIGGER asset_cards_{table}_ins AFTER INSERT ON {table} BEGIN {bump} = NEW.member_id; END;",
+            f"CREATE TRIGGER asset_cards_{table}_upd AFTER UPDATE ON {table} BEGIN "
+            f"{bump} IN (OLD.member_id, NEW.member_id); END;",
+            f"CREATE TRIGGER asset_cards_{table}_del AFTER DELETE ON {table} BEGIN {bump} = OLD.member_id; END;",
+        ]
+    names = [statement.split()[2] for statement in statements]
+    # One transaction: no writer of another process runs between a DROP and its CREATE.
+    return ("BEGIN IMMEDIATE;\n" + "".join(f"DROP TRIGGER IF EXISTS {name};\n" for name in names)
+            + "\n".join(statements)
+            + "\nINSERT OR IGNORE INTO asset_cards (member_id, version) SELECT id, 0 FROM members;\nCOMMIT;")
+
+
+# Run by ``backend.db.init_db`` after the generated schema (SQLite only): what a model cannot declare.
+# Mind that Tortoise counts an UPDATE or DELETE on SQLite by the connection's total changes, which include
+# the card rows these triggers change: zero stays zero, but where the exact number matters, count the rows
+# with RETURNING (``db.fetch``).
+SQLITE_SCHEMA = _sqlite_card_triggers()

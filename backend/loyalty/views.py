@@ -4,13 +4,14 @@ that plug loyalty into the member services (registration reward, merge, export, 
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from backend import clock, db
-from backend.loyalty import order_stats, orders, tiers
+from backend.loyalty import cards, order_stats, orders, tiers
 from backend.loyalty import program as programs
 from backend.loyalty.accounts import Assets, Context
 from backend.loyalty.models import CheckIn, Order, PointsEntry, TierChange, WalletEntry
@@ -50,15 +51,84 @@ SELECT m.status, a.points_balance, a.points_debt, a.principal_cents, a.bonus_cen
 async def assets(member_id: int, *, active_only: bool = False) -> dict[str, Any] | None:
     """The mini-program home: points with what expires in 30 days, stored value, tier and progress.
 
-    The hottest read of the system: fixed statements, the program from the process cache, and the
-    tier progress as stored at the member's last order or refund. None for an unknown member (or an
-    inactive one, with ``active_only``).
+    The hottest read of the system: one row, the member's asset card (``backend.loyalty.cards``), when it
+    is current; otherwise the reference computation (``compute_assets``), written back as the new card.
+    The tier comes from the program in the process cache, so a program change needs no card change.
+    None for an unknown member (or an inactive one, with ``active_only``).
     """
-    now = clock.now()
     program = await programs.load()
+    content = await _content(member_id)
+    if content is None or (active_only and content.status != "active"):
+        return None
+    return {**json.loads(content.view), "tier": _tier_view(program, content.tier_code, content.tier_measure)}
+
+
+async def assets_json(member_id: int, *, active_only: bool = False) -> str | None:
+    """``assets`` as JSON text, the card's spliced with the tier: the mini-program's answer without decoding
+    and encoding the card again."""
+    program = await programs.load()
+    content = await _content(member_id)
+    if content is None or (active_only and content.status != "active"):
+        return None
+    return f'{content.view[:-1]},"tier":{_tier_json(program, content.tier_code, content.tier_measure)}}}'
+
+
+# The tier part of the answer by (tier code, measure), for one program object: the process cache hands out
+# the same object until the program changes or its copy is refreshed, and rendering the tier cost more
+# than reading the card.
+_tier_texts: tuple[programs.Program | None, dict[tuple[str | None, int], str]] = (None, {})
+TIER_TEXTS_MAX = 10_000
+
+
+def _tier_json(program: programs.Program, tier_code: str | None, measure: int) -> str:
+    global _tier_texts
+    owner, texts = _tier_texts
+    if owner is not program:
+        texts = {}
+        _tier_texts = (program, texts)
+    text = texts.get((tier_code, measure))
+    if text is None:
+        if len(texts) >= TIER_TEXTS_MAX:
+            texts.clear()
+        text = texts[(tier_code, measure)] = json.dumps(_tier_view(program, tier_code, measure),
+                                                        ensure_ascii=False, separators=(",", ":"))
+    return text
+
+
+async def _content(member_id: int) -> cards.Content | None:
+    now = clock.now()  # before the card's version is read: fresh_until is counted from here
+    card = await cards.get(member_id, now)
+    if card is not None and card.content is not None:
+        return card.content
+    gathered = await _gather(member_id)
+    if gathered is None:
+        return None
+    status, view, tier_code, measure = gathered
+    content = cards.Content(status, json.dumps(view, ensure_ascii=False, separators=(",", ":")), tier_code, measure)
+    if card is not None:
+        await cards.put(member_id, card.version, content, await cards.fresh_until(member_id, now))
+    return content
+
+
+async def compute_assets(member_id: int, *, active_only: bool = False) -> dict[str, Any] | None:
+    """The asset view computed from the ledgers' tables, bypassing the card: the reference ``assets`` must
+    equal. Fixed statements, the program from the process cache, and the tier progress as stored at the
+    member's last order or refund."""
+    program = await programs.load()
+    gathered = await _gather(member_id)
+    if gathered is None or (active_only and gathered[0] != "active"):
+        return None
+    _, view, tier_code, measure = gathered
+    return {**view, "tier": _tier_view(program, tier_code, measure)}
+
+
+async def _gather(member_id: int) -> tuple[str, dict[str, Any], str | None, int] | None:
+    """The member's status, the view without its tier, and what the tier is rendered from: the account's
+    tier code and measure. None for an unknown member."""
+    now = clock.now()
     async with db.reader() as reader:
         rows = await reader.fetch(ASSETS_SQL, member_id, now + EXPIRING_WINDOW, now)
-        if not rows or (active_only and rows[0]["status"] != "active"):
+        if not rows:
             return None
         account = rows[0]
         lots = [(row["remaining"], db.to_datetime(row["expires_at"])) for row in rows if row["remaining"]]
@@ -78,11 +148,33 @@ async def assets(member_id: int, *, active_only: bool = False) -> dict[str, Any]
         "balance_available_cents": max(0, wallet - held_cents),
         "principal_cents": account["principal_cents"] or 0,
         "bonus_cents": account["bonus_cents"] or 0,
-        "tier": _tier_view(program, account["tier_code"], account["tier_measure"] or 0),
     }
     for section_view in sections:
         view.update(section_view)
-    return view
+    return account["status"], view, account["tier_code"], int(account["tier_measure"] or 0)
+
+
+# When time alone next changes the loyalty part of the view: a lot in the window falls due, the next lot
+# enters the window, an open checkout session's hold lapses.
+HORIZON_SQL = """
+SELECT l.lot_due, l.lot_entering, s.hold_lapses
+  FROM (SELECT MIN(CASE WHEN expires_at <= $3 THEN expires_at END) AS lot_due,
+               MIN(CASE WHEN expires_at > $3 THEN expires_at END) AS lot_entering
+          FROM points_lots WHERE member_id = $1 AND remaining > 0 AND expires_at > $2) l,
+       (SELECT MIN(expires_at) AS hold_lapses FROM checkout_sessions
+         WHERE member_id = $1 AND status = 'open' AND expires_at > $2) s"""
+
+
+async def horizon(member_id: int, now: datetime) -> datetime | None:
+    row = await db.fetch_one(HORIZON_SQL, member_id, now, now + EXPIRING_WINDOW)
+    assert row is not None
+    entering = db.to_datetime(row["lot_entering"])
+    instants = [db.to_datetime(row["lot_due"]), entering - EXPIRING_WINDOW if entering else None,
+                db.to_datetime(row["hold_lapses"])]
+    return min((instant for instant in instants if instant is not None), default=None)
+
+
+cards.HORIZONS.append(horizon)
 
 
 def render_points_entry(entry: PointsEntry) -> dict[str, Any]:
