@@ -65,9 +65,17 @@ async def _keep_session(connection: Any) -> None:
     release. Saves a round trip on every query that runs outside a transaction."""
 
 
+# Connections per process for reads outside transactions (``reader()``: the asset view, previews), apart from
+# the pool that transactions use: a read never waits for a connection behind the writers. 0: one shared pool.
+READ_POOL_SIZE_DEFAULT = 10
+read_pool_size = READ_POOL_SIZE_DEFAULT
+
+
 def tortoise_config(database_url: str, *, pool_size: int | None = None) -> dict[str, Any]:
+    global read_pool_size
     connection: str | dict[str, Any] = database_url
     if database_url.startswith("postgres"):
+        read_pool_size = max(0, int(os.environ.get("DB_READ_POOL_SIZE", str(READ_POOL_SIZE_DEFAULT))))
         connection = expand_db_url(_with_pool(database_url, pool_size or int(os.environ.get("DB_POOL_SIZE", "20"))))
         connection["engine"] = __name__  # PostgresClient below
         connection["credentials"]["reset"] = _keep_session
@@ -110,7 +118,7 @@ class _Transaction(TransactionContext):
                 if not pool_client._pool:
                     await pool_client.create_connection(with_db=True)
         pool = pool_client._pool
-        raw = await pool.acquire()
+        raw = await pool_client.take(pool)
         self.client._connection = raw
         try:
             await self.client.begin()
@@ -160,10 +168,13 @@ async def _give_back(pool: asyncpg.Pool | None, raw: Any, cancelled: bool = Fals
 
 
 class _PooledConnection:
-    """``acquire_connection()`` outside a transaction: Tortoise's, with the release bounded as above."""
+    """``acquire_connection()`` outside a transaction: Tortoise's, with the release bounded as above;
+    ``read``: from the read pool (``acquire_read_connection``)."""
 
-    def __init__(self, client: PostgresClient) -> None:
+    def __init__(self, client: PostgresClient, *, read: bool = False) -> None:
         self.client = client
+        self.read = read
+        self.pool: asyncpg.Pool | None = None
         self.connection: Any = None
 
     async def __aenter__(self) -> Any:
@@ -172,12 +183,13 @@ class _PooledConnection:
             async with client._pool_init_lock:
                 if not client._pool:
                     await client.create_connection(with_db=True)
-        self.connection = await client._pool.acquire()
+        self.pool = await client.read_pool() if self.read else client._pool
+        self.connection = await client.take(self.pool)
         return self.connection
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         cancelled = exc_type is not None and not issubclass(exc_type, Exception)
-        await _give_back(self.client._pool, self.connection, cancelled=cancelled)
+        await _give_back(self.pool, self.connection, cancelled=cancelled)
 
 
 class _TransactionClient(TransactionWrapper):
@@ -214,8 +226,55 @@ class PostgresClient(AsyncpgDBClient):
     def _in_transaction(self) -> TransactionContext:
         return _Transaction(self)
 
+    _read_pool: asyncpg.Pool | None = None
+    _gates: tuple[asyncio.AbstractEventLoop, dict[int, asyncio.Lock]] | None = None
+
     def acquire_connection(self) -> Any:
         return _PooledConnection(self)
+
+    def acquire_read_connection(self) -> Any:
+        """A connection for reads outside a transaction: from the read pool (``DB_READ_POOL_SIZE``), so that
+        reads never queue for a connection behind transactions; the shared pool when it is 0."""
+        return _PooledConnection(self, read=read_pool_size > 0)
+
+    async def read_pool(self) -> asyncpg.Pool:
+        if self._read_pool is None:
+            async with self._pool_init_lock:
+                if self._read_pool is None:  # the main pool's parameters (made first), its own size
+                    template = {**self._template, "min_size": 0, "max_size": read_pool_size}
+                    self._read_pool = await self.create_pool(password=self.password, **template)
+        return self._read_pool
+
+    async def take(self, pool: asyncpg.Pool) -> Any:
+        """A connection from ``pool``, handed out in the order they were asked for.
+
+        asyncpg's own queue is not fair under load: a released connection can go to a caller that has just
+        arrived while one woken earlier has yet to run, and that one waits again (measured at 64 requests
+        on a pool of 20: the median wait 0.01 ms, p99 33 ms, the longest 150 ms). Here callers queue on a
+        FIFO lock and only its holder waits in asyncpg's queue; with a connection free, that costs nothing.
+        """
+        loop = asyncio.get_running_loop()
+        if self._gates is None or self._gates[0] is not loop:
+            self._gates = (loop, {})
+        gate = self._gates[1].get(id(pool))
+        if gate is None:
+            gate = self._gates[1][id(pool)] = asyncio.Lock()
+        async with gate:
+            return await pool.acquire()
+
+    async def _expire_connections(self) -> None:
+        await super()._expire_connections()
+        if self._read_pool is not None:
+            await self._read_pool.expire_connections()
+
+    async def _close(self) -> None:
+        read_pool, self._read_pool = self._read_pool, None
+        if read_pool is not None:
+            try:
+                await asyncio.wait_for(read_pool.close(), 10)
+            except TimeoutError:
+                read_pool.terminate()
+        await super()._close()
 
 
 client_class = PostgresClient  # what Tortoise looks up in the module an "engine" names
@@ -402,22 +461,30 @@ class Reader:
 
 @asynccontextmanager
 async def reader(*, replica: bool = False, member_id: int | None = None) -> AsyncIterator[Reader]:
-    """A Reader on one pooled connection. ``replica``: a read that tolerates lag may go to the read replica
-    (``backend.replica``), unless ``member_id`` changed within the read-your-writes window; it falls back to
-    the primary by itself."""
+    """A Reader on one connection of the read pool (``DB_READ_POOL_SIZE``); inside a transaction block, on
+    the block's own connection. ``replica``: a read that tolerates lag may go to the read replica
+    (``backend.replica``), unless ``member_id`` changed within the read-your-writes window or a transaction
+    block is open; it falls back to the primary by itself."""
     client = connections.get("default")
     if client.capabilities.dialect == "sqlite":
         yield Reader()
         return
+    if in_open_transaction():  # what the block wrote is visible on its connection only
+        async with client.acquire_connection() as raw:
+            yield Reader(raw)
+        return
+    if isinstance(client, _TransactionClient):  # a block that has ended: the pool client it stood for
+        client = client._after()
+    acquire = client.acquire_read_connection
     if replica:
         from backend import replica as replicas
 
         source = replicas.current()
         if source is not None and await source.serves(member_id):
-            async with source.reader(client.acquire_connection) as on_replica:
+            async with source.reader(acquire) as on_replica:
                 yield on_replica
             return
-    async with client.acquire_connection() as raw:
+    async with acquire() as raw:
         yield Reader(raw)
 
 

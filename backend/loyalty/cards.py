@@ -21,8 +21,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from tortoise import connections
-
 from backend import db
 
 CARD_SQL = ("SELECT version, card_version, fresh_until, status, tier_code, tier_measure, view FROM asset_cards "
@@ -57,14 +55,12 @@ class Card:
     content: Content | None  # None when the card is missing, stale or past its fresh_until
 
 
-async def get(member_id: int, now: datetime) -> Card | None:
-    """The member's card in one statement; None when the member has no card row (an unknown member)."""
-    client = connections.get("default")
-    if client.capabilities.dialect == "sqlite":
-        row = await db.fetch_one(CARD_SQL, member_id)
-    else:  # the primary's pool, never a replica (whose card may lag behind a committed change); a bare fetchrow
-        async with client.acquire_connection() as raw:
-            row = await raw.fetchrow(CARD_SQL, member_id)
+async def get(member_id: int, now: datetime, reader: db.Reader) -> Card | None:
+    """The member's card in one statement on ``reader``; None when the member has no card row (an unknown
+    member). ``reader`` may be a read replica's (``db.reader(replica=True)``): its card is the view as of the
+    replica's snapshot and carries that snapshot's version, so a view computed there and written back to the
+    primary at that version lands only if nothing changed since."""
+    row = await reader.fetch_one(CARD_SQL, member_id)
     if row is None:
         return None
     content = None

@@ -97,10 +97,15 @@ def _tier_json(program: programs.Program, tier_code: str | None, measure: int) -
 
 async def _content(member_id: int) -> cards.Content | None:
     now = clock.now()  # before the card's version is read: fresh_until is counted from here
-    card = await cards.get(member_id, now)
-    if card is not None and card.content is not None:
-        return card.content
-    gathered = await _gather(member_id)
+    # The card and, when it is not current, the view's inputs on one connection: a replica's (the member
+    # changed nothing lately, ``backend.replica``) or the primary's. The inputs are then read at the card's
+    # snapshot or later, never earlier, and the write-back at the card's version lands only if nothing
+    # changed since: a view older than a committed change is never stored as current.
+    async with db.reader(replica=True, member_id=member_id) as reader:
+        card = await cards.get(member_id, now, reader)
+        if card is not None and card.content is not None:
+            return card.content
+        gathered = await _gather(member_id, reader)
     if gathered is None:
         return None
     status, view, tier_code, measure = gathered
@@ -122,17 +127,19 @@ async def compute_assets(member_id: int, *, active_only: bool = False) -> dict[s
     return {**view, "tier": _tier_view(program, tier_code, measure)}
 
 
-async def _gather(member_id: int) -> tuple[str, dict[str, Any], str | None, int] | None:
+async def _gather(member_id: int, reader: db.Reader | None = None) -> tuple[str, dict[str, Any], str | None, int] | None:
     """The member's status, the view without its tier, and what the tier is rendered from: the account's
-    tier code and measure. None for an unknown member."""
+    tier code and measure, read on ``reader`` (the primary's read pool when None). None for an unknown member."""
+    if reader is None:
+        async with db.reader() as own:
+            return await _gather(member_id, own)
     now = clock.now()
-    async with db.reader() as reader:
-        rows = await reader.fetch(ASSETS_SQL, member_id, now + EXPIRING_WINDOW, now)
-        if not rows:
-            return None
-        account = rows[0]
-        lots = [(row["remaining"], db.to_datetime(row["expires_at"])) for row in rows if row["remaining"]]
-        sections = [await section(member_id, reader) for section in ASSET_SECTIONS]
+    rows = await reader.fetch(ASSETS_SQL, member_id, now + EXPIRING_WINDOW, now)
+    if not rows:
+        return None
+    account = rows[0]
+    lots = [(row["remaining"], db.to_datetime(row["expires_at"])) for row in rows if row["remaining"]]
+    sections = [await section(member_id, reader) for section in ASSET_SECTIONS]
     # Lots already due count as gone even before the expiry job has emptied them.
     due = sum(remaining for remaining, expires_at in lots if expires_at <= now)
     balance = (account["points_balance"] or 0) - due

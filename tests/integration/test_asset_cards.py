@@ -271,8 +271,8 @@ async def test_a_write_committed_while_a_reader_computes_leaves_no_stale_card(st
     await order(stack, counter, amount_cents=10000)
     reference = views._gather
 
-    async def gather_then_a_top_up_commits(member_id):
-        gathered = await reference(member_id)  # read before the top-up
+    async def gather_then_a_top_up_commits(member_id, reader=None):
+        gathered = await reference(member_id, reader)  # read before the top-up
         await topup(stack, counter, 3000)  # committed before the reader writes the card back
         return gathered
 
