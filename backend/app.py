@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import time
@@ -132,6 +133,10 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
 
             app.ctx.scheduler = Host(settings, app.ctx.kv)
             await app.ctx.scheduler.start()
+        # What start-up made (modules, models, schemas, the route table) lives as long as the process: out of
+        # the collector's sight, a full collection no longer walks it (one took 72 ms, a p99 spike, under load).
+        gc.collect()
+        gc.freeze()
         log.info("started", extra={"database": "sqlite" if settings.uses_sqlite else "postgres",
                                    "kv": "redis" if settings.uses_redis else "memory",
                                    "scheduler_in_app": settings.scheduler_in_app})

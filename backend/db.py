@@ -17,8 +17,7 @@ import os
 import random
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -455,37 +454,55 @@ class Reader:
         return [dict(row) for row in await self._raw.fetch(sql, *args)]
 
     async def fetch_one(self, sql: str, *args: Any) -> dict[str, Any] | None:
-        rows = await self.fetch(sql, *args)
-        return rows[0] if rows else None
+        if self._raw is None or type(self) is not Reader:  # a subclass reads through its own fetch
+            rows = await self.fetch(sql, *args)
+            return rows[0] if rows else None
+        row = await self._raw.fetchrow(sql, *args)
+        return None if row is None else dict(row)
 
 
-@asynccontextmanager
-async def reader(*, replica: bool = False, member_id: int | None = None) -> AsyncIterator[Reader]:
+def reader(*, replica: bool = False, member_id: int | None = None) -> _ReaderScope:
     """A Reader on one connection of the read pool (``DB_READ_POOL_SIZE``); inside a transaction block, on
     the block's own connection. ``replica``: a read that tolerates lag may go to the read replica
     (``backend.replica``), unless ``member_id`` changed within the read-your-writes window or a transaction
     block is open; it falls back to the primary by itself."""
-    client = connections.get("default")
-    if client.capabilities.dialect == "sqlite":
-        yield Reader()
-        return
-    if in_open_transaction():  # what the block wrote is visible on its connection only
-        async with client.acquire_connection() as raw:
-            yield Reader(raw)
-        return
-    if isinstance(client, _TransactionClient):  # a block that has ended: the pool client it stood for
-        client = client._after()
-    acquire = client.acquire_read_connection
-    if replica:
-        from backend import replica as replicas
+    return _ReaderScope(replica, member_id)
 
-        source = replicas.current()
-        if source is not None and await source.serves(member_id):
-            async with source.reader(acquire) as on_replica:
-                yield on_replica
-            return
-    async with acquire() as raw:
-        yield Reader(raw)
+
+class _ReaderScope:
+    """``reader()``'s context: a plain class rather than a generator-based one, as the hottest read (the asset
+    view) goes through it on every request."""
+
+    __slots__ = ("_scope", "member_id", "replica")
+
+    def __init__(self, replica: bool, member_id: int | None) -> None:
+        self.replica, self.member_id = replica, member_id
+        self._scope: Any = None
+
+    async def __aenter__(self) -> Reader:
+        client = connections.get("default")
+        if client.capabilities.dialect == "sqlite":
+            return Reader()
+        if in_open_transaction():  # what the block wrote is visible on its connection only
+            self._scope = client.acquire_connection()
+            return Reader(await self._scope.__aenter__())
+        if isinstance(client, _TransactionClient):  # a block that has ended: the pool client it stood for
+            client = client._after()
+        if self.replica:
+            from backend import replica as replicas
+
+            source = replicas.current()
+            if source is not None and await source.serves(self.member_id):
+                self._scope = source.reader(client.acquire_read_connection)
+                return await self._scope.__aenter__()
+        self._scope = client.acquire_read_connection()
+        return Reader(await self._scope.__aenter__())
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool | None:
+        scope, self._scope = self._scope, None
+        if scope is None:
+            return None
+        return await scope.__aexit__(exc_type, exc, tb)
 
 
 async def copy_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]],

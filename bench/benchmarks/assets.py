@@ -9,7 +9,7 @@ from bench.runner import out
 
 
 @benchmark("assets", "GET /api/v1/mp/me/assets (member with 216 points entries, 20 live lots) vs bare Sanic "
-           "(json) and one raw asyncpg query", goals={"assets/asyncpg": 0.5},
+           "(json) and one raw asyncpg query", goals={"assets/asyncpg": 0.8},
            p99_goals={"assets/asyncpg": 2.0})
 async def assets(project: Project) -> list[Target]:
     member = await seed.member_with_token(project)
