@@ -91,8 +91,8 @@ SELECT MIN(valid_until) AS ends, MIN(CASE WHEN valid_until > $3 THEN valid_until
   FROM coupons WHERE member_id = $1 AND status = 'available' AND valid_until > $2"""
 
 
-async def asset_horizon(member_id: int, now: datetime) -> datetime | None:
-    row = await db.fetch_one(HORIZON_SQL, member_id, now, now + EXPIRING_SOON)
+async def asset_horizon(member_id: int, now: datetime, reader: db.Reader) -> datetime | None:
+    row = await reader.fetch_one(HORIZON_SQL, member_id, now, now + EXPIRING_SOON)
     assert row is not None
     soon = db.to_datetime(row["soon"])
     instants = [db.to_datetime(row["ends"]), soon - EXPIRING_SOON if soon else None]

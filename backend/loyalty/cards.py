@@ -33,8 +33,9 @@ PUT_PG_SQL = ("UPDATE asset_cards SET card_version = version, fresh_until = $3, 
 PUT_SQLITE_SQL = ("UPDATE asset_cards SET card_version = version, fresh_until = $3, status = $4, tier_code = $5, "
                   "tier_measure = $6, view = $7 WHERE member_id = $1 AND version = $2 RETURNING member_id")
 
-# Each part of the view that changes with time adds its next change here: async (member_id, now) -> instant.
-Horizon = Callable[[int, datetime], Awaitable[datetime | None]]
+# Each part of the view that changes with time adds its next change here: async (member_id, now, reader) ->
+# instant, read on the reader the view's inputs were read on.
+Horizon = Callable[[int, datetime, db.Reader], Awaitable[datetime | None]]
 HORIZONS: list[Horizon] = []
 
 
@@ -71,16 +72,19 @@ async def get(member_id: int, now: datetime, reader: db.Reader) -> Card | None:
     return Card(int(row["version"]), content)
 
 
-async def put(member_id: int, version: int, content: Content, fresh_until: datetime | None) -> bool:
-    """Write the card back if nothing changed it since ``version`` was read; False when it was left alone."""
+async def put(member_id: int, version: int, content: Content, fresh_until: datetime | None,
+              primary: db.Reader) -> bool:
+    """Write the card back if nothing changed it since ``version`` was read; False when it was left alone.
+    ``primary``: a connection of the primary's read pool (``db.reader()``), so that the write-back of a read
+    never waits for a connection behind the transactions."""
     sql = PUT_PG_SQL if db.is_postgres() else PUT_SQLITE_SQL
-    rows = await db.fetch(sql, member_id, version, fresh_until, content.status, content.tier_code,
-                          content.tier_measure, content.view)
+    rows = await primary.fetch(sql, member_id, version, fresh_until, content.status, content.tier_code,
+                               content.tier_measure, content.view)
     return bool(rows)
 
 
-async def fresh_until(member_id: int, now: datetime) -> datetime | None:
+async def fresh_until(member_id: int, now: datetime, reader: db.Reader) -> datetime | None:
     """The earliest instant after ``now`` at which the view changes by time alone (None: never)."""
-    instants = [instant for horizon in HORIZONS if (instant := await horizon(member_id, now)) is not None]
+    instants = [instant for horizon in HORIZONS if (instant := await horizon(member_id, now, reader)) is not None]
     return min(instants, default=None)
 

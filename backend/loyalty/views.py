@@ -106,12 +106,14 @@ async def _content(member_id: int) -> cards.Content | None:
         if card is not None and card.content is not None:
             return card.content
         gathered = await _gather(member_id, reader)
-    if gathered is None:
-        return None
+        if gathered is None:
+            return None
+        until = await cards.fresh_until(member_id, now, reader) if card is not None else None
     status, view, tier_code, measure = gathered
     content = cards.Content(status, json.dumps(view, ensure_ascii=False, separators=(",", ":")), tier_code, measure)
     if card is not None:
-        await cards.put(member_id, card.version, content, await cards.fresh_until(member_id, now))
+        async with db.reader() as primary:  # the primary's read pool: never behind the transactions' queue
+            await cards.put(member_id, card.version, content, until, primary)
     return content
 
 
@@ -172,8 +174,8 @@ SELECT l.lot_due, l.lot_entering, s.hold_lapses
          WHERE member_id = $1 AND status = 'open' AND expires_at > $2) s"""
 
 
-async def horizon(member_id: int, now: datetime) -> datetime | None:
-    row = await db.fetch_one(HORIZON_SQL, member_id, now, now + EXPIRING_WINDOW)
+async def horizon(member_id: int, now: datetime, reader: db.Reader) -> datetime | None:
+    row = await reader.fetch_one(HORIZON_SQL, member_id, now, now + EXPIRING_WINDOW)
     assert row is not None
     entering = db.to_datetime(row["lot_entering"])
     instants = [db.to_datetime(row["lot_due"]), entering - EXPIRING_WINDOW if entering else None,
