@@ -51,9 +51,6 @@ WATCHDOG_S = 0.05  # how often requests are checked against the timeout
 # runs from its write (the earlier of the two times, always), never from a planned time after it was sent.
 TICK_S = 0.001
 
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.I)
-_CLOSE = re.compile(rb"\r\nconnection:\s*close", re.I)
-
 
 def histogram() -> Any:
     """An empty HdrHistogram of microseconds (``hdrhistogram``, in the project's test extras)."""
@@ -120,6 +117,27 @@ def closed_pool_next(start: int, most_sent: int, processes: int) -> int:
 
 
 # -- the result ----------------------------------------------------------------------------------------------
+
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.I)
+_CLOSE = re.compile(rb"\r\nconnection:\s*close", re.I)
+
+
+def take_answer(buffer: bytearray) -> tuple[int, bool] | None:
+    """The status and connection-close flag of the first complete HTTP answer in ``buffer``, removed from
+    it; None while it is incomplete. ValueError for an answer without Content-Length."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = bytes(buffer[:end])
+    length = _CONTENT_LENGTH.search(head)
+    if length is None:
+        raise ValueError("answer without Content-Length")
+    size = end + 4 + int(length.group(1))
+    if len(buffer) < size:
+        return None
+    del buffer[:size]
+    return int(head[9:12]), bool(_CLOSE.search(head))
 
 
 @dataclass(frozen=True)
@@ -275,20 +293,15 @@ class _Connection(asyncio.Protocol):
         self.buffer += data
         if self.pending is None:
             return
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        head = bytes(self.buffer[:end])
-        length = _CONTENT_LENGTH.search(head)
-        if length is None:
+        try:
+            answer = take_answer(self.buffer)
+        except ValueError:
             self.owner.failed(self)
             return
-        size = end + 4 + int(length.group(1))
-        if len(self.buffer) < size:
+        if answer is None:
             return
-        del self.buffer[:size]
         pending, self.pending = self.pending, None
-        self.owner.answered(self, pending, int(head[9:12]), bool(_CLOSE.search(head)))
+        self.owner.answered(self, pending, *answer)
 
     def write(self, payload: bytes, pending: tuple[int, float, float]) -> None:
         assert self.transport is not None

@@ -14,7 +14,6 @@ import collections
 import contextlib
 import itertools
 import json
-import re
 import sys
 import time
 from dataclasses import asdict
@@ -22,10 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench import Request
+from bench.generator import take_answer
 from bench.load import Result
-
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.I)
-_CLOSE = re.compile(rb"\r\nconnection:\s*close", re.I)
 
 
 class _Connection(asyncio.Protocol):
@@ -49,19 +46,13 @@ class _Connection(asyncio.Protocol):
         self.buffer += data
         if self.waiter is None or self.waiter.done():
             return
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
+        try:
+            answer = take_answer(self.buffer)
+        except ValueError as exc:
+            self.waiter.set_exception(ConnectionError(str(exc)))
             return
-        head = bytes(self.buffer[:end])
-        length = _CONTENT_LENGTH.search(head)
-        if length is None:
-            self.waiter.set_exception(ConnectionError("answer without Content-Length"))
-            return
-        size = end + 4 + int(length.group(1))
-        if len(self.buffer) < size:
-            return
-        del self.buffer[:size]
-        self.waiter.set_result((int(head[9:12]), bool(_CLOSE.search(head))))
+        if answer is not None:
+            self.waiter.set_result(answer)
 
     async def send(self, payload: bytes) -> int:
         assert self.transport is not None
