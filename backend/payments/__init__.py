@@ -1,0 +1,1 @@
+"""Payments: WeChat Pay (API v3) for the mini-program."""
