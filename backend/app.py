@@ -20,6 +20,7 @@ from backend.kv import create_kv
 from backend.logs import configure_logging, request_id_var
 from backend.loyalty import views as loyalty
 from backend.members.wechat import WeChatGateway
+from backend.payments import service as payments
 from backend.ratelimit import Limiter
 from backend.security.pii import PiiCipher
 from backend.settings import Settings
@@ -63,6 +64,7 @@ def _register_blueprints(app: Sanic) -> None:
     from backend.web import pages
     from miniprogram_api import coupons as mp_coupons
     from miniprogram_api import engagement as mp_engagement
+    from miniprogram_api import payments as mp_payments
     from miniprogram_api import routes as mp
 
     system.install(app)
@@ -81,6 +83,8 @@ def _register_blueprints(app: Sanic) -> None:
     app.blueprint(console_webhooks.bp)
     app.blueprint(console_imports.bp)
     app.blueprint(console_exports.bp)
+    app.blueprint(mp_payments.bp)
+    app.blueprint(mp_payments.callbacks)
 
 
 def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:
@@ -116,6 +120,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         await db.init_db(settings.database_url, generate_sqlite_schema=settings.uses_sqlite)
         await replica.start(settings.database_replica_url, max_lag_s=settings.replica_max_lag_s, kv=app.ctx.kv)
         await testclock.start(settings)
+        payments.start(settings)
         app.ctx.dispatcher = build_dispatcher(settings, app.ctx.kv, app.ctx.wechat, app.ctx.pii)
         app.ctx.worker_stop = asyncio.Event()
         if settings.worker_in_app:
@@ -154,6 +159,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
         await app.ctx.wechat.close()
         await app.ctx.kv.close()
         await testclock.stop()
+        await payments.stop()
         await replica.stop()
         await db.close_db()
 

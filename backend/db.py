@@ -47,6 +47,7 @@ MODEL_MODULES = [
     "backend.testclock",
     "backend.webhooks.models",
     "backend.imports.models",
+    "backend.payments.models",
 ]
 
 

@@ -53,6 +53,16 @@ class Settings:
     wechat_api_base: str = DEFAULT_WECHAT_API_BASE
     wechat_timeout_s: float = 5.0
     wechat_pool_size: int = 8
+    # WeChat Pay (API v3), for top-ups paid in the mini-program; off while WECHATPAY_MCHID is unset.
+    wechatpay_mchid: str = ""
+    wechatpay_serial_no: str = ""  # the merchant API certificate's serial
+    wechatpay_private_key: str = field(default="", repr=False)  # its private key, PEM
+    wechatpay_apiv3_key: str = field(default="", repr=False)
+    wechatpay_platform_serial: str = ""  # WeChat Pay's public key id (or platform certificate serial)
+    wechatpay_platform_key: str = ""  # WeChat Pay's public key, PEM
+    wechatpay_notify_url: str = ""
+    wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
+    wechatpay_order_ttl_s: int = 900  # an unpaid order is closed after this
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""
@@ -124,7 +134,7 @@ class Settings:
     def public_view(self) -> dict[str, object]:
         """Settings safe to print: secrets replaced by whether they are set."""
         hidden = {"secret_key", "pii_key", "wechat_app_secret", "smtp_password", "sms_secret_key",
-                  "sms_callback_secret", "wechat_push_token"}
+                  "sms_callback_secret", "wechat_push_token", "wechatpay_private_key", "wechatpay_apiv3_key"}
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -142,6 +152,49 @@ def _redact_url(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@")
     return url
+
+
+def _pem(env: dict[str, str], name: str) -> str:
+    """A PEM given inline (NAME) or as a file (NAME_FILE)."""
+    path = env.get(f"{name}_FILE", "")
+    if path:
+        try:
+            return Path(path).read_text()
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE {path!r} cannot be read: {exc.strerror}") from None
+    return env.get(name, "").replace("\\n", "\n")
+
+
+def _wechatpay(env: dict[str, str], app_id: str) -> dict[str, object]:
+    mchid = env.get("WECHATPAY_MCHID", "")
+    values: dict[str, object] = {
+        "wechatpay_mchid": mchid, "wechatpay_serial_no": env.get("WECHATPAY_SERIAL_NO", ""),
+        "wechatpay_private_key": _pem(env, "WECHATPAY_PRIVATE_KEY"),
+        "wechatpay_apiv3_key": env.get("WECHATPAY_APIV3_KEY", ""),
+        "wechatpay_platform_serial": env.get("WECHATPAY_PLATFORM_SERIAL", ""),
+        "wechatpay_platform_key": _pem(env, "WECHATPAY_PLATFORM_KEY"),
+        "wechatpay_notify_url": env.get("WECHATPAY_NOTIFY_URL", ""),
+        "wechatpay_api_base": (env.get("WECHATPAY_API_BASE") or "https://api.mch.weixin.qq.com").rstrip("/"),
+        "wechatpay_order_ttl_s": _int(env, "WECHATPAY_ORDER_TTL_S", 900, minimum=60),
+    }
+    if not mchid:
+        return values
+    required = {"WECHATPAY_SERIAL_NO": values["wechatpay_serial_no"],
+                "WECHATPAY_PRIVATE_KEY": values["wechatpay_private_key"],
+                "WECHATPAY_APIV3_KEY": values["wechatpay_apiv3_key"],
+                "WECHATPAY_PLATFORM_SERIAL": values["wechatpay_platform_serial"],
+                "WECHATPAY_PLATFORM_KEY": values["wechatpay_platform_key"],
+                "WECHATPAY_NOTIFY_URL": values["wechatpay_notify_url"], "WECHAT_APP_ID": app_id}
+    missing = [name for name, value in required.items() if not value]
+    if missing:
+        raise SettingsError(f"WECHATPAY_MCHID is set: {', '.join(missing)} must be set too")
+    if len(str(values["wechatpay_apiv3_key"]).encode()) != 32:
+        raise SettingsError("WECHATPAY_APIV3_KEY is the 32-character APIv3 key of the merchant platform")
+    for name in ("WECHATPAY_NOTIFY_URL", "WECHATPAY_API_BASE"):
+        url = str(values[name.lower()])
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise SettingsError(f"{name} must be an http(s) URL")
+    return values
 
 
 def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -279,6 +332,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if urlsplit(wechat_api_base).scheme not in ("http", "https"):
         raise SettingsError("WECHAT_API_BASE must be an http(s) URL")
 
+    wechatpay = _wechatpay(env, wechat_app_id)
+
     smtp_tls = env.get("SMTP_TLS", "starttls") or "starttls"
     if smtp_tls not in ("starttls", "tls", "none"):
         raise SettingsError("SMTP_TLS must be starttls, tls or none")
@@ -325,6 +380,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         wechat_api_base=wechat_api_base,
         wechat_timeout_s=_float(env, "WECHAT_TIMEOUT_S", 5.0),
         wechat_pool_size=_int(env, "WECHAT_POOL_SIZE", 8, minimum=1),
+        **wechatpay,
         smtp_host=env.get("SMTP_HOST", ""),
         smtp_port=_int(env, "SMTP_PORT", 587, minimum=1),
         smtp_username=env.get("SMTP_USERNAME", ""),

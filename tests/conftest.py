@@ -108,7 +108,8 @@ class Stack:
 
 
 def stack_environment(name: str, tmp: Path, wechat: Any, wechat_base: str, sms: Any = None,
-                      smtp_address: tuple[str, int] | None = None, **extra: str) -> dict[str, str]:
+                      smtp_address: tuple[str, int] | None = None, wechatpay: Any = None,
+                      **extra: str) -> dict[str, str]:
     env = {
         "APP_ENV": "test",
         "DATA_DIR": str(tmp),
@@ -130,6 +131,13 @@ def stack_environment(name: str, tmp: Path, wechat: Any, wechat_base: str, sms: 
     if smtp_address is not None:
         env.update({"SMTP_HOST": smtp_address[0], "SMTP_PORT": str(smtp_address[1]), "SMTP_TLS": "none",
                     "SMTP_FROM": "会员中心 <member@shop.test>"})
+    if wechatpay is not None:
+        merchant = wechatpay.merchant_settings()
+        env.update({"WECHATPAY_MCHID": merchant["mchid"], "WECHATPAY_SERIAL_NO": merchant["serial_no"],
+                    "WECHATPAY_PRIVATE_KEY": merchant["private_key_pem"], "WECHATPAY_APIV3_KEY": merchant["apiv3_key"],
+                    "WECHATPAY_PLATFORM_SERIAL": merchant["platform_serial"],
+                    "WECHATPAY_PLATFORM_KEY": merchant["platform_key_pem"], "WECHATPAY_API_BASE": merchant["api_base"],
+                    "WECHATPAY_NOTIFY_URL": "https://shop.test/api/v1/callbacks/wechatpay"})
     if name == "sqlite":
         env["DATABASE_URL"] = f"sqlite://{tmp / 'test.sqlite3'}"
     env.update(extra)
@@ -174,6 +182,17 @@ def fake_sms() -> Any:
 
 
 @pytest.fixture(scope="session")
+def fake_wechatpay(fake_wechat: Any) -> Any:
+    from tests.fakes.wechatpay import FakeWeChatPay
+
+    wechat, _ = fake_wechat
+    fake = FakeWeChatPay(appid=wechat.app_id)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
 def fake_smtp() -> Any:
     from tests.fakes.smtp import FakeSmtp
 
@@ -185,7 +204,7 @@ def fake_smtp() -> Any:
 
 @pytest.fixture(scope="session")
 async def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                fake_wechat: Any, fake_sms: Any, fake_smtp: Any) -> AsyncIterator[Stack]:
+                fake_wechat: Any, fake_sms: Any, fake_smtp: Any, fake_wechatpay: Any) -> AsyncIterator[Stack]:
     from backend.app import create_app
     from backend.cli import migrate
 
@@ -207,7 +226,8 @@ async def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         extra = {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
                  "REDIS_URL": REDIS_TEST_URL, "REDIS_PREFIX": f"test-{uuid.uuid4().hex[:8]}:"}
     smtp, smtp_address = fake_smtp
-    env = stack_environment(name, tmp, wechat, wechat_base, sms=fake_sms, smtp_address=smtp_address, **extra)
+    env = stack_environment(name, tmp, wechat, wechat_base, sms=fake_sms, smtp_address=smtp_address,
+                            wechatpay=fake_wechatpay, **extra)
     settings = load_settings(env)
     if name == "postgres":
         # The schema comes from the migrations, as in production: a missing migration fails here.

@@ -500,12 +500,13 @@ async def _restored_expiry(conn: Any, order_id: int) -> datetime | None:
 
 @db.retry_conflicts
 async def topup(*, member_id: int, amount_cents: int, payment_ref: str, store_id: int | None, channel: str,
-                tz: str) -> Outcome:
-    """Stored value bought at the counter, with the best matching bonus rule; once per payment_ref."""
+                tz: str, bonus_cents: int | None = None) -> Outcome:
+    """Stored value bought at the counter or paid online, with the best matching bonus rule (or
+    ``bonus_cents``, the bonus promised when an online payment began); once per payment_ref."""
     try:
         async with in_transaction() as conn:
             program = await programs.load(conn)
-            bonus = program.topup_bonus(amount_cents)
+            bonus = program.topup_bonus(amount_cents) if bonus_cents is None else bonus_cents
             row = await Topup.create(payment_ref=payment_ref, member_id=member_id, store_id=store_id,
                                      amount_cents=amount_cents, bonus_cents=bonus, created_at=clock.now(),
                                      using_db=conn)

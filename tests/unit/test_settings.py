@@ -114,3 +114,26 @@ def test_a_read_replica_is_a_postgres_url_beside_a_postgres_primary_and_never_pr
         load_settings(env(tmp_path, DATABASE_REPLICA_URL="postgres://standby/x"))  # the primary is SQLite
     with pytest.raises(SettingsError, match="DATABASE_REPLICA_URL"):
         load_settings(env(tmp_path, DATABASE_URL="postgres://db/x", DATABASE_REPLICA_URL="mysql://standby/x"))
+
+
+WECHATPAY = {"WECHAT_APP_ID": "wx1", "WECHAT_APP_SECRET": "wechat-secret", "WECHATPAY_MCHID": "1900000109",
+             "WECHATPAY_SERIAL_NO": "5157F09E", "WECHATPAY_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\\nsecret-pem",
+             "WECHATPAY_APIV3_KEY": "a" * 32, "WECHATPAY_PLATFORM_SERIAL": "PUB_KEY_ID_01",
+             "WECHATPAY_PLATFORM_KEY": "-----BEGIN PUBLIC KEY-----", "WECHATPAY_NOTIFY_URL": "https://shop.test/n"}
+
+
+def test_wechat_pay_needs_all_its_settings_and_never_prints_its_keys(tmp_path):
+    settings = load_settings(env(tmp_path, **WECHATPAY))
+    assert settings.wechatpay_private_key == "-----BEGIN PRIVATE KEY-----\nsecret-pem"  # \n given as two characters
+    text = repr(settings) + json.dumps(settings.public_view(), default=str)
+    assert "secret-pem" not in text and "a" * 32 not in text
+    assert settings.public_view()["wechatpay_apiv3_key"] == "set"
+    with pytest.raises(SettingsError, match="WECHATPAY_NOTIFY_URL, WECHAT_APP_ID must be set too"):
+        load_settings(env(tmp_path, **{**WECHATPAY, "WECHATPAY_NOTIFY_URL": "", "WECHAT_APP_ID": ""}))
+    with pytest.raises(SettingsError, match="32-character"):
+        load_settings(env(tmp_path, **{**WECHATPAY, "WECHATPAY_APIV3_KEY": "short"}))
+    key_file = tmp_path / "apiclient_key.pem"
+    key_file.write_text("-----BEGIN PRIVATE KEY-----\nfrom-file\n")
+    from_file = load_settings(env(tmp_path, **{**WECHATPAY, "WECHATPAY_PRIVATE_KEY_FILE": str(key_file)}))
+    assert from_file.wechatpay_private_key.endswith("from-file\n")
+    assert not load_settings(env(tmp_path)).wechatpay_mchid  # off by default

@@ -1,0 +1,205 @@
+"""Stored-value top-ups paid with WeChat Pay in the mini-program.
+
+1. ``start_topup``: a ``wechat_payments`` row (pending, with the bonus the program gives for the amount
+   now), a JSAPI order at WeChat Pay, and the signed parameters of ``wx.requestPayment``.
+2. ``settle``: what WeChat Pay says of the order (its notification, verified and decrypted, or a query):
+   paid → the top-up credited under ``payment_ref = wxpay:<transaction_id>``, whose uniqueness makes it
+   once however many notifications arrive or race; then the row marked paid. A crash between the two is
+   repaired by the next notification or query (the credit replays, the mark is written). An answer whose
+   merchant, app or amount is not the order's credits nothing and is logged.
+3. ``reconcile`` (scheduled every minute): pending orders a minute old are queried (a lost notification
+   costs a minute), and those past their time limit are closed at WeChat Pay, then here.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from backend import clock, db
+from backend.loyalty import orders
+from backend.loyalty import program as programs
+from backend.members.models import WeChatAccount
+from backend.payments.errors import (
+    PaymentGatewayUnavailable,
+    PaymentNotFound,
+    PaymentRefused,
+    PaymentsDisabled,
+    WeChatAccountRequired,
+)
+from backend.payments.models import WeChatPayment
+from backend.payments.wechatpay import Merchant, WeChatPayClient, WeChatPayError, WeChatPayUnavailable
+from backend.settings import Settings
+
+log = logging.getLogger("backend.payments")
+
+QUERY_AFTER = timedelta(seconds=60)  # a notification normally comes within seconds
+RECONCILE_BATCH = 200
+_state: dict[str, Any] = {"client": None, "settings": None}
+
+
+def start(settings: Settings) -> WeChatPayClient | None:
+    """The WeChat Pay client of this process, when WECHATPAY_MCHID is set."""
+    _state["settings"] = settings
+    if not settings.wechatpay_mchid:
+        _state["client"] = None
+        return None
+    merchant = Merchant.from_pem(
+        mchid=settings.wechatpay_mchid, appid=settings.wechat_app_id, serial_no=settings.wechatpay_serial_no,
+        private_key_pem=settings.wechatpay_private_key, apiv3_key=settings.wechatpay_apiv3_key,
+        platform_serial=settings.wechatpay_platform_serial, platform_key_pem=settings.wechatpay_platform_key,
+        api_base=settings.wechatpay_api_base)
+    _state["client"] = WeChatPayClient(merchant)
+    return _state["client"]
+
+
+async def stop() -> None:
+    gateway, _state["client"] = _state["client"], None
+    if gateway is not None:
+        await gateway.close_client()
+
+
+def client() -> WeChatPayClient:
+    gateway = _state["client"]
+    if gateway is None:
+        raise PaymentsDisabled()
+    return gateway
+
+
+def enabled() -> bool:
+    return _state["client"] is not None
+
+
+def _settings() -> Settings:
+    settings = _state["settings"]
+    assert settings is not None, "payments.start(settings) runs at app start"
+    return settings
+
+
+def view(row: WeChatPayment, payment: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"out_trade_no": row.out_trade_no, "kind": row.kind, "status": row.status,
+            "amount_cents": row.amount_cents, "bonus_cents": row.bonus_cents,
+            "expires_at": row.expires_at.isoformat(), "paid_at": row.paid_at.isoformat() if row.paid_at else None,
+            "payment": payment}
+
+
+async def start_topup(*, member_id: int, amount_cents: int) -> dict[str, Any]:
+    """A pending top-up and what ``wx.requestPayment`` needs to pay it."""
+    gateway, settings = client(), _settings()
+    account = await WeChatAccount.filter(member_id=member_id, app_id=settings.wechat_app_id).order_by("-id").first()
+    if account is None:
+        raise WeChatAccountRequired()
+    program = await programs.load()
+    now = clock.now()
+    row = await WeChatPayment.create(
+        out_trade_no=f"TU{now.astimezone(settings.tz):%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}",
+        member_id=member_id, kind="topup", amount_cents=amount_cents, bonus_cents=program.topup_bonus(amount_cents),
+        openid=account.openid, status="pending", created_at=now,
+        expires_at=now + timedelta(seconds=settings.wechatpay_order_ttl_s))
+    try:
+        prepay_id = await gateway.jsapi_prepay(
+            out_trade_no=row.out_trade_no, description=f"{settings.merchant_name}-储值充值", amount_cents=amount_cents,
+            openid=account.openid, notify_url=settings.wechatpay_notify_url,
+            time_expire=row.expires_at.astimezone(settings.tz))
+    except WeChatPayError as exc:
+        if isinstance(exc, WeChatPayUnavailable) or exc.status >= 500:
+            # The order may exist at WeChat Pay or not (SYSTEM_ERROR says: try again): the row stays pending,
+            # and reconcile finds out, closing it once its time limit has passed.
+            raise PaymentGatewayUnavailable(details={"out_trade_no": row.out_trade_no}) from None
+        await _close_row(row.id, now)
+        raise PaymentRefused(details={"code": exc.code, "reason": exc.message}) from None
+    await WeChatPayment.filter(id=row.id).update(prepay_id=prepay_id)
+    row.prepay_id = prepay_id
+    return view(row, gateway.pay_params(prepay_id))
+
+
+async def get(member_id: int, out_trade_no: str) -> dict[str, Any]:
+    """The member's own payment; a pending one is asked of WeChat Pay first."""
+    row = await WeChatPayment.get_or_none(out_trade_no=out_trade_no, member_id=member_id)
+    if row is None:
+        raise PaymentNotFound()
+    if row.status == "pending" and enabled():
+        try:
+            await settle(await client().query(out_trade_no))
+        except WeChatPayError:
+            pass  # still pending here; the scheduled reconcile asks again
+        row = await WeChatPayment.get(id=row.id)
+    return view(row)
+
+
+async def settle(transaction: dict[str, Any]) -> str:
+    """Apply what WeChat Pay says of an order (a notification's resource or a query's answer); the order's
+    state here afterwards: paid, closed, pending, or unknown / mismatch (nothing done)."""
+    settings = _settings()
+    row = await WeChatPayment.get_or_none(out_trade_no=str(transaction.get("out_trade_no") or ""))
+    if row is None:
+        log.warning("WeChat Pay reported an order this server did not make",
+                    extra={"out_trade_no": transaction.get("out_trade_no")})
+        return "unknown"
+    total = (transaction.get("amount") or {}).get("total")
+    if (transaction.get("mchid") != settings.wechatpay_mchid or transaction.get("appid") != settings.wechat_app_id
+            or total != row.amount_cents):
+        log.error("WeChat Pay's order does not match ours: nothing credited",
+                  extra={"out_trade_no": row.out_trade_no, "amount_cents": row.amount_cents, "reported": total})
+        return "mismatch"
+    state = transaction.get("trade_state")
+    now = clock.now()
+    if state in ("SUCCESS", "REFUND"):  # REFUND: paid, then (partly) refunded
+        transaction_id = str(transaction["transaction_id"])
+        outcome = await orders.topup(member_id=row.member_id, amount_cents=row.amount_cents,
+                                     payment_ref=f"wxpay:{transaction_id}", store_id=None, channel="miniprogram",
+                                     tz=settings.timezone, bonus_cents=row.bonus_cents)
+        await db.fetch("UPDATE wechat_payments SET status = 'paid', transaction_id = $2, paid_at = $3, topup_id = $4 "
+                       "WHERE id = $1 AND status <> 'paid'", row.id, transaction_id, now,
+                       outcome.receipt.get("topup_id"))
+        return "paid"
+    if state in ("CLOSED", "REVOKED", "PAYERROR"):
+        await _close_row(row.id, now)
+        return "closed" if row.status != "paid" else "paid"
+    return row.status  # NOTPAY, USERPAYING: nothing yet
+
+
+async def _close_row(payment_id: int, now: datetime) -> None:
+    await db.fetch("UPDATE wechat_payments SET status = 'closed', closed_at = $2 WHERE id = $1 AND status = 'pending'",
+                   payment_id, now)
+
+
+async def reconcile(now: datetime | None = None) -> dict[str, int]:
+    """Ask WeChat Pay about the pending orders a minute old; close those past their time limit."""
+    if not enabled():
+        return {"queried": 0, "paid": 0, "closed": 0}
+    gateway, now = client(), now or clock.now()
+    counts = {"queried": 0, "paid": 0, "closed": 0}
+    due = await WeChatPayment.filter(status="pending", created_at__lte=now - QUERY_AFTER).order_by("id").limit(
+        RECONCILE_BATCH)
+    for row in due:
+        counts["queried"] += 1
+        try:
+            state = await settle(await gateway.query(row.out_trade_no))
+        except WeChatPayUnavailable:
+            break  # the next run tries again
+        except WeChatPayError as exc:
+            if exc.code != "ORDER_NOT_EXIST":
+                log.warning("WeChat Pay query failed", extra={"out_trade_no": row.out_trade_no, "code": exc.code})
+                continue
+            state = "missing"  # the prepay never reached WeChat Pay
+        if state == "paid":
+            counts["paid"] += 1
+        elif state in ("pending", "missing") and now >= row.expires_at:
+            if state == "pending":
+                try:
+                    await gateway.close(row.out_trade_no)
+                except WeChatPayError as exc:
+                    if exc.code == "ORDERPAID":  # paid at the last moment: credit it
+                        if await settle(await gateway.query(row.out_trade_no)) == "paid":
+                            counts["paid"] += 1
+                        continue
+                    log.warning("WeChat Pay close failed", extra={"out_trade_no": row.out_trade_no, "code": exc.code})
+                    continue
+            await _close_row(row.id, now)
+            counts["closed"] += 1
+        elif state == "closed":
+            counts["closed"] += 1
+    return counts
