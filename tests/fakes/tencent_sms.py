@@ -26,8 +26,10 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes import LoopbackFake
 
 SHANGHAI = timezone(timedelta(hours=8))
 VERSION = "2021-01-11"
@@ -107,12 +109,7 @@ def _local(phone: str) -> str:
     return phone[3:] if phone.startswith("+86") else phone
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-
-
-class FakeTencentSms:
+class FakeTencentSms(LoopbackFake):
     def __init__(self, secret_id: str = "AKIDfakeSmsSecretId00000000000000000",
                  secret_key: str = "fake-sms-secret-key-000000000000", sdk_app_id: str = "1400000001") -> None:
         self.secret_id = secret_id
@@ -120,7 +117,6 @@ class FakeTencentSms:
         self.sdk_app_id = sdk_app_id
         self.base_url = ""
         self._lock = threading.Lock()
-        self._server: _Server | None = None
         self._serials = itertools.count(1)  # never reset: a SerialNo stays unique for the whole run
         self._generation = 0
         self.reset()
@@ -156,16 +152,7 @@ class FakeTencentSms:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, name="fake-tencent-sms", daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return self._serve(Handler, "fake-tencent-sms")
 
     # -- test controls -------------------------------------------------------------------------------
 

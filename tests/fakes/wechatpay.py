@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -31,6 +31,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from tests.fakes import LoopbackFake
 
 SHANGHAI = timezone(timedelta(hours=8))
 MAX_SKEW_S = 300
@@ -62,12 +64,7 @@ def _now_text() -> str:
     return datetime.now(SHANGHAI).isoformat(timespec="seconds")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class FakeWeChatPay:
+class FakeWeChatPay(LoopbackFake):
     def __init__(self, *, mchid: str = "1900000109", appid: str = "wxfakeappid000001",
                  merchant_serial: str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
                  apiv3_key: str = "fakeApiV3Key0123456789abcdefghij",
@@ -82,7 +79,6 @@ class FakeWeChatPay:
         self.calls: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._server: _Server | None = None
         self.base_url = ""
 
     # -- what a test configures the client with --------------------------------------------------------
@@ -106,16 +102,7 @@ class FakeWeChatPay:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return self._serve(Handler, "fake-wechatpay")
 
     def reset(self) -> None:
         with self._lock:
