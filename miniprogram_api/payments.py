@@ -10,6 +10,7 @@ from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
+from backend import clock
 from backend.http.auth import member_required
 from backend.http.common import ok
 from backend.http.docs import Out, endpoint
@@ -27,12 +28,14 @@ MAX_TOPUP_CENTS = 5_000_000  # 50 000 yuan at once
 
 class TopupOption(Out):
     min_amount_cents: int = Field(description="from this amount on ...")
-    bonus_cents: int = Field(description="... this bonus is added (the best matching rule applies)")
+    bonus_cents: int = Field(description="... this bonus is added (the best matching plan applies)")
+    name: str | None
+    ends_at: datetime | None = Field(description="the plan's last moment, when it has one")
 
 
 class TopupOptions(Out):
     enabled: bool = Field(description="whether top-ups can be paid here (WeChat Pay configured)")
-    options: list[TopupOption] = Field(description="the program's top-up bonus rules, the same as at the counter")
+    options: list[TopupOption] = Field(description="the program's top-up plans that apply online now")
     max_amount_cents: int
 
 
@@ -64,13 +67,13 @@ class TopupPayment(Out):
 
 
 @bp.get("/wallet/topup-options")
-@endpoint(summary="Top-up amounts and their bonus, and whether they can be paid in the mini-program", tag=TAG,
+@endpoint(summary="Top-up plans that apply online now (amount and bonus), and whether they can be paid here", tag=TAG,
           response=TopupOptions, errors=["UNAUTHENTICATED"], operation_id="getTopupOptions")
 @member_required
 async def topup_options(request: Request) -> HTTPResponse:
     program = await programs.load()
-    options = [{"min_amount_cents": rule.min_amount_cents, "bonus_cents": rule.bonus_cents}
-               for rule in sorted(program.topup_bonuses, key=lambda rule: rule.min_amount_cents)]
+    options = [{"min_amount_cents": plan.min_amount_cents, "bonus_cents": plan.bonus_cents, "name": plan.name,
+                "ends_at": plan.ends_at.isoformat() if plan.ends_at else None} for plan in program.topup_plans("online", clock.now())]
     return ok({"enabled": payments.enabled(), "options": options, "max_amount_cents": MAX_TOPUP_CENTS})
 
 

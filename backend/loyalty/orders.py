@@ -506,7 +506,11 @@ async def topup(*, member_id: int, amount_cents: int, payment_ref: str, store_id
     try:
         async with in_transaction() as conn:
             program = await programs.load(conn)
-            bonus = program.topup_bonus(amount_cents) if bonus_cents is None else bonus_cents
+            if bonus_cents is None:
+                bonus = program.topup_bonus(amount_cents, "online" if channel in ("miniprogram", "online") else "store",
+                                            clock.now())
+            else:
+                bonus = bonus_cents
             row = await Topup.create(payment_ref=payment_ref, member_id=member_id, store_id=store_id,
                                      amount_cents=amount_cents, bonus_cents=bonus, created_at=clock.now(),
                                      using_db=conn)

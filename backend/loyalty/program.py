@@ -68,9 +68,36 @@ class PointsExpiry(Rule):
     months: int = Field(12, ge=1, le=120, description="for rolling_months: lots expire N months after earning")
 
 
+TopupChannel = Literal["store", "online"]
+
+
 class TopupBonus(Rule):
+    """A top-up plan: from ``min_amount_cents`` on, ``bonus_cents`` more (充100送20), at the counter
+    (``store``), in the mini-program (``online``) or both, within an optional time window."""
+
     min_amount_cents: int = Field(gt=0, le=MAX_CENTS)
     bonus_cents: int = Field(ge=0, le=MAX_CENTS)
+    name: str | None = Field(None, min_length=1, max_length=40, description="shown to the shopper, e.g. 双十一充值礼")
+    channels: list[TopupChannel] = Field(default_factory=lambda: ["store", "online"], min_length=1, max_length=2,
+                                         description="where it applies: store (the counter), online (the mini-program)")
+    starts_at: datetime | None = Field(None, description="applies from then on (absent: already)")
+    ends_at: datetime | None = Field(None, description="applies until then (absent: no end)")
+
+    @model_validator(mode="after")
+    def window_in_order(self) -> TopupBonus:
+        for instant in (self.starts_at, self.ends_at):
+            if instant is not None and instant.tzinfo is None:
+                raise ValueError("starts_at 和 ends_at 需带时区，例如 2026-11-11T00:00:00+08:00")
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at 应晚于 starts_at")
+        return self
+
+    def applies(self, channel: TopupChannel, now: datetime | None) -> bool:
+        if channel not in self.channels:
+            return False
+        if now is None:
+            return True
+        return (self.starts_at is None or self.starts_at <= now) and (self.ends_at is None or now < self.ends_at)
 
 
 class CheckinReward(Rule):
@@ -165,8 +192,14 @@ class Program(Rule):
         rank = self.rank(code)
         return self.tiers[rank + 1] if rank + 1 < len(self.tiers) else None
 
-    def topup_bonus(self, amount_cents: int) -> int:
-        return max((b.bonus_cents for b in self.topup_bonuses if b.min_amount_cents <= amount_cents), default=0)
+    def topup_plans(self, channel: TopupChannel = "store", now: datetime | None = None) -> list[TopupBonus]:
+        """The top-up plans that apply on ``channel`` at ``now`` (any time when None), by amount."""
+        return sorted((b for b in self.topup_bonuses if b.applies(channel, now)), key=lambda b: b.min_amount_cents)
+
+    def topup_bonus(self, amount_cents: int, channel: TopupChannel = "store", now: datetime | None = None) -> int:
+        """The bonus of the best plan the amount reaches on ``channel`` at ``now``."""
+        return max((b.bonus_cents for b in self.topup_plans(channel, now) if b.min_amount_cents <= amount_cents),
+                   default=0)
 
     def lot_expiry(self, earned_at: datetime, tz: str) -> datetime | None:
         """When points earned at ``earned_at`` expire under the current policy (None: never)."""

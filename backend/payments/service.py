@@ -95,7 +95,7 @@ async def start_topup(*, member_id: int, amount_cents: int) -> dict[str, Any]:
     now = clock.now()
     row = await WeChatPayment.create(
         out_trade_no=f"TU{now.astimezone(settings.tz):%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}",
-        member_id=member_id, kind="topup", amount_cents=amount_cents, bonus_cents=program.topup_bonus(amount_cents),
+        member_id=member_id, kind="topup", amount_cents=amount_cents, bonus_cents=program.topup_bonus(amount_cents, "online", now),
         openid=account.openid, status="pending", created_at=now,
         expires_at=now + timedelta(seconds=settings.wechatpay_order_ttl_s))
     try:

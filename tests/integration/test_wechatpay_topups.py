@@ -5,6 +5,7 @@ race, forged ones refused, a lost one recovered by the scheduled query, unpaid o
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
@@ -12,7 +13,7 @@ from backend.loyalty.models import LoyaltyAccount, Topup, WalletEntry
 from backend.payments import service as payments
 from backend.payments.models import WeChatPayment
 from tests.factories import assert_ledgers_hold, bearer, make_staff, member_token
-from tests.loyalty_helpers import set_program
+from tests.loyalty_helpers import set_program, topup
 
 NOTIFY_PATH = "/api/v1/callbacks/wechatpay"
 
@@ -45,7 +46,8 @@ async def balance(member_id):
 async def test_a_top_up_is_paid_and_credited_once_however_often_wechat_pay_notifies(stack, shopper, fake_wechatpay):
     member_id, token = shopper
     options = (await stack.http.get("/api/v1/mp/wallet/topup-options", headers=bearer(token))).json()
-    assert options["enabled"] and options["options"] == [{"min_amount_cents": 10000, "bonus_cents": 2000}]
+    assert options["enabled"] and options["options"] == [{"min_amount_cents": 10000, "bonus_cents": 2000, "name": None,
+                                                                "ends_at": None}]
     made = await start(stack, token)
     assert (made["status"], made["amount_cents"], made["bonus_cents"]) == ("pending", 10000, 2000)
     assert made["payment"]["package"].startswith("prepay_id=wx") and made["payment"]["signType"] == "RSA"
@@ -150,3 +152,26 @@ async def test_a_system_error_when_ordering_answers_503_and_the_order_is_closed_
     assert await payments.reconcile() == {"queried": 1, "paid": 0, "closed": 1}
     assert (await WeChatPayment.get(id=row.id)).status == "closed"
     assert await Topup.filter(member_id=member_id).count() == 0
+
+
+async def test_top_up_plans_apply_on_their_channels_and_within_their_window(stack, counter, fake_wechatpay):
+    fake_wechatpay.reset()
+    now = stack.clock.now()
+    await set_program(stack, counter.admin, topup_bonuses=[
+        {"min_amount_cents": 10000, "bonus_cents": 2000, "channels": ["online"], "name": "小程序专享"},
+        {"min_amount_cents": 10000, "bonus_cents": 1000, "channels": ["store"]},
+        {"min_amount_cents": 10000, "bonus_cents": 5000, "name": "已结束", "ends_at": (now - timedelta(hours=1)).isoformat()},
+        {"min_amount_cents": 10000, "bonus_cents": 8000, "name": "一分钟后开始",
+         "starts_at": (now + timedelta(minutes=1)).isoformat()}])
+    options = (await stack.http.get("/api/v1/mp/wallet/topup-options", headers=bearer(counter.token))).json()
+    assert [(o["name"], o["bonus_cents"]) for o in options["options"]] == [("小程序专享", 2000)]
+    assert (await start(stack, counter.token))["bonus_cents"] == 2000  # online: the online plan
+    assert (await topup(stack, counter, 10000))["bonus_cents"] == 1000  # the counter: the store plan
+    stack.clock.advance(61)  # the next plan has begun, on both channels
+    assert (await topup(stack, counter, 10000))["bonus_cents"] == 8000
+    refused = await stack.http.put("/api/v1/admin/loyalty-program", headers=bearer(counter.admin), json={
+        **(await stack.http.get("/api/v1/admin/loyalty-program", headers=bearer(counter.admin))).json(),
+        "topup_bonuses": [{"min_amount_cents": 100, "bonus_cents": 1, "starts_at": now.isoformat(),
+                           "ends_at": now.isoformat()}]})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["details"]["fields"]["topup_bonuses.0"] == "ends_at 应晚于 starts_at"
