@@ -137,10 +137,21 @@ async def test_an_admin_edits_a_tier_and_sees_a_refused_value_on_its_field(stack
     await page.get_by_role("button", name="添加赠送档位").click()
     await page.get_by_label("单次充值满（元）").fill("500")
     await page.get_by_label("赠送（元）").fill("50")
+    await page.get_by_label("名称（选填）").fill("小程序充值礼")
+    await page.get_by_label("适用渠道").select_option("online")
+    await page.get_by_label("结束时间（选填）").fill("2030-01-01T00:00")
     await page.get_by_role("button", name="保存储值赠送").click()
     await expect(page.get_by_text("储值赠送已保存")).to_be_visible()
     program = (await stack.http.get("/api/v1/admin/loyalty-program", headers=bearer(token))).json()
-    assert program["topup_bonuses"] == [{"min_amount_cents": 50000, "bonus_cents": 5000}]
+    [plan] = program["topup_bonuses"]
+    assert (plan["min_amount_cents"], plan["bonus_cents"], plan["name"], plan["channels"], plan["starts_at"]) == (
+        50000, 5000, "小程序充值礼", ["online"], None)
+    assert plan["ends_at"].startswith("2029-12-31T16:00:00") or plan["ends_at"].startswith("2030-01-01")
+    # Saved again untouched, the plan keeps its name, channel and window
+    await page.get_by_role("button", name="保存储值赠送").click()
+    await expect(page.get_by_text("储值赠送已保存").last).to_be_visible()
+    again = (await stack.http.get("/api/v1/admin/loyalty-program", headers=bearer(token))).json()["topup_bonuses"]
+    assert again == [plan]
     assert program["tiers"][1]["threshold"] == 1500
     await console_shots("loyalty-saved")
 

@@ -13,6 +13,7 @@
   const UNIT = { spend: "元", points: "积分", orders: "单" };
   const EXPIRY = [["never", "永不过期"], ["rolling_months", "获得后 N 个月过期"], ["year_end", "次年年底过期"]];
   const ROUNDING = [["floor", "向下取整"], ["round", "四舍五入"], ["ceil", "向上取整"]];
+  const TOPUP_CHANNELS = [["store,online", "门店和小程序"], ["store", "仅门店"], ["online", "仅小程序"]];
   const REWARD_ON = [["first_order", "被邀请人首单后"], ["registration", "被邀请人注册后"]];
   const TEMPLATE_STATUS = { draft: "草稿", active: "生效中", paused: "已暂停", ended: "已结束" };
 
@@ -347,26 +348,40 @@
       rows: program.topup_bonuses,
       addLabel: "添加赠送档位",
       removeLabel: "删除档位",
-      blank: () => ({ min_amount_cents: "", bonus_cents: "" }),
-      read: (form, i) => ({ min_amount_cents: form.elements[`topup_bonuses.${i}.min_amount_cents`].value,
-        bonus_cents: form.elements[`topup_bonuses.${i}.bonus_cents`].value, text: true }),
+      blank: () => ({ min_amount_cents: "", bonus_cents: "", name: "", channels: ["store", "online"] }),
+      read: (form, i) => {
+        const p = `topup_bonuses.${i}`;
+        const value = (name) => form.elements[`${p}.${name}`].value;
+        return { min_amount_cents: value("min_amount_cents"), bonus_cents: value("bonus_cents"), name: value("name"),
+          channels: value("channels").split(","), starts_at: fmt.fromLocalInput(value("starts_at")),
+          ends_at: fmt.fromLocalInput(value("ends_at")), text: true };
+      },
       draw: (row, i, remove) => {
         const p = `topup_bonuses.${i}`;
         const yuan = (cents) => (row.text ? cents : fmt.centsToYuanText(cents));
+        const channels = (row.channels || ["store", "online"]).join(",");
         return el("fieldset", { class: "topup", "data-field": p }, el("legend", {}, `档位 ${i + 1}`),
           el("p", { class: "field-error", hidden: true, role: "alert" }),
           el("div", { class: "columns compact" },
             ui.field("单次充值满（元）", ui.input(`${p}.min_amount_cents`, yuan(row.min_amount_cents), { inputmode: "decimal" })),
-            ui.field("赠送（元）", ui.input(`${p}.bonus_cents`, yuan(row.bonus_cents), { inputmode: "decimal" }))),
+            ui.field("赠送（元）", ui.input(`${p}.bonus_cents`, yuan(row.bonus_cents), { inputmode: "decimal" })),
+            ui.field("名称（选填）", ui.input(`${p}.name`, row.name || "", { maxlength: "40" })),
+            ui.field("适用渠道", ui.select(`${p}.channels`, TOPUP_CHANNELS, channels))),
+          el("div", { class: "columns compact" },
+            ui.field("开始时间（选填）", ui.input(`${p}.starts_at`, fmt.toLocalInput(row.starts_at), { type: "datetime-local" })),
+            ui.field("结束时间（选填）", ui.input(`${p}.ends_at`, fmt.toLocalInput(row.ends_at), { type: "datetime-local" }))),
           remove);
       },
     });
-    return ui.form([el("p", { class: "hint" }, "一次充值按满足的最高档位赠送；没有档位即不赠送。"), list], async (node) => {
+    return ui.form([el("p", { class: "hint" }, "一次充值按该渠道当时适用的、满足的最高档位赠送；没有档位即不赠送。"), list], async (node) => {
       const r = reader(node);
       const bonuses = [];
       for (let i = 0; i < list.count(); i += 1) {
-        bonuses.push({ min_amount_cents: r.cents(`topup_bonuses.${i}.min_amount_cents`),
-          bonus_cents: r.cents(`topup_bonuses.${i}.bonus_cents`) });
+        const p = `topup_bonuses.${i}`;
+        const name = r.text(`${p}.name`);
+        bonuses.push({ min_amount_cents: r.cents(`${p}.min_amount_cents`), bonus_cents: r.cents(`${p}.bonus_cents`),
+          name: name || null, channels: r.text(`${p}.channels`).split(","),
+          starts_at: fmt.fromLocalInput(r.text(`${p}.starts_at`)), ends_at: fmt.fromLocalInput(r.text(`${p}.ends_at`)) });
       }
       if (Object.keys(r.errors).length) throw invalid(r.errors);
       await saveProgram({ topup_bonuses: bonuses });
