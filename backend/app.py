@@ -52,6 +52,7 @@ def _register_blueprints(app: Sanic) -> None:
         console_jobs,
         console_loyalty,
         console_members,
+        console_payments,
         console_privacy,
         console_staff,
         console_testclock,
@@ -85,6 +86,7 @@ def _register_blueprints(app: Sanic) -> None:
     app.blueprint(console_exports.bp)
     app.blueprint(mp_payments.bp)
     app.blueprint(mp_payments.callbacks)
+    app.blueprint(console_payments.bp)
 
 
 def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:

@@ -120,7 +120,7 @@ class WeChatPayNotice(Body):
 
 
 @callbacks.post("/wechatpay")
-@endpoint(summary="WeChat Pay notifications (payment results): signature verified, resource decrypted, "
+@endpoint(summary="WeChat Pay notifications (payments and refunds): signature verified, resource decrypted, "
                   "each payment credited once", tag="callbacks", body=WeChatPayNotice, response=None, status=204,
           errors=["WECHATPAY_SIGNATURE_INVALID", "WECHATPAY_DISABLED"], operation_id="receiveWeChatPayNotification",
           description="Set as `notify_url` (WECHATPAY_NOTIFY_URL). A notification whose signature does not verify "
@@ -134,4 +134,6 @@ async def wechatpay_notification(request: Request) -> HTTPResponse:
         raise NotificationInvalid(details={"reason": exc.code}) from None
     if note.resource_type == "transaction":
         await payments.settle(note.resource)
+    elif note.resource_type == "refund":
+        await payments.refund_settled(note.resource)
     return HTTPResponse(status=204)

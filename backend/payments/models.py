@@ -30,3 +30,28 @@ class WeChatPayment(Model):
     class Meta:
         table = "wechat_payments"
         indexes = (("status", "created_at"),)
+
+
+class WeChatRefund(Model):
+    """A refund of a paid top-up's unspent principal through WeChat Pay. The wallet is debited when it is
+    asked for (principal, and the bonus forfeited pro rata), so the money cannot be spent meanwhile;
+    ``succeeded`` when WeChat Pay reports it, ``failed`` (and the debit credited back) when it refuses or
+    closes it."""
+
+    id = fields.BigIntField(primary_key=True)
+    payment_id = fields.BigIntField(db_index=True)
+    member_id = fields.BigIntField(db_index=True)
+    out_refund_no = fields.CharField(max_length=64, unique=True)
+    principal_cents = fields.BigIntField()
+    bonus_cents = fields.BigIntField(default=0)  # the bonus taken back with it
+    reason = fields.CharField(max_length=80)
+    status = fields.CharField(max_length=12, default="processing")  # processing | succeeded | failed
+    refund_id = fields.CharField(max_length=32, null=True)
+    failure = fields.CharField(max_length=120, null=True)
+    created_by = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+    settled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "wechat_refunds"
+        indexes = (("status", "created_at"),)

@@ -8,7 +8,12 @@
    repaired by the next notification or query (the credit replays, the mark is written). An answer whose
    merchant, app or amount is not the order's credits nothing and is logged.
 3. ``reconcile`` (scheduled every minute): pending orders a minute old are queried (a lost notification
-   costs a minute), and those past their time limit are closed at WeChat Pay, then here.
+   costs a minute), and those past their time limit are closed at WeChat Pay, then here; refunds still
+   processing after a minute are asked about (and asked for again when WeChat Pay never got them).
+4. ``refund_topup``: the unspent principal of a paid top-up back through WeChat Pay, the bonus it brought
+   forfeited pro rata (``forfeited_bonus``). The wallet is debited in the same transaction that records the
+   refund, so the money cannot be spent while WeChat Pay works; a refund WeChat Pay refuses or closes is
+   credited back (``refund_settled``).
 """
 
 from __future__ import annotations
@@ -18,18 +23,24 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from backend import clock, db
+from tortoise.transactions import in_transaction
+
+from backend import audit, clock, db
 from backend.loyalty import orders
 from backend.loyalty import program as programs
+from backend.loyalty.accounts import Assets, Context
+from backend.members import events
 from backend.members.models import WeChatAccount
 from backend.payments.errors import (
     PaymentGatewayUnavailable,
     PaymentNotFound,
+    PaymentNotRefundable,
     PaymentRefused,
     PaymentsDisabled,
+    RefundExceedsUnspent,
     WeChatAccountRequired,
 )
-from backend.payments.models import WeChatPayment
+from backend.payments.models import WeChatPayment, WeChatRefund
 from backend.payments.wechatpay import Merchant, WeChatPayClient, WeChatPayError, WeChatPayUnavailable
 from backend.settings import Settings
 
@@ -167,11 +178,12 @@ async def _close_row(payment_id: int, now: datetime) -> None:
 
 
 async def reconcile(now: datetime | None = None) -> dict[str, int]:
-    """Ask WeChat Pay about the pending orders a minute old; close those past their time limit."""
+    """Ask WeChat Pay about the pending orders a minute old; close those past their time limit; settle the
+    refunds still processing."""
     if not enabled():
-        return {"queried": 0, "paid": 0, "closed": 0}
+        return {"queried": 0, "paid": 0, "closed": 0, "refunds": 0}
     gateway, now = client(), now or clock.now()
-    counts = {"queried": 0, "paid": 0, "closed": 0}
+    counts = {"queried": 0, "paid": 0, "closed": 0, "refunds": await _reconcile_refunds(gateway, now)}
     due = await WeChatPayment.filter(status="pending", created_at__lte=now - QUERY_AFTER).order_by("id").limit(
         RECONCILE_BATCH)
     for row in due:
@@ -203,3 +215,125 @@ async def reconcile(now: datetime | None = None) -> dict[str, int]:
         elif state == "closed":
             counts["closed"] += 1
     return counts
+
+
+# -- refunds ----------------------------------------------------------------------------------------------
+
+def forfeited_bonus(*, bonus_cents: int, amount_cents: int, refund_cents: int) -> int:
+    """The bonus a refund of ``refund_cents`` of a top-up's ``amount_cents`` principal takes back: its share
+    of the top-up's bonus, rounded up (a refund never leaves the shopper a bonus fraction they did not pay
+    for)."""
+    return -(-bonus_cents * refund_cents // amount_cents)
+
+
+def refund_view(row: WeChatRefund) -> dict[str, Any]:
+    return {"out_refund_no": row.out_refund_no, "status": row.status, "principal_cents": row.principal_cents,
+            "bonus_cents": row.bonus_cents, "reason": row.reason, "failure": row.failure,
+            "created_at": row.created_at.isoformat(),
+            "settled_at": row.settled_at.isoformat() if row.settled_at else None}
+
+
+@db.retry_conflicts
+async def refund_topup(*, out_trade_no: str, amount_cents: int | None, reason: str,
+                       actor: audit.Actor) -> dict[str, Any]:
+    """Refund ``amount_cents`` (all that is unspent when None) of a paid top-up's principal."""
+    gateway, settings, now = client(), _settings(), clock.now()
+    async with in_transaction() as conn:
+        payment = await WeChatPayment.get_or_none(out_trade_no=out_trade_no, kind="topup").using_db(conn)
+        if payment is None:
+            raise PaymentNotFound()
+        if payment.status != "paid":
+            raise PaymentNotRefundable(details={"status": payment.status})
+        assets = await Assets.open(conn, payment.member_id)  # the member's lock: refunds of one member queue
+        rows = await db.fetch("SELECT COALESCE(SUM(principal_cents), 0) AS done FROM wechat_refunds "
+                              "WHERE payment_id = $1 AND status <> 'failed'", payment.id, conn=conn)
+        held = (await assets.held())[1]
+        unspent = min(payment.amount_cents - int(rows[0]["done"]),
+                      max(0, assets.account.principal_cents - held))
+        wanted = unspent if amount_cents is None else amount_cents
+        if wanted <= 0 or wanted > unspent:
+            raise RefundExceedsUnspent(details={"refundable_cents": unspent, "requested_cents": wanted})
+        bonus = min(forfeited_bonus(bonus_cents=payment.bonus_cents, amount_cents=payment.amount_cents,
+                                    refund_cents=wanted), assets.account.bonus_cents)
+        count = await WeChatRefund.filter(payment_id=payment.id).using_db(conn).count()
+        out_refund_no = f"{payment.out_trade_no}R{count + 1}"
+        refund = await WeChatRefund.create(
+            payment_id=payment.id, member_id=payment.member_id, out_refund_no=out_refund_no, principal_cents=wanted,
+            bonus_cents=bonus, reason=reason, status="processing", created_by=f"{actor.type}:{actor.id}", created_at=now,
+            using_db=conn)
+        ctx = Context(source="staff", channel="miniprogram", reason=f"微信支付退款 {reason}"[:200])
+        await assets._wallet(kind="refund", principal=-wanted, bonus=-bonus, ctx=ctx, ref=f"wxrefund:{out_refund_no}")
+        await assets.save()
+        await events.append(member_id=payment.member_id, type="wallet_refunded", channel="miniprogram",
+                            payload={"principal_cents": wanted, "bonus_cents": bonus, "out_refund_no": out_refund_no},
+                            using_db=conn)
+        await audit.record(actor=actor, action="wallet.refund", member_id=payment.member_id,
+                           target_type="wechat_payment", target_id=out_trade_no,
+                           after={"out_refund_no": out_refund_no, "principal_cents": wanted, "bonus_cents": bonus,
+                                  "reason": reason}, using_db=conn)
+    await _ask_refund(gateway, refund, payment, settings.wechatpay_notify_url)
+    return refund_view(await WeChatRefund.get(id=refund.id))
+
+
+async def _ask_refund(gateway: WeChatPayClient, refund: WeChatRefund, payment: WeChatPayment, notify_url: str) -> None:
+    try:
+        answer = await gateway.refund(out_trade_no=payment.out_trade_no, out_refund_no=refund.out_refund_no,
+                                      refund_cents=refund.principal_cents, total_cents=payment.amount_cents,
+                                      reason=refund.reason, notify_url=notify_url)
+    except WeChatPayError as exc:
+        if isinstance(exc, WeChatPayUnavailable) or exc.status >= 500:
+            return  # unknown: processing until the notification or reconcile tells
+        await refund_settled({"out_refund_no": refund.out_refund_no, "status": "REFUSED"},
+                             failure=f"{exc.code}: {exc.message}"[:120])
+        return
+    await refund_settled(answer)
+
+
+async def refund_settled(resource: dict[str, Any], *, failure: str | None = None) -> str:
+    """Apply what WeChat Pay says of a refund (its answer, its notification or a query): SUCCESS settles it;
+    CLOSED, ABNORMAL or a refusal credits the wallet back, once. The refund's state afterwards."""
+    refund = await WeChatRefund.get_or_none(out_refund_no=str(resource.get("out_refund_no") or ""))
+    if refund is None:
+        log.warning("WeChat Pay reported a refund this server did not ask for",
+                    extra={"out_refund_no": resource.get("out_refund_no")})
+        return "unknown"
+    status, now = resource.get("status") or resource.get("refund_status"), clock.now()
+    if status == "SUCCESS":
+        await db.fetch("UPDATE wechat_refunds SET status = 'succeeded', refund_id = $2, settled_at = $3 "
+                       "WHERE id = $1 AND status = 'processing'", refund.id, resource.get("refund_id"), now)
+        return "succeeded"
+    if status not in ("CLOSED", "ABNORMAL", "REFUSED"):
+        return refund.status  # PROCESSING
+    async with in_transaction() as conn:
+        failed = await db.fetch("UPDATE wechat_refunds SET status = 'failed', failure = $2, settled_at = $3 "
+                                "WHERE id = $1 AND status = 'processing' RETURNING id", refund.id,
+                                failure or f"WeChat Pay: {status}", now, conn=conn)
+        if failed:  # credited back once, whoever gets here first
+            assets = await Assets.open(conn, refund.member_id)
+            ctx = Context(source="staff", channel="miniprogram", reason=f"微信支付退款未成功，退回储值 {refund.reason}"[:200])
+            await assets.wallet_credit(principal=refund.principal_cents, bonus=refund.bonus_cents, kind="refund",
+                                       ctx=ctx, ref=f"wxrefund:{refund.out_refund_no}:back")
+            await assets.save()
+            await events.append(member_id=refund.member_id, type="wallet_refunded", channel="miniprogram",
+                                payload={"principal_cents": -refund.principal_cents, "bonus_cents": -refund.bonus_cents,
+                                         "out_refund_no": refund.out_refund_no}, using_db=conn)
+    return "failed" if failed else (await WeChatRefund.get(id=refund.id)).status
+
+
+async def _reconcile_refunds(gateway: WeChatPayClient, now: datetime) -> int:
+    settled = 0
+    due = await WeChatRefund.filter(status="processing", created_at__lte=now - QUERY_AFTER).order_by("id").limit(
+        RECONCILE_BATCH)
+    for refund in due:
+        try:
+            state = await refund_settled(await gateway.refund_status(refund.out_refund_no))
+        except WeChatPayUnavailable:
+            break
+        except WeChatPayError as exc:
+            if exc.code != "RESOURCE_NOT_EXISTS":
+                continue
+            payment = await WeChatPayment.get(id=refund.payment_id)  # never reached WeChat Pay: ask again
+            await _ask_refund(gateway, refund, payment, _settings().wechatpay_notify_url)
+            state = (await WeChatRefund.get(id=refund.id)).status
+        settled += state != "processing"
+    return settled

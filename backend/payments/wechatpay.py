@@ -172,6 +172,10 @@ class WeChatPayClient:
             "notify_url": notify_url,
             "amount": {"refund": refund_cents, "total": total_cents, "currency": "CNY"}})
 
+    async def refund_status(self, out_refund_no: str) -> dict[str, Any]:
+        """A refund as WeChat Pay has it (``status``: SUCCESS, PROCESSING, CLOSED, ABNORMAL)."""
+        return await self._call("GET", f"/v3/refund/domestic/refunds/{quote(out_refund_no, safe='')}")
+
     def notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         """A notification posted to the notify URL, verified and decrypted; SignatureInvalid otherwise."""
         self._check_signature(headers, body)

@@ -40,6 +40,7 @@ AUTHORIZATION = re.compile(r'WECHATPAY2-SHA256-RSA2048 (?P<params>(?:\w+="[^"]*"
 PARAM = re.compile(r'(\w+)="([^"]*)"')
 ORDER_PATH = re.compile(r"^/v3/pay/transactions/out-trade-no/(?P<no>[^/?]+)$")
 CLOSE_PATH = re.compile(r"^/v3/pay/transactions/out-trade-no/(?P<no>[^/?]+)/close$")
+REFUND_PATH = re.compile(r"^/v3/refund/domestic/refunds/(?P<no>[^/?]+)$")
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -74,6 +75,7 @@ class FakeWeChatPay(LoopbackFake):
         self.merchant_key = new_key()  # the merchant's API key pair, as the merchant platform issues it
         self.platform_key = new_key()  # WeChat Pay's own
         self.mode = "ok"
+        self.refuse_refunds = False  # refunds answer 403 NOT_ENOUGH (the merchant's balance is short)
         self.orders: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
         self.calls: list[dict[str, Any]] = []
@@ -107,6 +109,7 @@ class FakeWeChatPay(LoopbackFake):
     def reset(self) -> None:
         with self._lock:
             self.mode = "ok"
+            self.refuse_refunds = False
             self.orders.clear()
             self.refunds.clear()
             self.calls.clear()
@@ -193,6 +196,10 @@ class FakeWeChatPay(LoopbackFake):
                 status, answer = self._close(unquote(match["no"]), document)
             elif method == "POST" and path == "/v3/refund/domestic/refunds":
                 status, answer = self._refund(document)
+            elif method == "GET" and (match := REFUND_PATH.match(path)):
+                refund = self.refunds.get(unquote(match["no"]))
+                status, answer = ((200, self._public_refund(refund)) if refund is not None
+                                  else (404, {"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}))
             else:
                 status, answer = 404, {"code": "NOT_FOUND", "message": "no such API"}
         self._answer(request, status, answer)
@@ -280,6 +287,8 @@ class FakeWeChatPay(LoopbackFake):
             return 400, {"code": "PARAM_ERROR", "message": "退款参数错误"}
         if no in self.refunds:
             return 200, self._public_refund(self.refunds[no])
+        if self.refuse_refunds:
+            return 403, {"code": "NOT_ENOUGH", "message": "基本账户余额不足，请充值后重新发起"}
         if order["refunded"] + amount["refund"] > order["amount"]["total"]:
             return 400, {"code": "INVALID_REQUEST", "message": "申请退款金额超过订单可退金额"}
         order["refunded"] += amount["refund"]
