@@ -43,6 +43,7 @@ def _register_blueprints(app: Sanic) -> None:
     # Imported here so each domain's HTTP layer registers its routes (and error codes) once.
     from backend.http import (
         console,
+        console_analytics,
         console_app_keys,
         console_audience,
         console_campaigns,
@@ -87,6 +88,7 @@ def _register_blueprints(app: Sanic) -> None:
     app.blueprint(mp_payments.bp)
     app.blueprint(mp_payments.callbacks)
     app.blueprint(console_payments.bp)
+    app.blueprint(console_analytics.bp)
 
 
 def create_app(settings: Settings, *, name: str | None = None, configure_logs: bool = True) -> Sanic:

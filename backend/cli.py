@@ -1,5 +1,5 @@
 """``python -m backend COMMAND``: serve, worker, migrate, create-store, create-staff, create-app-key, seed-demo,
-import-members, run-import, export."""
+import-members, run-import, export, analytics-rebuild."""
 
 from __future__ import annotations
 
@@ -261,6 +261,17 @@ def _day(text: str | None) -> Any:
         raise CliError(f"{text!r}: a date is YYYY-MM-DD") from None
 
 
+def cmd_analytics_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.analytics import build
+
+    first, last = _day(args.from_), _day(args.to)
+    if first > last:
+        raise CliError("--from must not be after --to")
+    print(json.dumps(asyncio.run(_with_db(settings, lambda: build.rebuild_range(first=first, last=last,
+                                                                                tz=settings.tz)))))
+    return 0
+
+
 async def _export(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """One export into ``--out``, audited as the CLI (``system:cli``): the HTTP route's files."""
     from backend import audit
@@ -424,6 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--from", dest="from_", help="ledgers: first day, YYYY-MM-DD")
     export.add_argument("--to", help="ledgers: last day, YYYY-MM-DD")
     export.set_defaults(func=cmd_export)
+    rebuild = sub.add_parser("analytics-rebuild", help="recompute the daily analytics of closed merchant days "
+                             "(idempotent; today is always read live)")
+    rebuild.add_argument("--from", dest="from_", required=True, help="first day, YYYY-MM-DD")
+    rebuild.add_argument("--to", required=True, help="last day, YYYY-MM-DD (days from today on are skipped)")
+    rebuild.set_defaults(func=cmd_analytics_rebuild)
     run_job = sub.add_parser("run-job", help="run one job now, under the same once-per-period guard")
     run_job.add_argument("job", help="program:KEY (e.g. program:birthday), touch:ID or maintenance:purge")
     run_job.set_defaults(func=cmd_run_job)

@@ -5,6 +5,7 @@
 | purge | idempotency records past their retention (24 h); refresh tokens expired or spent more than ``REFRESH_TOKEN_GRACE_S`` ago; used signature nonces whose timestamp is refused anyway (twice ``SIGNATURE_MAX_SKEW_S``) | hourly, at minute 17 |
 | imports | nothing: member imports whose process stopped mid-run (no heartbeat for ``JOB_LEASE_S``) go on from their cursor | every 5 minutes |
 | payments | nothing: WeChat Pay orders pending for a minute are queried (a lost notification is credited), unpaid ones past their time limit closed (``backend.payments.service.reconcile``) | every minute |
+| analytics | nothing: builds the daily aggregates of the closed days that are due (``backend.analytics.build.due_days``), one day per batch | hourly, at minute 7 |
 
 Each batch deletes at most ``BATCH`` rows and commits with the run's cursor, so a long purge never
 holds a big transaction and a scheduler killed mid-way resumes where it stopped.
@@ -42,6 +43,7 @@ JOBS: dict[str, Job] = {
     "purge": Job(cron="17 * * * *", description="删除过期的幂等记录、刷新令牌和签名随机数"),
     "imports": Job(cron="*/5 * * * *", description="继续因进程退出而中断的会员导入"),
     "payments": Job(cron="* * * * *", description="查询未收到通知的微信支付订单并入账，关闭超时未支付的订单"),
+    "analytics": Job(cron="7 * * * *", description="汇总已结束的营业日的数据分析（增量，可重复执行）"),
 }
 
 
@@ -101,5 +103,11 @@ async def run(name: str, *, settings: Settings, kv: KV, owner: str, now: datetim
         from backend.payments import service as payments
 
         return {"job": "maintenance:payments", "outcome": "done", **await payments.reconcile(now)}
+    if name == "analytics":
+        from backend.analytics import build
+
+        days = await build.due_days(tz=settings.tz)
+        return await runs.run("maintenance:analytics", period_of(now), build.job_step(days, settings.tz),
+                              kv=kv, owner=owner, lease_s=settings.job_lease_s)
     return await runs.run(f"maintenance:{name}", period_of(now), purge_step(settings, now=now, batch=batch),
                           kv=kv, owner=owner, lease_s=settings.job_lease_s)

@@ -1,0 +1,1 @@
+"""Analytics: daily aggregates (day × store × channel × tier), their rebuild, and the dashboard reads."""

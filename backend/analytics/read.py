@@ -1,0 +1,335 @@
+"""The dashboard reads: sums over the daily aggregates for a window of merchant days, today's part read live
+from the base tables with the same SELECT, and the member-state figures that only the base tables know.
+
+Every figure comes with the same figure for the previous period of equal length (环比) and for the same days a
+year earlier (同比), and their ratios ``(value - base) / base``, null when the base is zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from backend import clock, db
+from backend.analytics.build import day_bounds, lowest_tier, today
+from backend.analytics.facts import FACTS, Fact
+
+CHURN_DAYS = 90  # a member who ordered, but not in this many days, is at risk of churning
+EXPIRING_DAYS = (30, 60, 90)
+# Figures read from the base tables (today's live rows, member-state and finance figures) are kept this many
+# seconds per process and per question: a dashboard opened by several people, or again, reads them once a
+# minute. Exact distinct counts over a window (buyers, repurchase) cost a pass over the window's orders (seconds
+# at 10 million orders); the aggregates answer everything else. Tests set it to 0.
+CACHE_S = 60.0
+_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+
+
+def cached(func: Any) -> Any:
+    """Keep ``func``'s answer for CACHE_S seconds per keyword arguments (their repr is the key)."""
+    import functools
+    import time
+
+    @functools.wraps(func)
+    async def wrapper(**kwargs: Any) -> Any:
+        if CACHE_S <= 0:
+            return await func(**kwargs)
+        key = (func.__name__, repr(sorted(kwargs.items())))
+        now = time.monotonic()
+        hit = _cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = await func(**kwargs)
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[key] = (now + CACHE_S, value)
+        return value
+
+    return wrapper
+
+
+def anchor() -> datetime:
+    """The end of the current minute: the instant base-table figures are as of (everything written so far
+    counts, and the answers within a minute ask the cache the same question)."""
+    return clock.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    first: date
+    last: date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def previous(self) -> Window:
+        return Window(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
+
+    def last_year(self) -> Window:
+        return Window(_year_back(self.first), _year_back(self.last))
+
+    def each_day(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range(self.days)]
+
+
+def _year_back(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+@dataclass(frozen=True)
+class Filters:
+    store_id: int | None = None
+    channel: str | None = None
+    tier: str | None = None
+    template_id: int | None = None
+    purpose: str | None = None
+
+    def applying(self, fact: Fact) -> dict[str, Any]:
+        """The filters that apply to the fact's dimensions, as column -> value."""
+        given = {"store_id": self.store_id, "channel": self.channel, "tier": self.tier,
+                 "template_id": self.template_id, "purpose": self.purpose}
+        return {column: value for column, value in given.items() if value is not None and column in fact.dims}
+
+
+def ratio(value: float | int | None, base: float | int | None) -> float | None:
+    """(value - base) / base, rounded to 4 places; None when there is no base (the console shows "—")."""
+    if value is None or not base:
+        return None
+    return round((value - base) / base, 4)
+
+
+def share(part: int | None, whole: int | None) -> float | None:
+    if part is None or not whole:
+        return None
+    return round(part / whole, 4)
+
+
+def figure(value: Any, previous: Any, last_year: Any) -> dict[str, Any]:
+    return {"value": value, "previous": previous, "last_year": last_year,
+            "change": ratio(value, previous), "yoy": ratio(value, last_year)}
+
+
+def _param(day: date) -> Any:
+    return day.isoformat() if not db.is_postgres() else day
+
+
+@dataclass
+class Reader:
+    """One request's reads: today's live rows are computed once per fact and reused by every sum."""
+
+    tz: ZoneInfo
+    filters: Filters
+    _live: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _lowest: str | None = None
+
+    async def lowest(self) -> str:
+        if self._lowest is None:
+            self._lowest = await lowest_tier()
+        return self._lowest
+
+    async def live_rows(self, fact: Fact) -> list[dict[str, Any]]:
+        """Today so far, from the base tables: the rebuild's SELECT over [today's start, now)."""
+        if fact.name not in self._live:
+            self._live[fact.name] = await _live(name=fact.name, day=today(self.tz), tz=str(self.tz),
+                                                lowest=await self.lowest())
+        return self._live[fact.name]
+
+    async def sums(self, fact: Fact, window: Window, group: str | None = None,
+                   filters: Filters | None = None) -> dict[Any, dict[str, int]]:
+        """The fact's measures summed over the window, per value of ``group`` (a dimension or ``day``), or
+        under the key None for the whole window."""
+        applying = (filters or self.filters).applying(fact)
+        out: dict[Any, dict[str, int]] = {}
+        current = today(self.tz)
+        closed_last = min(window.last, current - timedelta(days=1))
+        if window.first <= closed_last:
+            key = group or "NULL"
+            where = ["day >= $1", "day <= $2"]
+            args: list[Any] = [_param(window.first), _param(closed_last)]
+            for column, value in applying.items():
+                args.append(value)
+                where.append(f"{column} = ${len(args)}")
+            sums = ", ".join(f"SUM({m}) AS {m}" for m in fact.measures)
+            grouping = f" GROUP BY {group}" if group else ""
+            for row in await db.fetch(f"SELECT {key} AS k, {sums} FROM {fact.table} WHERE {' AND '.join(where)}"
+                                      f"{grouping}", *args):
+                k = db.to_date(row["k"]) if group == "day" else (row["k"] if group else None)
+                if not group and row[fact.measures[0]] is None:
+                    continue  # no rows: SUM over nothing
+                out[k] = {m: int(row[m] or 0) for m in fact.measures}
+        if window.first <= current <= window.last:
+            for row in await self.live_rows(fact):
+                if any(row[column] != value for column, value in applying.items()):
+                    continue
+                k = current if group == "day" else (row[group] if group else None)
+                into = out.setdefault(k, dict.fromkeys(fact.measures, 0))
+                for m in fact.measures:
+                    into[m] += row[m]
+        return out
+
+    async def totals(self, fact: Fact, window: Window) -> dict[str, int]:
+        return (await self.sums(fact, window)).get(None) or dict.fromkeys(fact.measures, 0)
+
+    async def compared(self, fact: Fact, window: Window) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """The totals of the window, the previous period and the same days a year earlier."""
+        return (await self.totals(fact, window), await self.totals(fact, window.previous()),
+                await self.totals(fact, window.last_year()))
+
+    async def series(self, fact: Fact, window: Window) -> list[tuple[date, dict[str, int]]]:
+        """Every day of the window in order, zeros where nothing happened."""
+        by_day = await self.sums(fact, window, "day")
+        zero = dict.fromkeys(fact.measures, 0)
+        return [(day, by_day.get(day, zero)) for day in window.each_day()]
+
+
+@cached
+async def _live(*, name: str, day: date, tz: str, lowest: str) -> list[dict[str, Any]]:
+    fact = FACTS[name]
+    start, _ = day_bounds(day, ZoneInfo(tz))
+    # Up to this instant, what was written at it included (the clock may not have moved since).
+    rows = await db.fetch(fact.select, start, clock.now() + timedelta(microseconds=1), lowest)
+    return [{k: (int(v) if k in fact.measures else v) for k, v in row.items()} for row in rows]
+
+
+async def built_through() -> date | None:
+    row = await db.fetch_one("SELECT MAX(day) AS last FROM analytics_days")
+    return db.to_date(row["last"]) if row else None
+
+
+# -- base-table figures ------------------------------------------------------------------------------------
+
+
+def _member_filters(filters: Filters, lowest: str, args: list[Any]) -> str:
+    """Members by where they registered and their current tier."""
+    where = ""
+    if filters.store_id is not None:
+        args.append(filters.store_id)
+        where += f" AND m.registration_store_id = ${len(args)}"
+    if filters.channel is not None:
+        args.append(filters.channel)
+        where += f" AND m.registration_channel = ${len(args)}"
+    if filters.tier is not None:
+        args.extend([lowest, filters.tier])
+        where += (f" AND COALESCE((SELECT a.tier_code FROM loyalty_accounts a WHERE a.member_id = m.id), "
+                  f"${len(args) - 1}) = ${len(args)}")
+    return where
+
+
+@cached
+async def member_totals(*, before: list[datetime], filters: Filters, lowest: str) -> list[int]:
+    """Active members who registered before each of the instants: one pass over the members."""
+    args: list[Any] = [max(before), *before]
+    counts = ", ".join(f"SUM(CASE WHEN m.registered_at < ${n + 2} THEN 1 ELSE 0 END) AS n{n}"
+                       for n in range(len(before)))
+    row = await db.fetch_one(f"SELECT {counts} FROM members m WHERE m.status = 'active' AND m.registered_at < $1"
+                             + _member_filters(filters, lowest, args), *args)
+    return [int((row or {}).get(f"n{n}") or 0) for n in range(len(before))]
+
+
+@cached
+async def members_by_tier(*, filters: Filters, lowest: str) -> dict[str, int]:
+    """Active members per current tier (store and channel: where they registered)."""
+    args: list[Any] = [lowest]
+    where = _member_filters(Filters(store_id=filters.store_id, channel=filters.channel), lowest, args)
+    rows = await db.fetch("SELECT COALESCE(a.tier_code, $1) AS tier, COUNT(*) AS n FROM members m "
+                          f"LEFT JOIN loyalty_accounts a ON a.member_id = m.id WHERE m.status = 'active'{where} "
+                          "GROUP BY 1", *args)
+    return {row["tier"]: int(row["n"]) for row in rows if filters.tier is None or row["tier"] == filters.tier}
+
+
+@cached
+async def activity(*, at: datetime, filters: Filters, lowest: str) -> dict[str, int]:
+    """Active members who ordered within 30 and 90 days before ``at``, and those at risk (ordered, not lately)."""
+    args: list[Any] = [at - timedelta(days=30), at - timedelta(days=90), at - timedelta(days=CHURN_DAYS)]
+    row = await db.fetch_one(
+        "SELECT SUM(CASE WHEN s.last_order_at >= $1 THEN 1 ELSE 0 END) AS active_30, "
+        "SUM(CASE WHEN s.last_order_at >= $2 THEN 1 ELSE 0 END) AS active_90, "
+        "SUM(CASE WHEN s.last_order_at < $3 THEN 1 ELSE 0 END) AS churn_risk "
+        "FROM member_order_stats s JOIN members m ON m.id = s.member_id "
+        "WHERE m.status = 'active' AND s.order_count > 0" + _member_filters(filters, lowest, args), *args)
+    return {key: int((row or {}).get(key) or 0) for key in ("active_30", "active_90", "churn_risk")}
+
+
+@cached
+async def buyers(*, windows: list[Window], tz: ZoneInfo, filters: Filters, lowest: str) -> list[dict[str, int]]:
+    """Per window: members with an order that counts (not refunded in full) in it, those with two or more, and
+    those orders; store and channel are the orders', the tier the member's current one. One pass over the
+    orders of all the windows (an index-only range scan on PostgreSQL: ``idx_orders_placed_at``)."""
+    args: list[Any] = []
+    spans, labels = [], []
+    for n, window in enumerate(windows):
+        start, _ = day_bounds(window.first, tz)
+        _, end = day_bounds(window.last, tz)
+        args.extend([start, end])
+        spans.append(f"(o.placed_at >= ${len(args) - 1} AND o.placed_at < ${len(args)})")
+        labels.append(f"WHEN o.placed_at >= ${len(args) - 1} AND o.placed_at < ${len(args)} THEN {n}")
+    where = ""
+    if filters.store_id is not None:
+        args.append(filters.store_id)
+        where += f" AND o.store_id = ${len(args)}"
+    if filters.channel is not None:
+        args.append(filters.channel)
+        where += f" AND o.channel = ${len(args)}"
+    tier = _member_filters(Filters(tier=filters.tier), lowest, args).replace("m.id", "o.member_id")
+    rows = await db.fetch(
+        "SELECT w, COUNT(*) AS buyers, SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS repeat_buyers, SUM(n) AS orders "
+        f"FROM (SELECT CASE {' '.join(labels)} END AS w, o.member_id, COUNT(*) AS n FROM orders o "
+        f"WHERE ({' OR '.join(spans)}) AND o.member_id IS NOT NULL AND o.status <> 'refunded'{where}{tier} "
+        "GROUP BY 1, o.member_id) x GROUP BY w", *args)
+    found = {int(row["w"]): row for row in rows if row["w"] is not None}
+    return [{key: int((found.get(n) or {}).get(key) or 0) for key in ("buyers", "repeat_buyers", "orders")}
+            for n in range(len(windows))]
+
+
+@cached
+async def funnel(*, window: Window, tz: ZoneInfo, filters: Filters, lowest: str) -> dict[str, int]:
+    """Members who registered in the window, how many of them have ordered since, and how many twice."""
+    start, _ = day_bounds(window.first, tz)
+    _, end = day_bounds(window.last, tz)
+    args: list[Any] = [start, end]
+    row = await db.fetch_one(
+        "SELECT COUNT(*) AS registered, SUM(CASE WHEN s.order_count >= 1 THEN 1 ELSE 0 END) AS first_order, "
+        "SUM(CASE WHEN s.order_count >= 2 THEN 1 ELSE 0 END) AS repeat_order FROM members m "
+        "LEFT JOIN member_order_stats s ON s.member_id = m.id "
+        "WHERE m.registered_at >= $1 AND m.registered_at < $2 AND m.status <> 'merged'"
+        + _member_filters(filters, lowest, args), *args)
+    return {key: int((row or {}).get(key) or 0) for key in ("registered", "first_order", "repeat_order")}
+
+
+@cached
+async def points_outstanding(*, filters: Filters, lowest: str) -> dict[str, int]:
+    args: list[Any] = []
+    where = ""
+    if filters.tier is not None:
+        args.extend([lowest, filters.tier])
+        where = " WHERE COALESCE(a.tier_code, $1) = $2"
+    row = await db.fetch_one("SELECT SUM(a.points_balance) AS balance, SUM(a.points_debt) AS debt, "
+                             "SUM(a.principal_cents) AS principal, SUM(a.bonus_cents) AS bonus "
+                             f"FROM loyalty_accounts a{where}", *args)
+    return {key: int((row or {}).get(key) or 0) for key in ("balance", "debt", "principal", "bonus")}
+
+
+@cached
+async def expiring(*, now: datetime) -> dict[int, int]:
+    """Points in live lots that expire within 30, 60 and 90 days from now."""
+    cases = ", ".join(f"SUM(CASE WHEN expires_at <= ${n + 2} THEN remaining ELSE 0 END) AS d{days}"
+                      for n, days in enumerate(EXPIRING_DAYS))
+    limits = [now + timedelta(days=days) for days in EXPIRING_DAYS]
+    row = await db.fetch_one(f"SELECT {cases} FROM points_lots WHERE remaining > 0 AND expires_at > $1 "
+                             f"AND expires_at <= ${len(EXPIRING_DAYS) + 1}", now, *limits)
+    return {days: int((row or {}).get(f"d{days}") or 0) for days in EXPIRING_DAYS}
+
+
+@cached
+async def wallet_entry_sums() -> dict[str, int]:
+    row = await db.fetch_one("SELECT SUM(principal_cents) AS principal, SUM(bonus_cents) AS bonus FROM wallet_entries")
+    return {key: int((row or {}).get(key) or 0) for key in ("principal", "bonus")}
+
+
+def fact(name: str) -> Fact:
+    return FACTS[name]

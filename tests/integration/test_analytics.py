@@ -1,0 +1,550 @@
+"""Analytics: the daily aggregates equal a brute-force count over the ledgers, orders, coupons and messages;
+rebuilding a day is idempotent, also twice at once; the dashboard answers with comparisons, refuses bad
+windows with their codes, is for marketers and admins, and exports its tables (audited)."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import csv
+import io
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from tortoise.transactions import in_transaction
+
+from backend import audit, db
+from backend.analytics import build, lift
+from backend.analytics.facts import FACTS
+from backend.analytics.read import Filters, Reader
+from backend.coupons import service as coupons
+from backend.coupons.models import Coupon, Redemption
+from backend.coupons.terms import Terms
+from backend.errors import DomainError
+from backend.loyalty import orders
+from backend.loyalty import program as programs
+from backend.loyalty.models import Order, PointsEntry, Refund, TierChange, WalletEntry
+from backend.members import service as members
+from backend.members.models import ConsentRecord, Member
+from backend.stores.models import AuditLog
+from notifications import outbox
+from notifications.models import Message
+from tests.conftest import START, _truncate_all
+from tests.factories import bearer, make_staff, make_store, unique, unique_phone
+
+TZ = "Asia/Shanghai"
+ZONE = ZoneInfo(TZ)
+
+
+@pytest.fixture(autouse=True)
+def _no_cache(monkeypatch):
+    """Every read goes to the database: the tests change the data between reads within the minute."""
+    from backend.analytics import read
+
+    monkeypatch.setattr(read, "CACHE_S", 0.0)
+BASE = "/api/v1/admin/analytics"
+CHANNELS = ("pos", "online", "miniprogram")
+
+
+# -- the brute force ----------------------------------------------------------------------------------------
+
+
+def _day(at: datetime) -> date:
+    return at.astimezone(ZONE).date()
+
+
+class Tiers:
+    """The tier of a member just before a moment, from the tier changes one by one."""
+
+    def __init__(self, changes: list[TierChange], lowest: str) -> None:
+        self.lowest = lowest
+        self.by_member: dict[int, list[TierChange]] = defaultdict(list)
+        for change in sorted(changes, key=lambda c: (c.created_at, c.id)):
+            self.by_member[change.member_id].append(change)
+
+    def at(self, member_id: int, moment: datetime) -> str:
+        code = self.lowest
+        for change in self.by_member.get(member_id, []):
+            if change.created_at < moment:
+                code = change.to_code
+        return code
+
+
+def _add(out: dict, key: tuple, **measures: int) -> None:
+    into = out.setdefault(key, defaultdict(int))
+    for name, value in measures.items():
+        into[name] += value
+
+
+async def brute_force(*, before: datetime, since: datetime | None = None) -> dict[str, dict[tuple, dict[str, int]]]:
+    """Every fact table's rows as the base rows say, one row at a time, for events in [since, before)."""
+    lowest = (await programs.load(fresh=True)).tiers[0].code
+    tiers = Tiers(await TierChange.all(), lowest)
+
+    def within(at: datetime | None) -> bool:
+        return at is not None and at < before and (since is None or at >= since)
+
+    out: dict[str, dict[tuple, Any]] = {name: {} for name in FACTS}
+    for m in await Member.all():
+        if m.status != "merged" and within(m.registered_at):
+            _add(out["members"], (_day(m.registered_at), m.registration_store_id or 0, m.registration_channel,
+                                  tiers.at(m.id, m.registered_at)), new_members=1, upgrades=0, downgrades=0)
+    for c in await TierChange.all():
+        if c.reason in ("upgrade", "downgrade") and within(c.created_at):
+            _add(out["members"], (_day(c.created_at), 0, "", c.to_code), new_members=0,
+                 upgrades=int(c.reason == "upgrade"), downgrades=int(c.reason == "downgrade"))
+    buyers: dict[tuple, set[int]] = defaultdict(set)
+    zero_sales = dict.fromkeys(FACTS["sales"].measures, 0)
+    order_rows = {o.id: o for o in await Order.all()}
+    for o in order_rows.values():
+        if o.member_id is None or not within(o.placed_at):
+            continue
+        key = (_day(o.placed_at), o.store_id or 0, o.channel, tiers.at(o.member_id, o.placed_at))
+        buyers[key].add(o.member_id)
+        spent = o.principal_spent_cents + o.bonus_spent_cents
+        _add(out["sales"], key, **{**zero_sales, "orders": 1, "gmv_cents": o.amount_cents,
+                                   "discount_cents": o.discount_cents, "points_orders": int(o.points_spent > 0),
+                                   "points_value_cents": o.points_value_cents, "balance_orders": int(spent > 0),
+                                   "balance_cents": spent, "coupon_orders": int(o.discount_cents > 0),
+                                   "coupon_gmv_cents": o.amount_cents if o.discount_cents > 0 else 0})
+    for r in await Refund.all():
+        o = order_rows[r.order_id]
+        if o.member_id is not None and within(r.created_at):
+            key = (_day(r.created_at), o.store_id or 0, o.channel, tiers.at(o.member_id, r.created_at))
+            _add(out["sales"], key, **{**zero_sales, "refunds": 1, "refund_cents": r.amount_cents})
+    for key, members_ in buyers.items():
+        out["sales"][key]["buyers"] = len(members_)
+    for e in await PointsEntry.all():
+        if not within(e.created_at):
+            continue
+        p = e.points
+        _add(out["points"], (_day(e.created_at), e.store_id or 0, e.channel or "", tiers.at(e.member_id, e.created_at)),
+             issued=p if e.kind in ("earn", "bonus", "adjust") and p > 0 else 0,
+             spent=-p if e.kind == "spend" else 0, expired=-p if e.kind == "expire" else 0,
+             reversed=-p if e.kind == "refund_reversal" else 0, restored=p if e.kind == "refund_restore" else 0,
+             adjusted_out=-p if e.kind in ("adjust", "debt_repay") and p < 0 else 0, net=p)
+    for w in await WalletEntry.all():
+        if not within(w.created_at):
+            continue
+        kind = w.kind
+        _add(out["stored_value"], (_day(w.created_at), w.store_id or 0, w.channel or "",
+                                   tiers.at(w.member_id, w.created_at)),
+             topups=int(kind == "topup"), topup_principal_cents=w.principal_cents if kind == "topup" else 0,
+             topup_bonus_cents=w.bonus_cents if kind == "topup" else 0,
+             spend_principal_cents=-w.principal_cents if kind == "spend" else 0,
+             spend_bonus_cents=-w.bonus_cents if kind == "spend" else 0,
+             refund_principal_cents=w.principal_cents if kind == "refund" else 0,
+             refund_bonus_cents=w.bonus_cents if kind == "refund" else 0,
+             net_principal_cents=w.principal_cents, net_bonus_cents=w.bonus_cents)
+    zero_coupons = dict.fromkeys(FACTS["coupons"].measures, 0)
+    coupon_rows = {c.id: c for c in await Coupon.all()}
+    for c in coupon_rows.values():
+        if within(c.issued_at):
+            way = c.source if c.source in ("claim", "admin", "mall", "reward") else "other"
+            _add(out["coupons"], (_day(c.issued_at), c.template_id, 0, "", tiers.at(c.member_id, c.issued_at)),
+                 **{**zero_coupons, "issued": 1, f"issued_{way}": 1})
+        if within(c.valid_until) and c.status != "redeemed":
+            _add(out["coupons"], (_day(c.valid_until), c.template_id, 0, "", tiers.at(c.member_id, c.valid_until)),
+                 **{**zero_coupons, "expired": 1})
+    for r in await Redemption.all():
+        if r.status == "done" and within(r.created_at):
+            order = order_rows.get(r.order_id) if r.order_id else None
+            _add(out["coupons"], (_day(r.created_at), coupon_rows[r.coupon_id].template_id, r.store_id or 0,
+                                  r.channel, tiers.at(r.member_id, r.created_at)),
+                 **{**zero_coupons, "redeemed": 1, "discount_cents": r.discount_cents,
+                    "order_gmv_cents": order.amount_cents if order else 0})
+    zero_messages = dict.fromkeys(FACTS["messages"].measures, 0)
+    for m in await Message.all():
+        if not within(m.created_at):
+            continue
+        status, reason = m.status, m.reason or ""
+        _add(out["messages"], (_day(m.created_at), m.channel or "", m.purpose), **{
+            **zero_messages, "queued": 1, "sent": int(status in ("sent", "delivered")),
+            "delivered": int(status == "delivered"), "failed": int(status in ("failed", "unknown")),
+            "no_consent": int(status == "no_consent"), "capped": int(status == "capped"),
+            "quiet_hours": int(status == "expired" and reason.startswith("quiet_hours")),
+            "expired": int(status == "expired" and not reason.startswith("quiet_hours")),
+            "cancelled": int(status == "cancelled"),
+            "pending": int(status in ("queued", "deferred", "claimed", "sending"))})
+    for r in await ConsentRecord.all():
+        if not r.granted and within(r.created_at):
+            _add(out["messages"], (_day(r.created_at), r.channel, r.purpose), **{**zero_messages, "unsubscribes": 1})
+    return {name: {key: dict(values) for key, values in rows.items()} for name, rows in out.items()}
+
+
+async def stored() -> dict[str, dict[tuple, dict[str, int]]]:
+    """The fact tables' rows, keyed like the brute force."""
+    out: dict[str, dict[tuple, dict[str, int]]] = {}
+    for name, fact in FACTS.items():
+        rows = await db.fetch(f"SELECT day, {', '.join(fact.columns)} FROM {fact.table}")
+        table: dict[tuple, dict[str, int]] = {}
+        for row in rows:
+            key = (db.to_date(row["day"]), *(int(row[d]) if d in ("store_id", "template_id") else row[d]
+                                             for d in fact.dims))
+            assert key not in table, f"{name}: {key} twice"
+            table[key] = {m: int(row[m]) for m in fact.measures}
+        out[name] = table
+    return out
+
+
+def live_keyed(name: str, rows: list[dict[str, Any]], day: date) -> dict[tuple, dict[str, int]]:
+    fact = FACTS[name]
+    return {(day, *(int(r[d]) if d in ("store_id", "template_id") else r[d] for d in fact.dims)):
+            {m: r[m] for m in fact.measures} for r in rows}
+
+
+# -- the shop and its random history ------------------------------------------------------------------------
+
+
+class Shop:
+    def __init__(self, stack: Any) -> None:
+        self.stack = stack
+        self.members: list[int] = []
+        self.orders: list[str] = []
+        self.coupons: list[tuple[int, int]] = []  # (coupon id, member id)
+        self.stores: list[int] = []
+        self.templates: list[int] = []
+
+    async def open(self) -> None:
+        program = programs.default_program().model_copy(update={
+            "points_expiry": programs.PointsExpiry(policy="rolling_months", months=1), "registration_points": 100})
+        async with in_transaction() as conn:
+            await programs.save(program, conn)
+        programs.forget()
+        self.stores = [(await make_store()).id for _ in range(2)]
+        for days in (3, 20):
+            template = await coupons.create_template(
+                name=unique("券"), description="", terms=Terms(kind="amount_off", amount_off_cents=500,
+                                                               valid_days=days),
+                total_stock=None, per_member_limit=None, per_member_daily_limit=None, claimable=True,
+                claim_tiers=[], actor=audit.SYSTEM)
+            await coupons.set_status(template_id=template.id, status="active", actor=audit.SYSTEM)
+            self.templates.append(template.id)
+
+    def advance(self, minutes: int) -> None:
+        self.stack.clock.set(self.stack.clock.now() + timedelta(minutes=minutes))
+
+    async def run(self, op: tuple) -> None:
+        kind, a, b, c = op
+        if kind == "register" or not self.members:
+            result = await members.register(reg=members.Registration(
+                phone=unique_phone(), channel=CHANNELS[a % 3], store_id=self.stores[b % 2] if b % 3 else None,
+                consents={"sms_marketing": True}), pii=self.stack.pii, actor=audit.SYSTEM)
+            self.members.append(result.member.id)
+            return
+        # Most of the activity on a few members, so they have the points, balance and coupons to spend.
+        member_id = self.members[a % min(3, len(self.members))]
+        if kind == "order":
+            if c % 2 and self.coupons:
+                member_id = self.coupons[b % len(self.coupons)][1]
+            usable = [cid for cid, owner in self.coupons if owner == member_id]
+            coupon_ids = usable[:1] if c % 2 and usable else []
+            order_no = unique("A")
+            try:
+                await orders.place_order(orders.OrderInput(
+                    channel=CHANNELS[b % 2], order_no=order_no, amount_cents=1000 + b * 37 + (c % 7 == 0) * 800_000,
+                    member_id=member_id,
+                    store_id=self.stores[c % 2] if c % 3 else None, coupon_ids=coupon_ids,
+                    points_to_spend=100 if c % 4 == 1 else 0, balance_to_spend_cents=300 if c % 5 == 2 else 0),
+                    tz=TZ)
+                self.orders.append(order_no)
+            except DomainError:
+                pass  # not enough points or balance, a coupon that does not apply: nothing was written
+            for cid in coupon_ids:
+                if await Coupon.filter(id=cid, status="redeemed").exists():
+                    self.coupons.remove((cid, member_id))
+        elif kind == "refund" and self.orders:
+            order_no = self.orders[b % len(self.orders)]
+            row = await Order.get(order_no=order_no)
+            channel = row.channel
+            try:
+                await orders.refund_order(channel=channel, order_no=order_no, amount_cents=1 + c * 13, reason="退货",
+                                          refund_no=unique("R"))
+            except DomainError:
+                pass
+        elif kind == "topup":
+            await orders.topup(member_id=member_id, amount_cents=500 + b * 100, payment_ref=unique("PAY"),
+                               store_id=self.stores[c % 2], channel="pos", tz=TZ)
+        elif kind == "issue":
+            template_id = self.templates[b % 2]
+            async with in_transaction() as conn:
+                coupon, _ = await coupons.issue(conn, template_id=template_id, member_id=member_id, source="admin"
+                                                if c % 2 else "claim", source_ref=unique("b"), tz=TZ)
+            self.coupons.append((coupon.id, member_id))
+        elif kind == "message":
+            await outbox.enqueue(member_id=member_id, template_key="welcome", dedupe_key=unique("m"), conn=None)
+            if c % 2:
+                await self.stack.dispatcher.drain()
+        elif kind == "unsubscribe":
+            await members.set_consents(member_id=member_id, changes={("sms", "marketing"): False}, source="sms_reply",
+                                       text_version=None)
+        elif kind == "later":
+            self.advance(60 * (1 + b % 30) + (b % 10 == 0) * 32 * 24 * 60)  # now and then past the lots' expiry
+            await orders.expire_due_points()
+            await coupons.expire_due_coupons()
+        self.advance(7)
+
+
+operation = st.tuples(st.sampled_from(["register", "order", "order", "refund", "topup", "issue", "message",
+                                       "unsubscribe", "later", "later"]),
+                      st.integers(0, 50), st.integers(0, 50), st.integers(0, 50))
+
+
+async def _fresh(stack: Any) -> Shop:
+    await _truncate_all()
+    programs.forget()
+    stack.clock.set(START)
+    shop = Shop(stack)
+    await shop.open()
+    return shop
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(steps=st.lists(operation, min_size=4, max_size=30), today_steps=st.lists(operation, max_size=6))
+# Every path at least once: a top-up spent, a coupon used and one left to expire, a message sent, lots expired.
+@example(steps=[("register", 0, 1, 1), ("topup", 0, 5, 0), ("issue", 0, 0, 1), ("issue", 0, 0, 0),
+                ("order", 0, 0, 7), ("order", 0, 3, 2), ("message", 0, 0, 1), ("refund", 0, 0, 5),
+                ("later", 0, 10, 0), ("order", 0, 4, 0)],
+         today_steps=[("order", 0, 1, 1), ("topup", 0, 1, 1), ("message", 0, 0, 1)])
+async def test_every_aggregate_equals_a_brute_force_count_of_the_base_rows(stack, steps, today_steps):
+    shop = await _fresh(stack)
+    for step in steps:
+        await shop.run(step)
+    # A day later, every day so far is closed: build them all and compare every row.
+    shop.advance(24 * 60)
+    now = stack.clock.now()
+    current = _day(now)
+    await build.rebuild_range(first=START.astimezone(ZONE).date() - timedelta(days=1), last=current, tz=ZONE)
+    today_start, _ = build.day_bounds(current, ZONE)
+    expected = await brute_force(before=today_start)
+    assert await stored() == expected
+    # Today so far: the same SELECT over the base tables, read live.
+    for step in today_steps:
+        if step[0] != "later":
+            await shop.run(step)
+    current = _day(stack.clock.now())  # the steps may have gone past midnight
+    today_start, _ = build.day_bounds(current, ZONE)
+    reader = Reader(ZONE, Filters())
+    live = await brute_force(before=stack.clock.now() + timedelta(microseconds=1), since=today_start)
+    for name, fact in FACTS.items():
+        assert live_keyed(name, await reader.live_rows(fact), current) == live[name], name
+
+
+async def _history(stack: Any, days: int = 3) -> Shop:
+    shop = await _fresh(stack)
+    for day in range(days):
+        for n in range(4):
+            await shop.run(("register", n + day, n, n))
+            await shop.run(("order", n + day, n, n))
+            await shop.run(("topup", n, n, n))
+            await shop.run(("issue", n, n, n))
+        shop.advance(24 * 60)
+    return shop
+
+
+async def test_rebuilding_a_day_twice_or_twice_at_once_leaves_the_same_rows(stack):
+    await _history(stack)
+    day = START.astimezone(ZONE).date()
+    first = await build.rebuild_day(day=day, tz=ZONE)
+    rows = await stored()
+    assert first > 0
+    assert await build.rebuild_day(day=day, tz=ZONE) == first
+    assert await stored() == rows
+    together = await asyncio.gather(*(build.rebuild_day(day=day, tz=ZONE) for _ in range(4)))
+    assert together == [first] * 4
+    assert await stored() == rows
+    built = await db.fetch_one("SELECT rows FROM analytics_days WHERE day = $1",
+                               day if db.is_postgres() else day.isoformat())
+    assert built is not None and int(built["rows"]) == first
+
+
+async def test_the_job_builds_the_closed_days_once_and_then_only_what_changed(stack):
+    from jobs import maintenance
+
+    await _history(stack)
+    result = await maintenance.run("analytics", settings=stack.settings, kv=stack.kv, owner="scheduler")
+    assert result["outcome"] == "done", result
+    current = _day(stack.clock.now())
+    assert result["counts"]["days"] == (current - START.astimezone(ZONE).date()).days
+    today_start, _ = build.day_bounds(current, ZONE)
+    assert await stored() == await brute_force(before=today_start)
+    # An order pushed late for the first day: the next run builds that day again (and yesterday).
+    stack.clock.set(stack.clock.now() + timedelta(hours=1))
+    member_id = (await Member.first()).id
+    await orders.place_order(orders.OrderInput(channel="online", order_no=unique("L"), amount_cents=4321,
+                                               member_id=member_id, placed_at=START + timedelta(hours=1)), tz=TZ)
+    again = await maintenance.run("analytics", settings=stack.settings, kv=stack.kv, owner="scheduler")
+    assert again["outcome"] == "done", again
+    assert again["counts"]["days"] == 2
+    assert await stored() == await brute_force(before=today_start)
+
+
+# -- HTTP -------------------------------------------------------------------------------------------------
+
+
+async def _get(stack: Any, token: str, path: str, expect: int = 200, **params: Any) -> Any:
+    response = await stack.http.get(f"{BASE}/{path}", params=params, headers=bearer(token))
+    assert response.status_code == expect, response.text
+    return response.json() if response.headers.get("content-type", "").startswith("application/json") else response
+
+
+async def test_the_dashboard_answers_each_area_with_comparisons_and_series(stack):
+    await _history(stack, days=3)
+    _, admin = await make_staff(stack, role="admin")
+    first = START.astimezone(ZONE).date()
+    current = _day(stack.clock.now())
+    await build.rebuild_range(first=first, last=current, tz=ZONE)
+    window = {"from": first.isoformat(), "to": current.isoformat()}
+    sales = await _get(stack, admin, "sales", **window)
+    placed = await Order.filter(member_id__not_isnull=True).count()
+    assert sales["figures"]["orders"]["value"] == placed
+    assert sales["figures"]["orders"]["previous"] == 0
+    assert sales["figures"]["orders"]["change"] is None  # a zero base: shown as —
+    assert sales["figures"]["gmv_cents"]["value"] == sum(
+        await Order.filter(member_id__not_isnull=True).values_list("amount_cents", flat=True))
+    assert len(sales["series"]) == (current - first).days + 1
+    assert sum(p["orders"] for p in sales["series"]) == placed
+    assert sum(g["orders"] for g in sales["by_store"]) == placed
+    assert sales["range"]["built_through"] == (current - timedelta(days=1)).isoformat()
+    assert sales["range"]["live"] is True
+    # Comparing with the day before: the window of one day has the previous day as its base.
+    one = await _get(stack, admin, "sales", **{"from": (first + timedelta(days=1)).isoformat(),
+                                               "to": (first + timedelta(days=1)).isoformat()})
+    by_day = {p["day"]: p["orders"] for p in sales["series"]}
+    assert one["figures"]["orders"]["value"] == by_day[(first + timedelta(days=1)).isoformat()]
+    assert one["figures"]["orders"]["previous"] == by_day[first.isoformat()]
+    members_ = await _get(stack, admin, "members", **window)
+    assert members_["figures"]["new_members"]["value"] == await Member.all().count()
+    assert members_["figures"]["total"]["value"] == await Member.filter(status="active").count()
+    assert [step["step"] for step in members_["funnel"]] == ["registered", "first_order", "repeat_order"]
+    store = (await Order.filter(store_id__not_isnull=True).first()).store_id
+    filtered = await _get(stack, admin, "sales", store=store, **window)
+    assert filtered["figures"]["orders"]["value"] == await Order.filter(store_id=store).count()
+    points = await _get(stack, admin, "points", **window)
+    issued = sum(p for p in await PointsEntry.filter(kind__in=["earn", "bonus"]).values_list("points", flat=True))
+    assert points["figures"]["issued"]["value"] == issued
+    assert points["liability"]["liability_cents"] == points["liability"]["balance"] * 100 // 100
+    wallet = await _get(stack, admin, "stored-value", **window)
+    assert wallet["reconciliation"]["reconciled"] is True
+    assert sum(s["principal_cents"] for s in wallet["by_store_outstanding"]) == wallet["outstanding_principal_cents"]
+    coupons_ = await _get(stack, admin, "coupons", **window)
+    assert coupons_["figures"]["issued"]["value"] == await Coupon.all().count()
+    messages = await _get(stack, admin, "messages", **window)
+    assert messages["figures"]["queued"]["value"] == await Message.all().count()
+    overview = await _get(stack, admin, "overview", **window)
+    assert overview["figures"]["orders"]["value"] == placed
+
+
+async def test_bad_windows_are_refused_with_their_codes(stack):
+    _, admin = await make_staff(stack, role="admin")
+    answer = await _get(stack, admin, "sales", 422, **{"from": "2026-03-05", "to": "2026-03-01"})
+    assert answer["error"]["code"] == "ANALYTICS_RANGE_INVALID"
+    answer = await _get(stack, admin, "members", 422, **{"from": "2025-01-01", "to": "2026-03-01"})
+    assert answer["error"]["code"] == "ANALYTICS_RANGE_TOO_LONG"
+    assert answer["error"]["details"]["max_days"] == 366
+    assert (await _get(stack, admin, "points", 200, **{"from": "2025-03-01", "to": "2026-03-01"}))["range"]["days"] == 366
+    answer = await _get(stack, admin, "coupons", 400, **{"from": "2026-03-01T00:00:00Z"})
+    assert answer["error"]["code"] == "VALIDATION_FAILED"
+
+
+async def test_marketers_and_admins_may_read_clerks_may_not(stack):
+    _, clerk = await make_staff(stack)
+    _, marketer = await make_staff(stack, role="marketer")
+    _, admin = await make_staff(stack, role="admin")
+    for path in ("overview", "members", "sales", "points", "stored-value", "coupons", "messages"):
+        await _get(stack, marketer, path)
+        await _get(stack, admin, path)
+        assert (await _get(stack, clerk, path, 403))["error"]["code"] == "FORBIDDEN"
+    response = await stack.http.get(f"{BASE}/sales")
+    assert response.status_code == 401
+
+
+async def test_an_unknown_touch_is_not_found(stack):
+    _, marketer = await make_staff(stack, role="marketer")
+    assert (await _get(stack, marketer, "touches/999999", 404))["error"]["code"] == "TOUCH_NOT_FOUND"
+
+
+def test_the_lift_interval_is_the_two_proportion_test():
+    tested = lift.two_proportions(120, 1000, 80, 1000)
+    assert tested["lift"] == 0.04
+    # se = sqrt(.12*.88/1000 + .08*.92/1000) = 0.013342
+    assert (tested["ci_low"], tested["ci_high"]) == (0.0138, 0.0662)
+    assert tested["significant"] is True and tested["p_value"] < 0.01
+    noise = lift.two_proportions(11, 100, 10, 100)
+    assert noise["ci_low"] < 0 < noise["ci_high"] and noise["significant"] is False
+    assert lift.two_proportions(5, 10, 0, 0)["lift"] is None
+
+
+async def test_each_table_exports_as_csv_and_xlsx_with_the_filters_and_is_audited(stack):
+    import openpyxl
+
+    await _history(stack, days=2)
+    _, admin = await make_staff(stack, role="admin")
+    first = START.astimezone(ZONE).date()
+    current = _day(stack.clock.now())
+    await build.rebuild_range(first=first, last=current, tz=ZONE)
+    window = {"from": first.isoformat(), "to": current.isoformat()}
+    for path, table in (("members", "analytics_member_days"), ("sales", "analytics_sales_days"),
+                        ("points", "analytics_points_days"), ("stored-value", "analytics_wallet_days"),
+                        ("coupons", "analytics_coupon_days"), ("messages", "analytics_message_days")):
+        response = await _get(stack, admin, f"{path}/export", **window)
+        assert response.content.startswith(codecs.BOM_UTF8)
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+        assert rows[0][0] == "日期"
+        closed = await db.fetch(f"SELECT COUNT(*) AS n FROM {table}")
+        assert len(rows) - 1 >= int(closed[0]["n"]), path
+        book = await _get(stack, admin, f"{path}/export", format="xlsx", **window)
+        sheet = openpyxl.load_workbook(io.BytesIO(book.content), read_only=True).worksheets[0]
+        assert len(list(sheet.iter_rows(values_only=True))) == len(rows)
+    store = (await Order.filter(store_id__not_isnull=True).first()).store_id
+    response = await _get(stack, admin, "sales/export", store=store, **window)
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    orders_ = sum(int(row[rows[0].index("订单数")]) for row in rows[1:])
+    assert orders_ == await Order.filter(store_id=store, member_id__not_isnull=True).count()
+    audits = await AuditLog.filter(action="export.analytics_sales").order_by("id")
+    assert len(audits) == 3 and audits[-1].after["filters"]["store_id"] == store
+    assert audits[-1].after["rows"] == len(rows) - 1
+
+
+async def test_a_touch_shows_its_funnel_and_its_lift_against_the_hold_out(stack, every_message_ends_final):
+    from tests.integration.test_touches import act, run, segment, touch
+    from tests.notify_helpers import add_promo, admin_token, shopper
+
+    admin = await admin_token(stack)
+    await add_promo(stack, admin)
+    shoppers = [(await shopper(stack, sms_marketing=True))[0] for _ in range(30)]
+    audience = await segment(stack, admin, {"field": "has_phone", "op": "eq", "value": True})
+    created = await touch(stack, admin, audience={"segment_id": audience}, channels=["sms"], holdout_pct=30)
+    await act(stack, admin, created["id"], "schedule")
+    await run(stack, created["id"])
+    await stack.dispatcher.drain()
+    stack.clock.set(stack.clock.now() + timedelta(hours=1))
+    for member_id in shoppers[::2]:
+        await orders.place_order(orders.OrderInput(channel="pos", order_no=unique("T"), amount_cents=5000,
+                                                   member_id=member_id), tz=TZ)
+    stats = (await stack.http.get(f"/api/v1/admin/touches/{created['id']}/stats", headers=bearer(admin))).json()
+    answer = await _get(stack, admin, f"touches/{created['id']}")
+    assert {step["step"]: step["count"] for step in answer["funnel"]} == stats["funnel"]
+    assert answer["funnel"][0]["rate"] == 1.0
+    treatment, holdout = stats["conversions"]["treatment"], stats["conversions"]["holdout"]
+    assert answer["treatment"]["members"] + answer["holdout"]["members"] == 30
+    assert answer["lift"] == lift.two_proportions(treatment["converted"], treatment["members"],
+                                                  holdout["converted"], holdout["members"])
+
+
+async def test_the_scheduler_builds_the_analytics_every_hour(stack):
+    from datetime import UTC
+
+    from jobs.scheduler import Host
+
+    desired = await Host(stack.settings, stack.kv).desired()
+    trigger = desired["maintenance:analytics"][0]
+    first = trigger.get_next_fire_time(None, datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    assert (first.minute, second - first) == (7, timedelta(hours=1))
