@@ -10,7 +10,7 @@
   const ROLE_NAMES = { admin: "管理员", marketer: "营销", clerk: "店员" };
   const CONSOLE_ROLES = ["admin", "marketer"];
   // Navigation groups, in the order the menu shows them.
-  const GROUPS = ["首页", "会员", "营销", "消息", "优惠券", "忠诚度", "系统管理"];
+  const GROUPS = ["首页", "数据分析", "会员", "营销", "消息", "优惠券", "忠诚度", "系统管理"];
 
   const $ = (selector, root = document) => root.querySelector(selector);
 

@@ -1,4 +1,5 @@
-// Home: shortcuts to the daily work and what is in flight (running touches, the last job runs).
+// Home: the dashboard's headline figures, shortcuts to the daily work and what is in flight (running touches, the
+// last job runs).
 (() => {
   "use strict";
   const C = window.Console;
@@ -22,6 +23,16 @@
       const staff = C.staff;
       view.append(ui.header("首页"),
         el("p", { class: "lead" }, `${staff.username}（${fmt.role(staff.role)}），欢迎回来。`));
+      // The analytics dashboard's headline figures (数据分析 → 数据概览), the last 30 days; a failure leaves
+      // the rest of the home page working.
+      if (C.analytics) {
+        const figures = ui.section("数据概览（近30天）");
+        figures.dataset.home = "analytics";
+        view.append(figures);
+        C.analytics.loadDashboard({}).then((d) => figures.append(C.analytics.headline(d),
+          el("p", {}, el("a", { href: "#/analytics/overview" }, "查看数据分析与趋势"))))
+          .catch((error) => figures.append(ui.errorNotice(error)));
+      }
       view.append(ui.section("常用操作", el("ul", { class: "shortcuts" }, SHORTCUTS.map(([href, label, hint]) =>
         el("li", {}, el("a", { href }, el("strong", {}, label), el("span", { class: "muted" }, hint)))))));
       const inFlight = ui.section("进行中的触达");
