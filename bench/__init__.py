@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from bench.project import Project
 
 # The server's default (backend.db); the asyncpg baseline's pool is the same size.
-POOL_SIZE_DEFAULT = int(os.environ.get("DB_POOL_SIZE") or 20)
+POOL_SIZE_DEFAULT = int(os.environ.get("DB_POOL_SIZE") or 10)  # the project's default (backend.db)
 SEQ = "{seq}"  # in a header value or a body: replaced by a value distinct for every request
 POOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PATH_SAFE = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")  # a pool value used in a path

@@ -60,7 +60,7 @@ async def test_connections_are_handed_out_in_the_order_they_were_asked_for(stack
                 conn = await client.take(pool)
                 served.append(ticket)
                 await asyncio.sleep(0)
-                await pool.release(conn)
+                await client.give(pool, conn)
 
         async with asyncio.timeout(30):
             await asyncio.gather(*(caller() for _ in range(30)))
