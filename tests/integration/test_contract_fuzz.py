@@ -106,6 +106,21 @@ class Callers:
 
 def _send(session: requests.Session, case: Any, base_url: str, callers: Callers, role: str | None,
           signed: bool) -> requests.Response:
+    """Send one case; a connection reset once is retried on a new connection.
+
+    A pooled keep-alive connection the server closes just as the next case goes out on it is reset
+    by the operating system, not answered by the app: the case is sent again on a fresh connection.
+    A server that resets the same case twice fails the run.
+    """
+    try:
+        return _send_once(session, case, base_url, callers, role, signed)
+    except requests.ConnectionError:
+        session.close()  # drops every pooled connection; the next request opens a new one
+        return _send_once(session, case, base_url, callers, role, signed)
+
+
+def _send_once(session: requests.Session, case: Any, base_url: str, callers: Callers, role: str | None,
+               signed: bool) -> requests.Response:
     kwargs = case.as_transport_kwargs(base_url=base_url)
     kwargs.setdefault("headers", {})
     if signed:
