@@ -7,6 +7,11 @@ on), and a small control server through which a test tells the fake WeChat which
 phone-number codes exist (the codes a real WeChat client would have been given). It prints one JSON
 line with the three addresses and the seed's ids, then serves until its standard input closes. With
 ``--test-clock`` its time can be moved forward (``TEST_CLOCK=1``) by the one test that started it.
+
+WeChat Pay is the loopback fake too (``tests/fakes/wechatpay.py``, the fake WeChat's app id bound to its
+merchant) and the seed has top-up bonus rules; the control server's ``POST /pay`` is the shopper paying in
+WeChat, optionally followed by WeChat Pay's signed notification to our callback. ``--no-wechatpay``
+starts a stack without it (top-ups answer ``enabled: false``).
 """
 
 from __future__ import annotations
@@ -24,13 +29,45 @@ import httpx
 
 from tests.conftest import stack_environment, start_server, stop_server
 from tests.fakes.wechat import FakeWeChat
+from tests.fakes.wechatpay import FakeWeChatPay
 
 DEMO_PASSWORD = "demo-pass-2026"
 ADMIN = "/api/v1/admin"
+NOTIFY_PATH = "/api/v1/callbacks/wechatpay"
+# 充100送20, 充300送80: what the top-up page offers as chips; online only, so counter top-ups (the ledger
+# tests) get no bonus.
+TOPUP_BONUSES = [{"min_amount_cents": 10000, "bonus_cents": 2000, "channels": ["online"]},
+                 {"min_amount_cents": 30000, "bonus_cents": 8000, "channels": ["online"]}]
 
 
-def control_server(fake: FakeWeChat) -> ThreadingHTTPServer:
-    """POST /codes {code, openid, unionid?}, POST /phone-codes {phone_code, phone}, GET /sent."""
+def pay_order(pay: FakeWeChatPay | None, api: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+    """The shopper pays an order in WeChat (by ``out_trade_no``, or by ``package`` = ``prepay_id=…`` as
+    ``wx.requestPayment`` knows it); with ``notify`` WeChat Pay then posts its signed notification to us."""
+    if pay is None:
+        return 409, {"error": "this stack has no WeChat Pay (--no-wechatpay)"}
+    no = body.get("out_trade_no")
+    if not no and body.get("package"):
+        prepay_id = str(body["package"]).removeprefix("prepay_id=")
+        no = next((k for k, order in list(pay.orders.items()) if order["prepay_id"] == prepay_id), None)
+    if not no or no not in pay.orders:
+        return 404, {"error": f"no such order at WeChat Pay: {no or body.get('package')}"}
+    try:
+        paid = pay.pay(no)
+    except AssertionError as exc:
+        return 409, {"error": str(exc)}
+    answer: dict[str, Any] = {"ok": True, "out_trade_no": no, "transaction_id": paid["transaction_id"],
+                              "notified": None}
+    if body.get("notify"):
+        headers, data = pay.notification(paid)
+        answer["notified"] = pay.deliver(api["base"] + NOTIFY_PATH, headers, data).status_code
+    return 200, answer
+
+
+def control_server(fake: FakeWeChat, pay: FakeWeChatPay | None = None,
+                   api: dict[str, str] | None = None) -> ThreadingHTTPServer:
+    """POST /codes {code, openid, unionid?}, POST /phone-codes {phone_code, phone}, GET /sent,
+    POST /pay {out_trade_no | package, notify} (``api["base"]``: the app, filled in once it listens)."""
+    api = api if api is not None else {}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -54,6 +91,8 @@ def control_server(fake: FakeWeChat) -> ThreadingHTTPServer:
                 fake.add_code(body["code"], openid=body["openid"], unionid=body.get("unionid"))
             elif self.path == "/phone-codes":
                 fake.add_phone_code(body["phone_code"], body["phone"])
+            elif self.path == "/pay":
+                return self._answer(*pay_order(pay, api, body))
             else:
                 return self._answer(404, {"error": self.path})
             return self._answer(200, {"ok": True})
@@ -68,7 +107,8 @@ def control_server(fake: FakeWeChat) -> ThreadingHTTPServer:
 
 
 async def seed(http: httpx.AsyncClient) -> dict[str, Any]:
-    """What the pages need beyond the demo seed: a claimable coupon, a points-mall item, check-in on."""
+    """What the pages need beyond the demo seed: a claimable coupon, a points-mall item, check-in on, top-up
+    bonus rules."""
     login = await http.post("/api/v1/staff/session", json={"username": "admin", "password": DEMO_PASSWORD})
     login.raise_for_status()
     headers = {"Authorization": f"Bearer {login.json()['token']}"}
@@ -97,10 +137,10 @@ async def seed(http: httpx.AsyncClient) -> dict[str, Any]:
                "rewards": [{"day": 3, "points": 10},
                            {"day": 7, "points": 30, "coupon_template_id": center["id"]}]}
     saved = await http.put(f"{ADMIN}/loyalty-program", headers=headers,
-                           json={**program.json(), "checkin": checkin})
+                           json={**program.json(), "checkin": checkin, "topup_bonuses": TOPUP_BONUSES})
     saved.raise_for_status()
     return {"center_template_id": center["id"], "mall_item_id": item.json()["id"],
-            "mall_points_price": 100, "checkin": checkin}
+            "mall_points_price": 100, "checkin": checkin, "topup_bonuses": TOPUP_BONUSES}
 
 
 async def main() -> None:
@@ -109,30 +149,39 @@ async def main() -> None:
 
     fake = FakeWeChat()
     wechat_base = fake.start()
-    control = control_server(fake)
+    # WeChat Pay binds the merchant to the mini-program's app id: the fake WeChat's.
+    pay = None if "--no-wechatpay" in sys.argv[1:] else FakeWeChatPay(appid=fake.app_id)
+    if pay is not None:
+        pay.start()
+    api: dict[str, str] = {}
+    control = control_server(fake, pay, api)
     tmp = Path(tempfile.mkdtemp(prefix="mp-stack-"))
     # --test-clock: a stack whose time a test may move (POST /api/v1/admin/test-clock/advance); started by
     # that test alone, so the shared stack's time never jumps under the other test files.
     test_clock = "--test-clock" in sys.argv[1:]
-    env = stack_environment("sqlite", tmp, fake, wechat_base, **({"TEST_CLOCK": "1"} if test_clock else {}))
+    env = stack_environment("sqlite", tmp, fake, wechat_base, wechatpay=pay,
+                            **({"TEST_CLOCK": "1"} if test_clock else {}))
     from backend.settings import load_settings
 
     settings = load_settings(env)
     app = create_app(settings, configure_logs=False)
     server, port = await start_server(app)
     base = f"http://127.0.0.1:{port}"
+    api["base"] = base
     demo = await seed_demo(settings)
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         extra = await seed(http)
     print(json.dumps({
         "api": base, "control": f"http://127.0.0.1:{control.server_address[1]}", "wechat_app_id": fake.app_id,
         "demo_password": DEMO_PASSWORD, "demo_members": demo["members"], "test_clock": test_clock,
-        **extra,
+        "wechatpay": pay is not None, "wechatpay_mchid": pay.mchid if pay else None, **extra,
     }, ensure_ascii=False), flush=True)
     # Serve until the test runner closes our standard input (or dies, which closes it too).
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await stop_server(server)
     control.shutdown()
+    if pay is not None:
+        pay.stop()
     fake.stop()
 
 

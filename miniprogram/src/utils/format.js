@@ -6,6 +6,23 @@ function yuan(cents) {
   return `${sign}¥${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
 
+// 10000 → "100", 9950 → "99.5": an amount in yuan without its trailing zeros (chips, 充100送20).
+function yuanShort(cents) {
+  const value = Math.abs(Number(cents || 0));
+  const whole = Math.floor(value / 100);
+  const fen = value % 100;
+  if (!fen) return String(whole);
+  return `${whole}.${String(fen).padStart(2, '0').replace(/0$/, '')}`;
+}
+
+// What a shopper typed in yuan ("100", "99.5", "0.01") → integer fen; null unless it is a plain number
+// with at most two decimals. Read digit by digit: 0.29 * 100 is not 29 in floating point.
+function parseYuan(text) {
+  const match = /^(\d{1,9})(?:\.(\d{0,2}))?$/.exec(String(text == null ? '' : text).trim());
+  if (!match) return null;
+  return Number(match[1]) * 100 + Number((match[2] || '').padEnd(2, '0'));
+}
+
 function pad(n) {
   return String(n).padStart(2, '0');
 }
@@ -25,4 +42,4 @@ function points(n) {
   return Number(n || 0).toLocaleString('en-US');
 }
 
-module.exports = { yuan, dateTime, date, points };
+module.exports = { yuan, yuanShort, parseYuan, dateTime, date, points };

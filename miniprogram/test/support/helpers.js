@@ -124,6 +124,15 @@ async function admin(method, pathname, body, { freshToken = false } = {}) {
   return httpJson(method, `${current.api}/api/v1/admin${pathname}`, body, headers);
 }
 
+// The shopper pays in WeChat the order wx.requestPayment was given (its `package`, prepay_id=…): the fake
+// WeChat Pay marks it paid and, with `notify`, posts its signed notification to our callback.
+async function payAtWeChat(paymentOptions, { notify = true } = {}) {
+  const res = await httpJson('POST', `${current.control}/pay`, { package: paymentOptions.package, notify },
+    { 'Content-Type': 'application/json' });
+  if (res.statusCode !== 200) throw new Error(`pay: ${res.statusCode} ${JSON.stringify(res.data)}`);
+  return res.data;
+}
+
 // A built-in tag's attribute as the WXML bound it (the simulator keeps it on the virtual node only).
 function attr(node, name) {
   const vt = (node._exparserNode || node)._vt;
@@ -179,5 +188,5 @@ function snapshot(comp, name) {
 module.exports = {
   attr, snapshot,
   SRC, stack, simulate, freshWx, api, loadPage, waitFor, text, uniquePhone, phoneCode, registerMember,
-  staffToken, clerkScan, admin, givePoints, httpJson, startStack,
+  staffToken, clerkScan, admin, givePoints, httpJson, startStack, payAtWeChat,
 };

@@ -91,6 +91,19 @@ function createWx(stack) {
       (options.tmplIds || []).forEach((id) => { result[id] = wx.subscribeAnswer; });
       setTimeout(() => options.success && options.success(result), 0);
     },
+    // WeChat's payment sheet: `wx.payment(options)` (set by a test) is what the shopper does there and
+    // resolves the errMsg ('requestPayment:ok', 'requestPayment:fail cancel', …); without one it fails.
+    payment: null,
+    requestPayment(options = {}) {
+      calls.push({ name: 'requestPayment', options });
+      const run = wx.payment ? Promise.resolve().then(() => wx.payment(options))
+        : Promise.resolve('requestPayment:fail no payment stubbed');
+      run.then((errMsg) => {
+        const res = { errMsg };
+        if (/:ok$/.test(errMsg)) { if (options.success) options.success(res); } else if (options.fail) options.fail(res);
+        if (options.complete) options.complete(res);
+      }, (e) => options.fail && options.fail({ errMsg: `requestPayment:fail ${e.message}` }));
+    },
     onUserCaptureScreen() {},
     offUserCaptureScreen() {},
     vibrateShort: record('vibrateShort'),

@@ -1,5 +1,6 @@
 // 我的资产: points and what expires when, stored value (principal and bonus), tier with its progress
-// and benefits (what assets.tier carries: the shopper routes have no program document), coupons.
+// and benefits (what assets.tier carries: the shopper routes have no program document), coupons; a 充值
+// button beside the balance when top-ups can be paid here (topup-options says enabled).
 const api = require('../../utils/api.js');
 const config = require('../../config.js');
 const format = require('../../utils/format.js');
@@ -26,7 +27,7 @@ Component({
   data: {
     colors: config.colors, state: 'loading', error: '', notice: '',
     tier: null, benefits: [], progressPct: 0, progressText: '', nextText: '',
-    points: '0', debt: '', expiring: [], balance: '¥0.00', principal: '¥0.00', bonus: '¥0.00', couponCount: 0,
+    points: '0', debt: '', expiring: [], balance: '¥0.00', principal: '¥0.00', bonus: '¥0.00', couponCount: 0, canTopup: false,
   },
   methods: {
     onLoad() {
@@ -51,7 +52,9 @@ Component({
       }, (err) => this.setData({ state: 'error', error: err.message }));
     },
     fetch() {
-      return api.get('/me/assets').then((a) => {
+      // Whether 充值 is offered; a failure there hides the button and leaves the rest of the page alone.
+      const topup = api.get('/wallet/topup-options').then((o) => !!o.enabled, () => false);
+      return Promise.all([api.get('/me/assets'), topup]).then(([a, canTopup]) => {
         const tier = a.tier;
         const next = tier.next;
         const measure = MEASURES[tier.measure] || String;
@@ -72,6 +75,7 @@ Component({
           principal: format.yuan(a.principal_cents),
           bonus: format.yuan(a.bonus_cents),
           couponCount: a.coupons.available_count,
+          canTopup,
         });
       }, (err) => this.setData({ state: 'error', error: err.message }));
     },
@@ -80,6 +84,7 @@ Component({
     goBalance() { wx.navigateTo({ url: '/pages/ledger/index?kind=balance' }); },
     goOrders() { wx.navigateTo({ url: '/pages/orders/index' }); },
     goCheckin() { wx.navigateTo({ url: '/pages/checkin/index' }); },
+    goTopup() { wx.navigateTo({ url: '/pages/topup/index' }); },
     goCoupons() { wx.switchTab({ url: '/pages/coupons/index' }); },
     subscribe() {
       return subscribe.ask(['pointsExpiry']).then((answer) => {
