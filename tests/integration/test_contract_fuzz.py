@@ -106,17 +106,20 @@ class Callers:
 
 def _send(session: requests.Session, case: Any, base_url: str, callers: Callers, role: str | None,
           signed: bool) -> requests.Response:
-    """Send one case; a connection reset once is retried on a new connection.
+    """Send one case; a connection reset is retried (twice at most) on a new connection.
 
-    A pooled keep-alive connection the server closes just as the next case goes out on it is reset
-    by the operating system, not answered by the app: the case is sent again on a fresh connection.
-    A server that resets the same case twice fails the run.
+    The server closes a connection on a request it refuses before reading it all (a header its parser
+    rejects, a body over the limit) and the operating system then resets it under the part still being
+    sent, so whether the client reads the refusal first is timing. Such a case is sent again on a fresh
+    connection; a case reset three times fails the run, named.
     """
-    try:
-        return _send_once(session, case, base_url, callers, role, signed)
-    except requests.ConnectionError:
-        session.close()  # drops every pooled connection; the next request opens a new one
-        return _send_once(session, case, base_url, callers, role, signed)
+    for _ in range(3):
+        try:
+            return _send_once(session, case, base_url, callers, role, signed)
+        except requests.ConnectionError as exc:
+            session.close()  # drops every pooled connection; the next request opens a new one
+            error = exc
+    raise AssertionError(f"connection reset three times: {case.method} {case.formatted_path}: {error}")
 
 
 def _send_once(session: requests.Session, case: Any, base_url: str, callers: Callers, role: str | None,
