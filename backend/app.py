@@ -53,6 +53,7 @@ def _register_blueprints(app: Sanic) -> None:
         console_jobs,
         console_loyalty,
         console_members,
+        console_membership,
         console_payments,
         console_privacy,
         console_staff,
@@ -88,6 +89,7 @@ def _register_blueprints(app: Sanic) -> None:
     app.blueprint(mp_payments.bp)
     app.blueprint(mp_payments.callbacks)
     app.blueprint(console_payments.bp)
+    app.blueprint(console_membership.bp)
     app.blueprint(console_analytics.bp)
 
 

@@ -143,6 +143,60 @@ class ReferralRule(Rule):
                                    "first order")
 
 
+MembershipPeriod = Literal["month", "quarter", "year"]
+PERIOD_MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
+
+
+class CouponPackItem(Rule):
+    template_id: TemplateId
+    count: int = Field(1, ge=1, le=10, description="coupons of this template in each month's pack")
+
+
+class MembershipPlan(Rule):
+    """A paid membership plan (付费会员): bought and renewed with WeChat Pay in the mini-program, one period at a
+    time. A period bought keeps the benefits the plan had when it was bought (they are copied onto it)."""
+
+    code: str = Field(pattern=r"^[a-z0-9_]{1,20}$")
+    name: str = Field(min_length=1, max_length=20)
+    period: MembershipPeriod = Field(description="what one purchase grants: a month, a quarter (3) or a year (12)")
+    price_cents: int = Field(ge=1, le=100_000_000, description="the price of one period, in fen")
+    on_sale: bool = Field(True, description="offered in the mini-program; periods already bought run on either way")
+    discount_pct: int = Field(100, ge=1, le=100, description="member price on the order amount for the POS: "
+                                                             "95 = 95折, 100 = none")
+    points_multiplier_pct: int = Field(100, ge=100, le=1000, description="150 = points ×1.5, multiplied with the "
+                                                                        "tier's")
+    free_shipping: bool = False
+    monthly_coupons: list[CouponPackItem] = Field(default_factory=list, max_length=10,
+                                                  description="the coupon pack issued each month of a paid period")
+    coupon_center_priority: bool = Field(False, description="sees the coupon center's coupons first")
+
+    def benefits(self) -> dict[str, object]:
+        return {"discount_pct": self.discount_pct, "points_multiplier_pct": self.points_multiplier_pct,
+                "free_shipping": self.free_shipping,
+                "monthly_coupons": [item.model_dump() for item in self.monthly_coupons],
+                "coupon_center_priority": self.coupon_center_priority}
+
+
+class MembershipRules(Rule):
+    plans: list[MembershipPlan] = Field(default_factory=list, max_length=10)
+    refund_days: int = Field(7, ge=0, le=90, description="cooling-off: a period bought this many days ago or less "
+                                                        "can be refunded, if none of its benefits was used")
+
+    @model_validator(mode="after")
+    def codes_unique(self) -> MembershipRules:
+        codes = [plan.code for plan in self.plans]
+        if len(set(codes)) != len(codes):
+            raise ValueError("会员方案代码不能重复")
+        for plan in self.plans:
+            templates = [item.template_id for item in plan.monthly_coupons]
+            if len(set(templates)) != len(templates):
+                raise ValueError(f"会员方案 {plan.code} 的每月券包中同一券模板只能出现一次")
+        return self
+
+    def plan(self, code: str) -> MembershipPlan | None:
+        return next((plan for plan in self.plans if plan.code == code), None)
+
+
 class Program(Rule):
     tiers: list[Tier] = Field(min_length=1, max_length=MAX_TIERS)
     tier_measure: Literal["spend", "points", "orders"] = "spend"
@@ -160,6 +214,7 @@ class Program(Rule):
     registration_coupon_template_ids: list[TemplateId] = Field(default_factory=list, max_length=10)
     referral: ReferralRule = ReferralRule()
     checkin: CheckinRule = CheckinRule()
+    membership: MembershipRules = MembershipRules()
 
     @model_validator(mode="after")
     def consistent(self) -> Program:
