@@ -4,7 +4,9 @@
 rebuild of the same day waits on; its DELETE then sees this one's rows), so rebuilding a day twice, or twice
 at once, leaves the same rows. ``due_days`` is the job's increment: days never built up to yesterday, yesterday
 itself (messages change state after the day they were queued), and the days of late changes to closed days
-since the last build (orders pushed with an earlier ``placed_at``, reversed redemptions, message results).
+since the last build (orders pushed with an earlier ``placed_at``, refunds, reversed redemptions, message
+results; for a late or refunded order also the days of the member's later orders, whose gaps to their previous
+ones it changes: ``backend.analytics.buyers``).
 Today is never stored: its figures are read live from the base tables (``backend.analytics.read``).
 """
 
@@ -20,6 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from backend import clock, db
+from backend.analytics import buyers
 from backend.analytics.facts import FACTS, Fact
 from backend.loyalty import program as programs
 
@@ -72,6 +75,7 @@ async def _build(day: date, tz: ZoneInfo, conn: BaseDBAsyncClient) -> int:
         await db.fetch(_insert_sql(fact, conn), start, end, lowest, param, conn=conn)
         counted = await db.fetch_one(f"SELECT COUNT(*) AS n FROM {fact.table} WHERE day = $1", param, conn=conn)
         rows += int(counted["n"]) if counted else 0
+    rows += await buyers.rebuild(day=day, start=start, end=end, lowest=lowest, tz=tz, conn=conn)
     await db.fetch("UPDATE analytics_days SET rows = $2 WHERE day = $1", param, rows, conn=conn)
     return rows
 
@@ -106,7 +110,18 @@ _LATE = (
     ("created_at", "messages", "updated_at"),
     ("created_at", "coupon_redemptions", "reversed_at"),
     ("registered_at", "members", "updated_at"),
+    ("o.placed_at", "order_refunds r JOIN orders o ON o.id = r.order_id", "r.created_at"),
 )
+# An order placed late or refunded (in full) changes the gaps to it of the member's later orders
+# (``backend.analytics.buyers``): their days are due too.
+_LATER = """
+SELECT l.placed_at AS at FROM orders l JOIN (
+    SELECT o.member_id, MIN(o.placed_at) AS since FROM orders o WHERE o.created_at >= $1 AND o.placed_at < $2
+       AND o.member_id IS NOT NULL GROUP BY o.member_id
+    UNION ALL
+    SELECT o.member_id, MIN(o.placed_at) FROM order_refunds r JOIN orders o ON o.id = r.order_id
+     WHERE r.created_at >= $1 AND o.placed_at < $2 AND o.member_id IS NOT NULL GROUP BY o.member_id) c
+    ON l.member_id = c.member_id AND l.placed_at > c.since AND l.placed_at < $2"""
 
 
 async def due_days(*, tz: ZoneInfo) -> list[date]:
@@ -133,6 +148,8 @@ async def due_days(*, tz: ZoneInfo) -> list[date]:
             for row in await db.fetch(f"SELECT {event} AS at FROM {table} WHERE {changed} >= $1 AND {event} < $2 "
                                       f"LIMIT {LATE_LIMIT}", since, before):
                 due.add(merchant_day(row["at"], tz))
+        for row in await db.fetch(f"{_LATER} LIMIT {LATE_LIMIT}", since, before):
+            due.add(merchant_day(row["at"], tz))
     return sorted(day for day in due if day <= yesterday)
 
 

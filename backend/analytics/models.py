@@ -151,6 +151,30 @@ class MessageDay(Model):
         unique_together = (("day", "channel", "purpose"),)
 
 
+class BuyerDay(Model):
+    """Orders that count (member orders not refunded in full) of a day, by how many days before each one the
+    member's previous and second previous such order in the scope was: what exact distinct-buyer and repeat-buyer
+    counts over any window of up to 366 days are sums of (``backend.analytics.buyers``).
+
+    ``scope`` is '' (all of the member's orders), 'store', 'channel' or 'tier' (the member's tier at the time),
+    ``value`` the store id, channel or tier code ('' for the whole). ``firsts``: the day's orders whose previous
+    order in the scope was ``gap`` days earlier; ``seconds``: those whose second previous one was. ``gap`` 366:
+    none within the 365 days before.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField()
+    scope = fields.CharField(max_length=8, default="")
+    value = fields.CharField(max_length=20, default="")
+    gap = fields.SmallIntField()
+    firsts = fields.IntField(default=0)
+    seconds = fields.IntField(default=0)
+
+    class Meta:
+        table = "analytics_buyer_days"
+        unique_together = (("scope", "value", "day", "gap"),)
+
+
 # Indexes on the base tables the per-day rebuild reads by time (SQLite; PostgreSQL's are in migration 16).
 BASE_INDEXES = (
     ("idx_orders_placed_at", "orders", "placed_at"),

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend import clock, db
+from backend.analytics import buyers as buyer_rows
 from backend.analytics.build import day_bounds, lowest_tier, today
 from backend.analytics.facts import FACTS, Fact
 
@@ -255,35 +256,45 @@ async def activity(*, at: datetime, filters: Filters, lowest: str) -> dict[str, 
     return {key: int((row or {}).get(key) or 0) for key in ("active_30", "active_90", "churn_risk")}
 
 
-@cached
 async def buyers(*, windows: list[Window], tz: ZoneInfo, filters: Filters, lowest: str) -> list[dict[str, int]]:
     """Per window: members with an order that counts (not refunded in full) in it, those with two or more, and
-    those orders; store and channel are the orders', the tier the member's current one. One pass over the
-    orders of all the windows (an index-only range scan on PostgreSQL: ``idx_orders_placed_at``)."""
-    args: list[Any] = []
-    spans, labels = [], []
-    for n, window in enumerate(windows):
-        start, _ = day_bounds(window.first, tz)
-        _, end = day_bounds(window.last, tz)
-        args.extend([start, end])
-        spans.append(f"(o.placed_at >= ${len(args) - 1} AND o.placed_at < ${len(args)})")
-        labels.append(f"WHEN o.placed_at >= ${len(args) - 1} AND o.placed_at < ${len(args)} THEN {n}")
-    where = ""
-    if filters.store_id is not None:
-        args.append(filters.store_id)
-        where += f" AND o.store_id = ${len(args)}"
-    if filters.channel is not None:
-        args.append(filters.channel)
-        where += f" AND o.channel = ${len(args)}"
-    tier = _member_filters(Filters(tier=filters.tier), lowest, args).replace("m.id", "o.member_id")
-    rows = await db.fetch(
-        "SELECT w, COUNT(*) AS buyers, SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS repeat_buyers, SUM(n) AS orders "
-        f"FROM (SELECT CASE {' '.join(labels)} END AS w, o.member_id, COUNT(*) AS n FROM orders o "
-        f"WHERE ({' OR '.join(spans)}) AND o.member_id IS NOT NULL AND o.status <> 'refunded'{where}{tier} "
-        "GROUP BY 1, o.member_id) x GROUP BY w", *args)
-    found = {int(row["w"]): row for row in rows if row["w"] is not None}
-    return [{key: int((found.get(n) or {}).get(key) or 0) for key in ("buyers", "repeat_buyers", "orders")}
-            for n in range(len(windows))]
+    those orders; store and channel are the orders', the tier the member's at the time. From the buyer days
+    (``backend.analytics.buyers``) and today's orders; two filters at once count the window's orders."""
+    scope = buyer_rows.scope_of(store_id=filters.store_id, channel=filters.channel, tier=filters.tier)
+    current = today(tz)
+    out = []
+    for window in windows:
+        if scope is None:
+            start, _ = day_bounds(window.first, tz)
+            _, end = day_bounds(window.last, tz)
+            out.append(await _scanned(start=start, end=min(end, anchor()), filters=filters, lowest=lowest))
+            continue
+        totals = dict.fromkeys(buyer_rows.MEASURES, 0)
+        closed_last = min(window.last, current - timedelta(days=1))
+        parts = []
+        if window.first <= closed_last:
+            parts.append(await buyer_rows.closed(scope=scope, first=window.first, last=closed_last))
+        if window.first <= current <= window.last:
+            counts = await _live_buyers(day=current, tz=str(tz), lowest=lowest)
+            parts.append(buyer_rows.live(counts, scope=scope, since=(current - window.first).days))
+        for part in parts:
+            for m in buyer_rows.MEASURES:
+                totals[m] += part[m]
+        out.append(totals)
+    return out
+
+
+@cached
+async def _live_buyers(*, day: date, tz: str, lowest: str) -> dict[tuple[str, str, int], list[int]]:
+    start, _ = day_bounds(day, ZoneInfo(tz))
+    return await buyer_rows.day_counts(start=start, end=clock.now() + timedelta(microseconds=1), lowest=lowest,
+                                       tz=ZoneInfo(tz))
+
+
+@cached
+async def _scanned(*, start: datetime, end: datetime, filters: Filters, lowest: str) -> dict[str, int]:
+    return await buyer_rows.scan(start=start, end=end, store_id=filters.store_id, channel=filters.channel,
+                                 tier=filters.tier, lowest=lowest)
 
 
 @cached

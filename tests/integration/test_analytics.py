@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tortoise.transactions import in_transaction
 
 from backend import audit, db
-from backend.analytics import build, lift
+from backend.analytics import build, lift, read
 from backend.analytics.facts import FACTS
 from backend.analytics.read import Filters, Reader
 from backend.coupons import service as coupons
@@ -198,6 +198,42 @@ def live_keyed(name: str, rows: list[dict[str, Any]], day: date) -> dict[tuple, 
             {m: r[m] for m in fact.measures} for r in rows}
 
 
+async def brute_buyers(windows: list[read.Window], *, before: datetime, store_id: int | None = None,
+                       channel: str | None = None, tier: str | None = None) -> list[dict[str, int]]:
+    """Per window: members with an order that counts in it (and the filters), those with two or more, the
+    orders, one order at a time."""
+    lowest = (await programs.load(fresh=True)).tiers[0].code
+    tiers = Tiers(await TierChange.all(), lowest)
+    kept = [o for o in await Order.all()
+            if o.member_id is not None and o.status != "refunded" and o.placed_at < before
+            and (store_id is None or (o.store_id or 0) == store_id) and (channel is None or o.channel == channel)
+            and (tier is None or tiers.at(o.member_id, o.placed_at) == tier)]
+    out = []
+    for window in windows:
+        first, last = window.first, window.last
+        per_member: dict[int, int] = defaultdict(int)
+        for o in kept:
+            if first <= _day(o.placed_at) <= last:
+                per_member[o.member_id] += 1
+        out.append({"buyers": len(per_member), "repeat_buyers": sum(1 for n in per_member.values() if n >= 2),
+                    "orders": sum(per_member.values())})
+    return out
+
+
+async def assert_buyers_equal_brute_force(shop: Shop, first: date, current: date, now: datetime) -> None:
+    """Windows of up to 366 days over the history (to today), with no filter, each filter alone, two at once."""
+    lowest = (await programs.load(fresh=True)).tiers[0].code
+    filters = [Filters(), Filters(store_id=shop.stores[0]), Filters(store_id=0), Filters(channel="pos"),
+               Filters(channel="online"), Filters(tier=lowest), Filters(store_id=shop.stores[1], channel="pos")]
+    span = (current - first).days + 1
+    days = [first + timedelta(days=n) for n in range(0, span, max(1, span // 12))] + [current]
+    windows = [read.Window(a, b) for a in days for b in days if a <= b and (b - a).days < 366]
+    for f in filters:
+        counted = await read.buyers(windows=windows, tz=ZONE, filters=f, lowest=lowest)
+        expected = await brute_buyers(windows, before=now, store_id=f.store_id, channel=f.channel, tier=f.tier)
+        for window, got, want in zip(windows, counted, expected, strict=True):
+            assert got == want, (window, f)
+
 # -- the shop and its random history ------------------------------------------------------------------------
 
 
@@ -334,6 +370,12 @@ async def test_every_aggregate_equals_a_brute_force_count_of_the_base_rows(stack
     live = await brute_force(before=stack.clock.now() + timedelta(microseconds=1), since=today_start)
     for name, fact in FACTS.items():
         assert live_keyed(name, await reader.live_rows(fact), current) == live[name], name
+    # Today's steps may have refunded an order of a closed day in full: the job's increment rebuilds its day and
+    # the days of the member's later orders; then every window's buyers are exact, today's part read live.
+    for day in await build.due_days(tz=ZONE):
+        await build.rebuild_day(day=day, tz=ZONE)
+    await assert_buyers_equal_brute_force(shop, START.astimezone(ZONE).date(), current,
+                                          stack.clock.now() + timedelta(microseconds=1))
 
 
 async def _history(stack: Any, days: int = 3) -> Shop:
@@ -374,15 +416,57 @@ async def test_the_job_builds_the_closed_days_once_and_then_only_what_changed(st
     assert result["counts"]["days"] == (current - START.astimezone(ZONE).date()).days
     today_start, _ = build.day_bounds(current, ZONE)
     assert await stored() == await brute_force(before=today_start)
-    # An order pushed late for the first day: the next run builds that day again (and yesterday).
+    # An order pushed late for the first day: the next run builds that day again, the days of the member's
+    # later orders (their gaps to the previous order change) and yesterday.
     stack.clock.set(stack.clock.now() + timedelta(hours=1))
     member_id = (await Member.first()).id
     await orders.place_order(orders.OrderInput(channel="online", order_no=unique("L"), amount_cents=4321,
                                                member_id=member_id, placed_at=START + timedelta(hours=1)), tz=TZ)
+    later = {_day(o.placed_at) for o in await Order.filter(member_id=member_id, placed_at__gt=START + timedelta(hours=1))}
     again = await maintenance.run("analytics", settings=stack.settings, kv=stack.kv, owner="scheduler")
     assert again["outcome"] == "done", again
-    assert again["counts"]["days"] == 2
+    assert again["counts"]["days"] == len({_day(START), current - timedelta(days=1), *later} - {current})
     assert await stored() == await brute_force(before=today_start)
+
+
+async def test_a_refund_in_full_or_a_late_order_rebuilds_the_days_of_the_members_later_orders(stack):
+    shop = await _fresh(stack)
+    await shop.run(("register", 0, 0, 0))
+    member_id = shop.members[0]
+    first = START.astimezone(ZONE).date()
+    placed = []
+    for _ in range(3):
+        order_no = unique("B")
+        await orders.place_order(orders.OrderInput(channel="pos", order_no=order_no, amount_cents=5000,
+                                                   member_id=member_id), tz=TZ)
+        placed.append(order_no)
+        shop.advance(24 * 60)
+    await build.rebuild_range(first=first, last=first + timedelta(days=2), tz=ZONE)
+    lowest = (await programs.load(fresh=True)).tiers[0].code
+    windows = [read.Window(first + timedelta(days=a), first + timedelta(days=b)) for a in range(3) for b in range(a, 3)]
+
+    async def counted() -> list[dict[str, int]]:
+        return await read.buyers(windows=windows, tz=ZONE, filters=Filters(), lowest=lowest)
+
+    assert (await counted())[2] == {"buyers": 1, "repeat_buyers": 1, "orders": 3}  # the three days
+    # The first order refunded in full: the second is now the first in the window, the third the second.
+    await orders.refund_order(channel="pos", order_no=placed[0], amount_cents=5000, reason="退货",
+                              refund_no=unique("R"))
+    due = await build.due_days(tz=ZONE)
+    assert set(due) >= {first, first + timedelta(days=1), first + timedelta(days=2)}
+    for day in due:
+        await build.rebuild_day(day=day, tz=ZONE)
+    now = stack.clock.now() + timedelta(microseconds=1)
+    assert await counted() == await brute_buyers(windows, before=now)
+    assert (await counted())[2] == {"buyers": 1, "repeat_buyers": 1, "orders": 2}
+    # An order pushed late for the first day: the member's later days again.
+    shop.advance(60)
+    await orders.place_order(orders.OrderInput(channel="online", order_no=unique("L"), amount_cents=4000,
+                                               member_id=member_id, placed_at=START + timedelta(hours=1)), tz=TZ)
+    for day in await build.due_days(tz=ZONE):
+        await build.rebuild_day(day=day, tz=ZONE)
+    assert await counted() == await brute_buyers(windows, before=stack.clock.now() + timedelta(microseconds=1))
+    assert (await counted())[2] == {"buyers": 1, "repeat_buyers": 1, "orders": 3}
 
 
 # -- HTTP -------------------------------------------------------------------------------------------------

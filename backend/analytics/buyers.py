@@ -1,0 +1,160 @@
+"""Exact distinct-buyer and repeat-buyer counts over any window, as sums over per-day rows.
+
+A member is a buyer in the window [a, b] when one of its orders that count (not refunded in full) was placed
+in it, a repeat buyer when two were. Each member is counted once, by its first order in the window: the order
+on day d whose previous order came before a, that is more than ``d - a`` days earlier; and its second order in
+the window is the one whose previous order was within ``d - a`` days and whose second previous one was not.
+So a day's orders, counted by those two gaps (``analytics_buyer_days``: ``firsts`` by the gap to the previous
+order, ``seconds`` by the gap to the second previous), answer every window ending up to 366 days later:
+
+    buyers         = Σ over the window's days d of firsts with gap > d - a
+    repeat buyers  = Σ firsts with gap ≤ d - a  −  Σ seconds with gap ≤ d - a   (gap₁ ≤ gap₂ for every order)
+    orders         = Σ firsts
+
+A window's rows are at most 367 per day, a few hundred thousand for a year, instead of its orders. The gaps are
+in merchant days, capped at 366 (none within the 365 days before: more than any window's ``d - a``). They are
+counted per scope, so that a filter reads sequences of its own: all the member's orders (''), those at one store,
+on one channel, or while at one tier (the tier at the time, as in the other daily figures). Two filters at once
+have no rows of their own: they count the window's orders instead (``scan``).
+
+An order placed late or refunded in full changes the gaps of the member's next two orders: ``build.due_days``
+rebuilds the days of the member's later orders too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from backend import db
+from backend.analytics.facts import tier_at
+
+TABLE = "analytics_buyer_days"
+NO_GAP = 366  # no earlier order in the scope within the 365 days before
+SCOPES = ("", "store", "channel", "tier")
+COLUMNS = ("day", "scope", "value", "gap", "firsts", "seconds")
+MEASURES = ("buyers", "repeat_buyers", "orders")
+
+# The day's orders that count, and the earlier ones of the same members within the 365 days before ($4): what
+# the gaps are measured to. $3 is the lowest tier (tier_at).
+_ORDERS = f"""
+SELECT o.id, o.member_id, COALESCE(o.store_id, 0) AS store_id, o.channel, o.placed_at,
+       {tier_at('o.member_id', 'o.placed_at')} AS tier
+  FROM orders o
+ WHERE o.member_id IN (SELECT d.member_id FROM orders d WHERE d.placed_at >= $1 AND d.placed_at < $2
+                          AND d.member_id IS NOT NULL AND d.status <> 'refunded')
+   AND o.placed_at >= $4 AND o.placed_at < $2 AND o.status <> 'refunded'"""
+
+
+async def day_counts(*, start: datetime, end: datetime, lowest: str, tz: ZoneInfo,
+                     conn: BaseDBAsyncClient | None = None) -> dict[tuple[str, str, int], list[int]]:
+    """(scope, value, gap) -> [firsts, seconds] for the orders that count placed in [start, end) (one merchant
+    day, or today so far)."""
+    day = start.astimezone(tz).date()
+    lookback = datetime.combine(day - timedelta(days=NO_GAP - 1), datetime.min.time(), tzinfo=tz)
+    rows = await db.fetch(_ORDERS, start, end, lowest, lookback, conn=conn)
+    by_member: dict[int, list[tuple[datetime, int, dict[str, Any]]]] = defaultdict(list)
+    for row in rows:
+        placed = db.to_datetime(row["placed_at"])
+        assert placed is not None
+        by_member[int(row["member_id"])].append((placed, int(row["id"]), row))
+    counts: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for orders in by_member.values():
+        orders.sort(key=lambda item: (item[0], item[1]))
+        last: dict[tuple[str, str], tuple[int, int | None]] = {}  # scope key -> (previous day, the one before)
+        for placed, _, row in orders:
+            ordinal = placed.astimezone(tz).date().toordinal()
+            for key in (("", ""), ("store", str(row["store_id"])), ("channel", row["channel"]),
+                        ("tier", row["tier"])):
+                previous, before = last.get(key, (None, None))
+                if placed >= start:
+                    counts[(*key, NO_GAP if previous is None else ordinal - previous)][0] += 1
+                    counts[(*key, NO_GAP if before is None else ordinal - before)][1] += 1
+                last[key] = (ordinal, previous)
+    return counts
+
+
+async def rebuild(*, day: date, start: datetime, end: datetime, lowest: str, tz: ZoneInfo,
+                  conn: BaseDBAsyncClient) -> int:
+    """The day's rows deleted and written again (inside the day's rebuild, under its lock); how many."""
+    param: Any = day.isoformat() if conn.capabilities.dialect == "sqlite" else day
+    await db.fetch(f"DELETE FROM {TABLE} WHERE day = $1", param, conn=conn)
+    counts = await day_counts(start=start, end=end, lowest=lowest, tz=tz, conn=conn)
+    rows = [(day, scope, value, gap, firsts, seconds) for (scope, value, gap), (firsts, seconds) in counts.items()]
+    if conn.capabilities.dialect == "sqlite":
+        rows = [(day.isoformat(), *rest) for _, *rest in rows]  # type: ignore[misc]
+    await db.copy_rows(TABLE, COLUMNS, rows, conn)
+    return len(rows)
+
+
+def scope_of(*, store_id: int | None, channel: str | None, tier: str | None) -> tuple[str, str] | None:
+    """The rows a filter reads: (scope, value); None when two or more filters are given (no rows of their own)."""
+    given = [(scope, value) for scope, value in (("store", store_id), ("channel", channel), ("tier", tier))
+             if value is not None]
+    if not given:
+        return "", ""
+    if len(given) > 1:
+        return None
+    scope, value = given[0]
+    return scope, str(value)
+
+
+def _since(param: str) -> str:
+    """``day - first`` in days, in the database's SQL."""
+    if db.is_postgres():
+        return f"(day - {param})"
+    return f"CAST(julianday(day) - julianday({param}) AS INTEGER)"
+
+
+async def closed(*, scope: tuple[str, str], first: date, last: date) -> dict[str, int]:
+    """Buyers, repeat buyers and orders of the window [first, last] from the built days in it (its first day is
+    the window's start even when ``last`` stops before the window's end)."""
+    since = _since("$3")
+    param: Any = first if db.is_postgres() else first.isoformat()
+    row = await db.fetch_one(
+        f"SELECT SUM(firsts) AS orders, SUM(CASE WHEN gap > {since} THEN firsts ELSE 0 END) AS buyers, "
+        f"SUM(CASE WHEN gap <= {since} THEN firsts - seconds ELSE 0 END) AS repeat_buyers FROM {TABLE} "
+        "WHERE scope = $1 AND value = $2 AND day >= $3 AND day <= $4",
+        scope[0], scope[1], param, last if db.is_postgres() else last.isoformat())
+    return {m: int((row or {}).get(m) or 0) for m in MEASURES}
+
+
+def live(counts: dict[tuple[str, str, int], list[int]], *, scope: tuple[str, str], since: int) -> dict[str, int]:
+    """Today's part of a window that began ``since`` days before today, from today's counts."""
+    out = dict.fromkeys(MEASURES, 0)
+    for (s, value, gap), (firsts, seconds) in counts.items():
+        if (s, value) != scope:
+            continue
+        out["orders"] += firsts
+        if gap > since:
+            out["buyers"] += firsts
+        else:
+            out["repeat_buyers"] += firsts - seconds
+    return out
+
+
+async def scan(*, start: datetime, end: datetime, store_id: int | None, channel: str | None, tier: str | None,
+               lowest: str) -> dict[str, int]:
+    """Buyers, repeat buyers and orders of [start, end) counted from the orders themselves (filters combined)."""
+    args: list[Any] = [start, end, lowest]
+    where = ""
+    if store_id is not None:
+        args.append(store_id)
+        where += f" AND COALESCE(o.store_id, 0) = ${len(args)}"
+    if channel is not None:
+        args.append(channel)
+        where += f" AND o.channel = ${len(args)}"
+    if tier is not None:
+        args.append(tier)
+        where += f" AND {tier_at('o.member_id', 'o.placed_at')} = ${len(args)}"
+    else:
+        where += " AND CAST($3 AS VARCHAR(20)) IS NOT NULL"  # typed for PostgreSQL all the same
+    row = await db.fetch_one(
+        "SELECT COUNT(*) AS buyers, SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS repeat_buyers, SUM(n) AS orders "
+        "FROM (SELECT o.member_id, COUNT(*) AS n FROM orders o WHERE o.placed_at >= $1 AND o.placed_at < $2 "
+        f"AND o.member_id IS NOT NULL AND o.status <> 'refunded'{where} GROUP BY o.member_id) x", *args)
+    return {m: int((row or {}).get(m) or 0) for m in MEASURES}

@@ -1,0 +1,28 @@
+from tortoise import BaseDBAsyncClient
+
+RUN_IN_TRANSACTION = True
+
+# The day's member orders that count, by the gap in days to the member's previous and second previous such order
+# in a scope (backend.analytics.buyers): exact buyer and repeat-buyer counts of any window are sums over them
+# instead of a pass over the window's orders. They start empty: rebuild the days (python -m backend
+# analytics-rebuild, or the job after ``DELETE FROM analytics_days``) to fill them for the days already built.
+
+
+async def upgrade(db: BaseDBAsyncClient) -> str:
+    return """
+CREATE TABLE IF NOT EXISTS "analytics_buyer_days" (
+    "id" BIGSERIAL NOT NULL PRIMARY KEY,
+    "day" DATE NOT NULL,
+    "scope" VARCHAR(8) NOT NULL DEFAULT '',
+    "value" VARCHAR(20) NOT NULL DEFAULT '',
+    "gap" SMALLINT NOT NULL,
+    "firsts" INT NOT NULL DEFAULT 0,
+    "seconds" INT NOT NULL DEFAULT 0,
+    CONSTRAINT "uid_analytics_buyer_days_scope" UNIQUE ("scope", "value", "day", "gap")
+);
+COMMENT ON TABLE "analytics_buyer_days" IS 'A day''s member orders that count, by the days since the member''s previous (firsts) and second previous (seconds) one in the scope.';"""
+
+
+async def downgrade(db: BaseDBAsyncClient) -> str:
+    return """
+DROP TABLE IF EXISTS "analytics_buyer_days";"""
