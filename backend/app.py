@@ -67,6 +67,7 @@ def _register_blueprints(app: Sanic) -> None:
     from backend.web import pages
     from miniprogram_api import coupons as mp_coupons
     from miniprogram_api import engagement as mp_engagement
+    from miniprogram_api import membership as mp_membership
     from miniprogram_api import payments as mp_payments
     from miniprogram_api import routes as mp
 
@@ -90,6 +91,7 @@ def _register_blueprints(app: Sanic) -> None:
     app.blueprint(mp_payments.callbacks)
     app.blueprint(console_payments.bp)
     app.blueprint(console_membership.bp)
+    app.blueprint(mp_membership.bp)
     app.blueprint(console_analytics.bp)
 
 

@@ -48,6 +48,7 @@ MODEL_MODULES = [
     "backend.webhooks.models",
     "backend.imports.models",
     "backend.payments.models",
+    "backend.membership.models",
     "backend.analytics.models",
 ]
 

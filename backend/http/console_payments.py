@@ -1,4 +1,5 @@
-"""WeChat Pay payments in the console: a member's paid top-ups and refunds of their unspent principal."""
+"""WeChat Pay payments in the console: a member's paid top-ups and memberships, refunds of a top-up's unspent
+principal."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class Refund(Out):
 
 class Payment(Out):
     out_trade_no: str
-    kind: Literal["topup"]
+    kind: Literal["topup", "membership"] = Field(description="a stored-value top-up or a paid membership period")
     status: Literal["pending", "paid", "closed"]
     amount_cents: int
     bonus_cents: int
@@ -56,7 +57,7 @@ class RefundRequest(Body):
 
 
 @bp.get("/members/<member_id:id>/payments")
-@endpoint(summary="The member's WeChat Pay top-ups, newest first, with their refunds", tag=TAG,
+@endpoint(summary="The member's WeChat Pay top-ups and membership purchases, newest first, with their refunds", tag=TAG,
           response=PaymentList, errors=[*STAFF_AUTH_ERRORS, "MEMBER_NOT_FOUND"], operation_id="listMemberPayments")
 @staff_required(*CONSOLE)
 async def member_payments(request: Request, member_id: int) -> HTTPResponse:

@@ -14,7 +14,7 @@ class WeChatPayment(Model):
     id = fields.BigIntField(primary_key=True)
     out_trade_no = fields.CharField(max_length=32, unique=True)
     member_id = fields.BigIntField(db_index=True)
-    kind = fields.CharField(max_length=12)  # topup
+    kind = fields.CharField(max_length=12)  # topup | membership
     amount_cents = fields.BigIntField()
     bonus_cents = fields.BigIntField(default=0)  # the top-up bonus promised when the order was made
     openid = fields.CharField(max_length=64)
@@ -22,6 +22,7 @@ class WeChatPayment(Model):
     prepay_id = fields.CharField(max_length=64, null=True)
     transaction_id = fields.CharField(max_length=32, null=True, unique=True)
     topup_id = fields.BigIntField(null=True)
+    plan = fields.JSONField(null=True)  # membership: the plan as it was when the order was made
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     paid_at = fields.DatetimeField(null=True)

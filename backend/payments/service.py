@@ -31,6 +31,8 @@ from backend.loyalty import program as programs
 from backend.loyalty.accounts import Assets, Context
 from backend.members import events
 from backend.members.models import WeChatAccount
+from backend.membership import service as membership
+from backend.membership.errors import MembershipPlanNotFound
 from backend.payments.errors import (
     PaymentGatewayUnavailable,
     PaymentNotFound,
@@ -98,21 +100,40 @@ def view(row: WeChatPayment, payment: dict[str, str] | None = None) -> dict[str,
 
 async def start_topup(*, member_id: int, amount_cents: int) -> dict[str, Any]:
     """A pending top-up and what ``wx.requestPayment`` needs to pay it."""
+    program = await programs.load()
+    return await _start(member_id=member_id, kind="topup", prefix="TU", amount_cents=amount_cents,
+                        bonus_cents=program.topup_bonus(amount_cents, "online", clock.now()), description="储值充值")
+
+
+async def start_membership(*, member_id: int, plan_code: str) -> dict[str, Any]:
+    """A pending purchase of one period of a paid membership plan on sale, and what ``wx.requestPayment`` needs to
+    pay it; the plan is kept on the order as it is now (a later edit never changes what was paid for)."""
+    program = await programs.load()
+    plan = program.membership.plan(plan_code)
+    if plan is None or not plan.on_sale:
+        raise MembershipPlanNotFound(details={"plan_code": plan_code})
+    snapshot = {"code": plan.code, "name": plan.name, "period": plan.period, "price_cents": plan.price_cents,
+                "benefits": plan.benefits()}
+    return await _start(member_id=member_id, kind="membership", prefix="VM", amount_cents=plan.price_cents,
+                        bonus_cents=0, description=f"付费会员-{plan.name}", plan=snapshot)
+
+
+async def _start(*, member_id: int, kind: str, prefix: str, amount_cents: int, bonus_cents: int, description: str,
+                 plan: dict[str, Any] | None = None) -> dict[str, Any]:
     gateway, settings = client(), _settings()
     account = await WeChatAccount.filter(member_id=member_id, app_id=settings.wechat_app_id).order_by("-id").first()
     if account is None:
         raise WeChatAccountRequired()
-    program = await programs.load()
     now = clock.now()
     row = await WeChatPayment.create(
-        out_trade_no=f"TU{now.astimezone(settings.tz):%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}",
-        member_id=member_id, kind="topup", amount_cents=amount_cents, bonus_cents=program.topup_bonus(amount_cents, "online", now),
+        out_trade_no=f"{prefix}{now.astimezone(settings.tz):%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}",
+        member_id=member_id, kind=kind, amount_cents=amount_cents, bonus_cents=bonus_cents, plan=plan,
         openid=account.openid, status="pending", created_at=now,
         expires_at=now + timedelta(seconds=settings.wechatpay_order_ttl_s))
     try:
         prepay_id = await gateway.jsapi_prepay(
-            out_trade_no=row.out_trade_no, description=f"{settings.merchant_name}-储值充值", amount_cents=amount_cents,
-            openid=account.openid, notify_url=settings.wechatpay_notify_url,
+            out_trade_no=row.out_trade_no, description=f"{settings.merchant_name}-{description}"[:127],
+            amount_cents=amount_cents, openid=account.openid, notify_url=settings.wechatpay_notify_url,
             time_expire=row.expires_at.astimezone(settings.tz))
     except WeChatPayError as exc:
         if isinstance(exc, WeChatPayUnavailable) or exc.status >= 500:
@@ -126,9 +147,9 @@ async def start_topup(*, member_id: int, amount_cents: int) -> dict[str, Any]:
     return view(row, gateway.pay_params(prepay_id))
 
 
-async def get(member_id: int, out_trade_no: str) -> dict[str, Any]:
-    """The member's own payment; a pending one is asked of WeChat Pay first."""
-    row = await WeChatPayment.get_or_none(out_trade_no=out_trade_no, member_id=member_id)
+async def get(member_id: int, out_trade_no: str, kind: str = "topup") -> dict[str, Any]:
+    """The member's own payment of ``kind``; a pending one is asked of WeChat Pay first."""
+    row = await WeChatPayment.get_or_none(out_trade_no=out_trade_no, member_id=member_id, kind=kind)
     if row is None:
         raise PaymentNotFound()
     if row.status == "pending" and enabled():
@@ -159,12 +180,18 @@ async def settle(transaction: dict[str, Any]) -> str:
     now = clock.now()
     if state in ("SUCCESS", "REFUND"):  # REFUND: paid, then (partly) refunded
         transaction_id = str(transaction["transaction_id"])
-        outcome = await orders.topup(member_id=row.member_id, amount_cents=row.amount_cents,
-                                     payment_ref=f"wxpay:{transaction_id}", store_id=None, channel="miniprogram",
-                                     tz=settings.timezone, bonus_cents=row.bonus_cents)
+        topup_id = None
+        if row.kind == "membership":
+            # One period per transaction id, however many notifications and queries race here.
+            await membership.grant(member_id=row.member_id, plan=row.plan, payment_ref=f"wxpay:{transaction_id}",
+                                   payment_id=row.id, tz=settings.timezone)
+        else:
+            outcome = await orders.topup(member_id=row.member_id, amount_cents=row.amount_cents,
+                                         payment_ref=f"wxpay:{transaction_id}", store_id=None, channel="miniprogram",
+                                         tz=settings.timezone, bonus_cents=row.bonus_cents)
+            topup_id = outcome.receipt.get("topup_id")
         await db.fetch("UPDATE wechat_payments SET status = 'paid', transaction_id = $2, paid_at = $3, topup_id = $4 "
-                       "WHERE id = $1 AND status <> 'paid'", row.id, transaction_id, now,
-                       outcome.receipt.get("topup_id"))
+                       "WHERE id = $1 AND status <> 'paid'", row.id, transaction_id, now, topup_id)
         return "paid"
     if state in ("CLOSED", "REVOKED", "PAYERROR"):
         await _close_row(row.id, now)

@@ -37,6 +37,7 @@ const MESSAGES = {
   PAYMENT_GATEWAY_UNAVAILABLE: '微信支付暂时不可用，请稍后再试',
   PAYMENT_REFUSED: '微信支付未能下单，请稍后再试',
   PAYMENT_NOT_FOUND: '充值订单不存在',
+  MEMBERSHIP_PLAN_NOT_FOUND: '该会员方案不存在或已停售',
 };
 
 const NETWORK = { code: 'NETWORK', message: '网络连接失败，请检查网络后重试' };
