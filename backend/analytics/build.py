@@ -66,6 +66,9 @@ async def _build(day: date, tz: ZoneInfo, conn: BaseDBAsyncClient) -> int:
     start, end = day_bounds(day, tz)
     lowest = await lowest_tier(conn)
     param = _day_param(day, conn)
+    if conn.capabilities.dialect == "postgres":
+        # A day's reads are small: compiling them (JIT, on for large estimates) costs more than it saves.
+        await db.fetch("SET LOCAL jit = off", conn=conn)
     # The day's row first: the lock every rebuild of this day takes before it deletes.
     await db.fetch("INSERT INTO analytics_days (day, built_at, rows) VALUES ($1, $2, 0) "
                    "ON CONFLICT (day) DO UPDATE SET built_at = EXCLUDED.built_at", param, clock.now(), conn=conn)

@@ -23,6 +23,7 @@ rebuilds the days of the member's later orders too.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,15 +40,21 @@ SCOPES = ("", "store", "channel", "tier")
 COLUMNS = ("day", "scope", "value", "gap", "firsts", "seconds")
 MEASURES = ("buyers", "repeat_buyers", "orders")
 
-# The day's orders that count, and the earlier ones of the same members within the 365 days before ($4): what
-# the gaps are measured to. $3 is the lowest tier (tier_at).
-_ORDERS = f"""
-SELECT o.id, o.member_id, COALESCE(o.store_id, 0) AS store_id, o.channel, o.placed_at,
-       {tier_at('o.member_id', 'o.placed_at')} AS tier
-  FROM orders o
- WHERE o.member_id IN (SELECT d.member_id FROM orders d WHERE d.placed_at >= $1 AND d.placed_at < $2
-                          AND d.member_id IS NOT NULL AND d.status <> 'refunded')
-   AND o.placed_at >= $4 AND o.placed_at < $2 AND o.status <> 'refunded'"""
+# The day's orders that count, and the earlier ones of the same members within the 365 days before ($3): what
+# the gaps are measured to; and those members' tier changes (the tier at the time of each order).
+_MEMBERS = ("SELECT d.member_id FROM orders d WHERE d.placed_at >= $1 AND d.placed_at < $2 "
+            "AND d.member_id IS NOT NULL AND d.status <> 'refunded'")
+_ORDERS = ("SELECT o.id, o.member_id, COALESCE(o.store_id, 0) AS store_id, o.channel, o.placed_at FROM orders o "
+           f"WHERE o.member_id IN ({_MEMBERS}) AND o.placed_at >= $3 AND o.placed_at < $2 "
+           "AND o.status <> 'refunded'")
+_TIERS = ("SELECT tc.id, tc.member_id, tc.to_code, tc.created_at FROM tier_changes tc "
+          f"WHERE tc.member_id IN ({_MEMBERS}) AND tc.created_at < $2")
+
+
+def _moment(value: Any) -> datetime:
+    moment = db.to_datetime(value)
+    assert moment is not None
+    return moment
 
 
 async def day_counts(*, start: datetime, end: datetime, lowest: str, tz: ZoneInfo,
@@ -55,21 +62,31 @@ async def day_counts(*, start: datetime, end: datetime, lowest: str, tz: ZoneInf
     """(scope, value, gap) -> [firsts, seconds] for the orders that count placed in [start, end) (one merchant
     day, or today so far)."""
     day = start.astimezone(tz).date()
-    lookback = datetime.combine(day - timedelta(days=NO_GAP - 1), datetime.min.time(), tzinfo=tz)
-    rows = await db.fetch(_ORDERS, start, end, lowest, lookback, conn=conn)
-    by_member: dict[int, list[tuple[datetime, int, dict[str, Any]]]] = defaultdict(list)
-    for row in rows:
-        placed = db.to_datetime(row["placed_at"])
-        assert placed is not None
-        by_member[int(row["member_id"])].append((placed, int(row["id"]), row))
+    first = day - timedelta(days=NO_GAP - 1)
+    lookback = datetime.combine(first, datetime.min.time(), tzinfo=tz)
+    # Merchant days by the instants they start at (a bisection per order instead of a time-zone conversion).
+    starts = [datetime.combine(first + timedelta(days=n), datetime.min.time(), tzinfo=tz).timestamp()
+              for n in range(NO_GAP + 1)]
+    changes: dict[int, list[tuple[datetime, int, str]]] = defaultdict(list)
+    for row in await db.fetch(_TIERS, start, end, conn=conn):
+        changes[int(row["member_id"])].append((_moment(row["created_at"]), int(row["id"]), row["to_code"]))
+    by_member: dict[int, list[tuple[datetime, int, str, str]]] = defaultdict(list)
+    for row in await db.fetch(_ORDERS, start, end, lookback, conn=conn):
+        by_member[int(row["member_id"])].append((_moment(row["placed_at"]), int(row["id"]), str(row["store_id"]),
+                                                 row["channel"]))
     counts: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
-    for orders in by_member.values():
-        orders.sort(key=lambda item: (item[0], item[1]))
+    for member_id, orders in by_member.items():
+        orders.sort()
+        tiers = sorted(changes.get(member_id, ()))
         last: dict[tuple[str, str], tuple[int, int | None]] = {}  # scope key -> (previous day, the one before)
-        for placed, _, row in orders:
-            ordinal = placed.astimezone(tz).date().toordinal()
-            for key in (("", ""), ("store", str(row["store_id"])), ("channel", row["channel"]),
-                        ("tier", row["tier"])):
+        for placed, _, store, channel in orders:
+            ordinal = bisect_right(starts, placed.timestamp()) - 1
+            tier = lowest
+            for at, _, code in tiers:  # the last change before the order (a member has a few)
+                if at >= placed:
+                    break
+                tier = code
+            for key in (("", ""), ("store", store), ("channel", channel), ("tier", tier)):
                 previous, before = last.get(key, (None, None))
                 if placed >= start:
                     counts[(*key, NO_GAP if previous is None else ordinal - previous)][0] += 1

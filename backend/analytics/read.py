@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 from backend import clock, db
 from backend.analytics import buyers as buyer_rows
 from backend.analytics.build import day_bounds, lowest_tier, today
+from backend.analytics.errors import MAX_DAYS
 from backend.analytics.facts import FACTS, Fact
 
-CHURN_DAYS = 90  # a member who ordered, but not in this many days, is at risk of churning
+CHURN_DAYS = 90  # a member who ordered in the last year, but not in this many days, is at risk of churning
 EXPIRING_DAYS = (30, 60, 90)
 # Figures read from the base tables (today's live rows, member-state and finance figures) are kept this many
 # seconds per process and per question: a dashboard opened by several people, or again, reads them once a
@@ -243,17 +244,16 @@ async def members_by_tier(*, filters: Filters, lowest: str) -> dict[str, int]:
     return {row["tier"]: int(row["n"]) for row in rows if filters.tier is None or row["tier"] == filters.tier}
 
 
-@cached
-async def activity(*, at: datetime, filters: Filters, lowest: str) -> dict[str, int]:
-    """Active members who ordered within 30 and 90 days before ``at``, and those at risk (ordered, not lately)."""
-    args: list[Any] = [at - timedelta(days=30), at - timedelta(days=90), at - timedelta(days=CHURN_DAYS)]
-    row = await db.fetch_one(
-        "SELECT SUM(CASE WHEN s.last_order_at >= $1 THEN 1 ELSE 0 END) AS active_30, "
-        "SUM(CASE WHEN s.last_order_at >= $2 THEN 1 ELSE 0 END) AS active_90, "
-        "SUM(CASE WHEN s.last_order_at < $3 THEN 1 ELSE 0 END) AS churn_risk "
-        "FROM member_order_stats s JOIN members m ON m.id = s.member_id "
-        "WHERE m.status = 'active' AND s.order_count > 0" + _member_filters(filters, lowest, args), *args)
-    return {key: int((row or {}).get(key) or 0) for key in ("active_30", "active_90", "churn_risk")}
+async def activity(*, days: list[date], tz: ZoneInfo, filters: Filters, lowest: str) -> list[dict[str, int]]:
+    """Per day: members with an order that counts in the 30 and in the 90 days to it (it included), and those at
+    risk of churning: who ordered in the 366 days to it but not in its last CHURN_DAYS. From the buyer days."""
+    windows = [Window(day - timedelta(days=span - 1), day) for day in days for span in (30, CHURN_DAYS, MAX_DAYS)]
+    counted = await buyers(windows=windows, tz=tz, filters=filters, lowest=lowest)
+    out = []
+    for n in range(len(days)):
+        b30, b90, year = (counted[3 * n + k]["buyers"] for k in range(3))
+        out.append({"active_30": b30, "active_90": b90, "churn_risk": year - b90})
+    return out
 
 
 async def buyers(*, windows: list[Window], tz: ZoneInfo, filters: Filters, lowest: str) -> list[dict[str, int]]:

@@ -59,8 +59,9 @@ class AnalyticsMemberQuery(AnalyticsRangeQuery):
     store: Id32 | None = Field(None, description="members who registered at this store; orders at this store")
     channel: OrderChannel | None = Field(None, description="registration channel; order channel")
     tier: str | None = Field(None, pattern=r"^[a-z0-9_]{1,20}$", description="tier code (the tier at the time "
-                                                                                "for daily figures, the current "
-                                                                                "one for member totals)")
+                                                                                "for daily figures, buyers and "
+                                                                                "activity; the current one for "
+                                                                                "member totals and the funnel)")
 
 
 class AnalyticsSalesQuery(AnalyticsMemberQuery):
@@ -167,12 +168,13 @@ class MemberFigures(Out):
     total: Figure = Field(description="active members registered by the window's end (previous / last year: by "
                                       "those periods' ends)")
     new_members: Figure
-    active_30: int = Field(description="active members who ordered in the 30 days before the window's end "
-                                       "(or now)")
-    active_90: int
-    churn_risk: int = Field(description="members who ordered, but not in the last 90 days")
+    active_30: Figure = Field(description="members with an order that counts in the 30 days to the window's last "
+                                          "day (previous / last year: to those periods' last days)")
+    active_90: Figure = Field(description="the same in 90 days")
+    churn_risk: Figure = Field(description="members who ordered in the 366 days to the window's last day, but not "
+                                           "in its last 90")
     repurchase_rate: RateFigure = Field(description="members with ≥ 2 orders in the window ÷ members with ≥ 1")
-    buyers: Figure = Field(description="members with an order in the window")
+    buyers: Figure = Field(description="members with an order that counts (not refunded in full) in the window")
     upgrades: Figure
     downgrades: Figure
 
@@ -596,7 +598,7 @@ async def members(request: Request) -> HTTPResponse:
     windows = (window, window.previous(), window.last_year())
     totals = await read.member_totals(before=[_end(w, tz) for w in windows], filters=filters, lowest=lowest)
     bought = await read.buyers(windows=list(windows), tz=tz, filters=filters, lowest=lowest)
-    active = await read.activity(at=_end(window, tz), filters=filters, lowest=lowest)
+    active = await read.activity(days=[w.last for w in windows], tz=tz, filters=filters, lowest=lowest)
     funnel = await read.funnel(window=window, tz=tz, filters=filters, lowest=lowest)
     tiers = await read.members_by_tier(filters=filters, lowest=lowest)
     tier_rows = await reader.sums(fact, window, "tier")
@@ -611,7 +613,7 @@ async def members(request: Request) -> HTTPResponse:
         "figures": {
             "total": figure(*totals),
             "new_members": figure(cur["new_members"], prev["new_members"], yoy["new_members"]),
-            **active,
+            **{key: figure(*(a[key] for a in active)) for key in ("active_30", "active_90", "churn_risk")},
             "repurchase_rate": figure(*(share(b["repeat_buyers"], b["buyers"]) for b in bought)),
             "buyers": figure(*(b["buyers"] for b in bought)),
             "upgrades": figure(cur["upgrades"], prev["upgrades"], yoy["upgrades"]),

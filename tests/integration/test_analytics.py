@@ -507,6 +507,11 @@ async def test_the_dashboard_answers_each_area_with_comparisons_and_series(stack
     assert members_["figures"]["new_members"]["value"] == await Member.all().count()
     assert members_["figures"]["total"]["value"] == await Member.filter(status="active").count()
     assert [step["step"] for step in members_["funnel"]] == ["registered", "first_order", "repeat_order"]
+    counting = await Order.filter(member_id__not_isnull=True, status__not="refunded").values_list("member_id", flat=True)
+    assert members_["figures"]["buyers"]["value"] == len(set(counting))
+    assert members_["figures"]["active_30"]["value"] == len(set(counting))  # all within the last 30 days
+    assert members_["figures"]["active_30"]["previous"] == 0  # none in the 30 days to the day before the window
+    assert members_["figures"]["churn_risk"]["value"] == 0
     store = (await Order.filter(store_id__not_isnull=True).first()).store_id
     filtered = await _get(stack, admin, "sales", store=store, **window)
     assert filtered["figures"]["orders"]["value"] == await Order.filter(store_id=store).count()

@@ -310,7 +310,7 @@
     return cards([
       figureCard("members", "会员总数", d.members.figures.total),
       figureCard("active", "活跃会员（近30天下单）", d.members.figures.active_30, "count",
-        `近90天 ${fmt.number(d.members.figures.active_90)}`),
+        `近90天 ${fmt.number(d.members.figures.active_90.value)}`),
       figureCard("repurchase_rate", "复购率", d.members.figures.repurchase_rate, "rate"),
       figureCard("gmv", "销售额（GMV）", d.sales.figures.gmv_cents, "money"),
       figureCard("aov", "客单价", d.sales.figures.aov_cents, "money"),
@@ -329,7 +329,7 @@
     const rows = d.sales.series.map((p) => ({ ...p, new_members: newByDay[p.day] ?? 0 }));
     body.append(headline(d),
       el("p", { class: "hint" }, "环比：与上一个同样长度的时间段相比；同比：与去年同期相比；基数为零时显示 —。"
-        + "积分负债、储值余额与活跃会员为当前值，没有对比。"),
+        + "积分负债与储值余额为当前值，没有对比。"),
       block("每日趋势", {
         name: "trend", exportArea: "sales", query: q,
         chart: lineChart(rows, [{ name: "销售额", key: "gmv_cents", kind: "money" },

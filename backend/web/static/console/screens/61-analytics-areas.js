@@ -32,7 +32,7 @@
       body.append(cards([
         fig("total", "会员总数", x.total), fig("new_members", "新会员", x.new_members),
         fig("active_30", "近30天活跃", x.active_30), fig("active_90", "近90天活跃", x.active_90),
-        fig("churn_risk", "流失风险（90天未下单）", x.churn_risk), fig("buyers", "购买会员", x.buyers),
+        fig("churn_risk", "流失风险（一年内下单、近90天未下单）", x.churn_risk), fig("buyers", "购买会员", x.buyers),
         fig("repurchase_rate", "复购率", x.repurchase_rate, "rate"),
         fig("upgrades", "升级", x.upgrades), fig("downgrades", "降级", x.downgrades),
       ]),
