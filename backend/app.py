@@ -20,6 +20,7 @@ from backend.kv import create_kv
 from backend.logs import configure_logging, request_id_var
 from backend.loyalty import views as loyalty
 from backend.members.wechat import WeChatGateway
+from backend.membership import service as membership
 from backend.payments import service as payments
 from backend.ratelimit import Limiter
 from backend.security.pii import PiiCipher
@@ -117,6 +118,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
     loyalty.install(settings.timezone)
     rendering.configure(settings)
     coupons.install(settings.timezone)
+    membership.install()
     segments.install()
     _register_blueprints(app)
 

@@ -5,6 +5,7 @@
 | purge | idempotency records past their retention (24 h); refresh tokens expired or spent more than ``REFRESH_TOKEN_GRACE_S`` ago; used signature nonces whose timestamp is refused anyway (twice ``SIGNATURE_MAX_SKEW_S``) | hourly, at minute 17 |
 | imports | nothing: member imports whose process stopped mid-run (no heartbeat for ``JOB_LEASE_S``) go on from their cursor | every 5 minutes |
 | payments | nothing: WeChat Pay orders pending for a minute are queried (a lost notification is credited), unpaid ones past their time limit closed (``backend.payments.service.reconcile``) | every minute |
+| membership | nothing: this merchant month's coupon pack for each paid member whose period includes one (once per member and month); a ``membership_expired`` event for each membership that ended (``backend.membership.service``) | hourly, at minute 23 |
 | analytics | nothing: builds the daily aggregates of the closed days that are due (``backend.analytics.build.due_days``), one day per batch | hourly, at minute 7 |
 
 Each batch deletes at most ``BATCH`` rows and commits with the run's cursor, so a long purge never
@@ -43,6 +44,7 @@ JOBS: dict[str, Job] = {
     "purge": Job(cron="17 * * * *", description="删除过期的幂等记录、刷新令牌和签名随机数"),
     "imports": Job(cron="*/5 * * * *", description="继续因进程退出而中断的会员导入"),
     "payments": Job(cron="* * * * *", description="查询未收到通知的微信支付订单并入账，关闭超时未支付的订单"),
+    "membership": Job(cron="23 * * * *", description="发放付费会员的每月券包（每人每月一次），记录已到期的付费会员"),
     "analytics": Job(cron="7 * * * *", description="汇总已结束的营业日的数据分析（增量，可重复执行）"),
 }
 
@@ -103,6 +105,12 @@ async def run(name: str, *, settings: Settings, kv: KV, owner: str, now: datetim
         from backend.payments import service as payments
 
         return {"job": "maintenance:payments", "outcome": "done", **await payments.reconcile(now)}
+    if name == "membership":
+        from backend.membership import service as membership
+
+        packs = await membership.issue_packs(tz=settings.timezone, now=now)
+        return {"job": "maintenance:membership", "outcome": "done", "packs": packs["members"],
+                "coupons": packs["coupons"], "expired": await membership.note_expiries(now)}
     if name == "analytics":
         from backend.analytics import build
 

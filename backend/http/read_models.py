@@ -263,13 +263,29 @@ class CardCoupons(Out):
     unusable: list[UnusableCoupon]
 
 
+class CardMembership(Out):
+    """The member's paid membership (付费会员) as the POS applies it: the POS decides the order amount."""
+
+    active: bool = Field(description="a paid period runs now")
+    plan_code: str | None
+    plan_name: str | None
+    ends_at: datetime | None = Field(description="active until then")
+    discount_pct: int = Field(description="the membership's member price rate: 95 = 95折, 100 = none")
+    points_multiplier_pct: int = Field(description="applied by the server to orders, times the tier's")
+    free_shipping: bool
+    member_price_pct: int = Field(description="the rate to charge: the better (lower) of the tier's and the "
+                                              "membership's; the two never multiply")
+
+
 class MemberCard(Out):
-    """The clerk's member card: balances, tier with the member discount for POS, recent orders, coupons."""
+    """The clerk's member card: balances, tier with the member discount for POS, paid membership, recent orders,
+    coupons."""
 
     member: CardMember
     points: PointsSummary
     balance_cents: int
     tier: TierStatus
+    membership: CardMembership
     recent_orders: list[OrderSummary] = Field(description="the last five")
     coupons: CardCoupons
 

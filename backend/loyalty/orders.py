@@ -8,7 +8,9 @@ Policies (README has the table):
 - points are earned on what was paid after discounts and after the part paid with points:
   ``amount - discounts - points value``, stored value counting as paid; excluded item categories
   are taken out in proportion; × channel bonus × store bonus × the tier's multiplier (the tier
-  held when the order is placed) × the birthday multiplier on the member's birthday; rounding per rule.
+  held when the order is placed) × the birthday multiplier on the member's birthday × the paid membership's
+  multiplier (of the period covering ``placed_at``; multipliers multiply, tier and membership alike); rounding
+  per rule.
 - a refund (several per order, never above what was paid) reverses earned points, restores spent
   points and stored value, each in proportion to the refunded share of the order (exact on the
   last refund). Points to reverse that were already spent are taken from the balance as far as it
@@ -57,6 +59,7 @@ from backend.loyalty.models import Order, PointsEntry, PointsLot, PointsLotUse, 
 from backend.members import events
 from backend.members.errors import MemberNotFound
 from backend.members.models import Member
+from backend.membership import service as membership
 
 # Coupons plug in here: (conn, order row, OrderInput) -> discount cents (validated and redeemed).
 COUPON_HOOK: list[Any] = []
@@ -116,7 +119,7 @@ def _divide(numerator: int, denominator: int, rounding: str) -> int:
 
 
 def points_for(program: programs.Program, *, channel: str, store_id: int | None, base_cents: int,
-               items: list[Item], tier_code: str | None, birthday: bool) -> int:
+               items: list[Item], tier_code: str | None, birthday: bool, membership_pct: int = 100) -> int:
     """Points earned on ``base_cents`` paid: all in integers, rounded once at the end."""
     rule = program.earn_rule(channel)
     if rule is None or rule.points == 0 or base_cents <= 0:
@@ -129,7 +132,7 @@ def points_for(program: programs.Program, *, channel: str, store_id: int | None,
         eligible = base_cents * eligible_items // items_total
     tier = program.tier(tier_code)
     multipliers = [rule.bonus_pct, rule.store_bonus_pct.get(str(store_id), 100) if store_id else 100,
-                   tier.points_multiplier_pct, tier.birthday_multiplier_pct if birthday else 100]
+                   tier.points_multiplier_pct, tier.birthday_multiplier_pct if birthday else 100, membership_pct]
     numerator, denominator = eligible * rule.points, rule.per_yuan * 100
     for pct in multipliers:
         numerator, denominator = numerator * pct, denominator * 100
@@ -255,8 +258,10 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
         base = due - points_value
         tier_before = assets.account.tier_code
         birthday = _is_birthday(db.to_date(member["birthday"]), placed_at, tz)
+        membership_pct = await membership.points_multiplier_pct(conn, member_id, placed_at)
         earned = points_for(program, channel=order.channel, store_id=order.store_id, base_cents=base,
-                            items=order.items, tier_code=tier_before, birthday=birthday)
+                            items=order.items, tier_code=tier_before, birthday=birthday,
+                            membership_pct=membership_pct)
         # The row must carry the earned points before the tier measure reads it.
         await Order.filter(id=row.id).using_db(conn).update(
             discount_cents=discount, points_spent=order.points_to_spend, points_value_cents=points_value,
@@ -271,7 +276,7 @@ async def _place(order: OrderInput, fingerprint: str, tz: str, quote: bool = Fal
         def base_for(part_cents: int, items_total: int, items: list[Item]) -> int:
             return points_for(program, channel=order.channel, store_id=order.store_id,
                               base_cents=base * part_cents // items_total, items=items, tier_code=tier_before,
-                              birthday=birthday)
+                              birthday=birthday, membership_pct=membership_pct)
 
         # Campaign rows are locked last (after coupon templates: the lock order above).
         granted = await campaigns.grants(conn, member_id=member_id, channel=order.channel, store_id=order.store_id,

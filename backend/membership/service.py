@@ -244,3 +244,21 @@ async def _issue_pack(member_id: int, period_id: int, month: str, benefits: dict
         return len(coupon_ids)
     except IntegrityError:
         return None  # issued by another run meanwhile
+
+
+async def summary_section(member: Any, store_id: int | None) -> dict[str, Any]:
+    """The clerk's member card: the paid membership and the member price rate to charge."""
+    from backend.loyalty.models import LoyaltyAccount
+
+    program = await programs.load()
+    account = await LoyaltyAccount.get_or_none(member_id=member.id)
+    tier = program.tier(account.tier_code if account else None)
+    return {"membership": await summary(member.id, tier.discount_pct)}
+
+
+def install() -> None:
+    """Plug the paid membership into the member services (once per process)."""
+    from backend.members import scan
+
+    if summary_section not in scan.SUMMARY_SECTIONS:
+        scan.SUMMARY_SECTIONS.append(summary_section)
