@@ -1,4 +1,5 @@
-"""Console API for paid membership (付费会员): the plans and the cooling-off rule, under /api/v1/admin."""
+"""Console API for paid membership (付费会员): the plans and the cooling-off rule, a member's membership, refunds of a
+period within the cooling-off rule, under /api/v1/admin."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
+from backend import audit
 from backend.coupons.models import CouponTemplate
 from backend.errors import ValidationFailed
 from backend.http.auth import staff_required
-from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, ok
+from backend.http.common import ADMIN, CONSOLE, STAFF_AUTH_ERRORS, member_or_404, ok
 from backend.http.console_loyalty import _parse, _update
+from backend.http.console_payments import Refund
 from backend.http.docs import Out, endpoint
-from backend.http.validation import Body
+from backend.http.validation import Body, parse_body
+from backend.idempotency import idempotent
 from backend.loyalty import program as programs
+from backend.membership import service as membership
+from backend.payments import service as payments
+from miniprogram_api.membership import CurrentMembership
 
 bp = Blueprint("console_membership", url_prefix="/api/v1/admin")
 TAG = "console"
@@ -70,3 +77,37 @@ async def put_plans(request: Request) -> HTTPResponse:
         raise ValidationFailed(details={"fields": missing})
     program = await _update(request, "membership", {"membership": body.model_dump(mode="json")})
     return ok(_settings(program))
+
+
+class MembershipRefundRequest(Body):
+    reason: str = Field(min_length=1, max_length=80)
+
+
+@bp.get("/members/<member_id:id>/membership")
+@endpoint(summary="The member's paid membership: whether it runs, until when, and every period bought", tag=TAG,
+          response=CurrentMembership, errors=[*STAFF_AUTH_ERRORS, "MEMBER_NOT_FOUND"],
+          operation_id="getMemberMembership")
+@staff_required(*CONSOLE)
+async def member_membership(request: Request, member_id: int) -> HTTPResponse:
+    await member_or_404(member_id)
+    return ok(await membership.status(member_id))
+
+
+@bp.post("/membership-orders/<out_trade_no:order_no>/refunds")
+@endpoint(summary="Refund a paid membership period in full through WeChat Pay, within the cooling-off rule", tag=TAG,
+          body=MembershipRefundRequest, response=Refund, status=201, idempotent=True,
+          operation_id="refundMembership",
+          errors=[*STAFF_AUTH_ERRORS, "PAYMENT_NOT_FOUND", "PAYMENT_NOT_REFUNDABLE", "MEMBERSHIP_NOT_REFUNDABLE",
+                  "WECHATPAY_DISABLED", "IDEMPOTENCY_IN_FLIGHT", "IDEMPOTENCY_KEY_REUSED"],
+          description="Only the member's last period, at most `refund_days` after it was bought, and only when none of "
+                      "its benefits was used (no monthly pack issued from it, no order placed while it ran); "
+                      "`details.reason` says which rule refused it. The period is removed at once; `processing` "
+                      "until WeChat Pay reports the refund, `failed` (and the period given back) when it refuses "
+                      "or closes it.")
+@staff_required(*ADMIN)
+@idempotent
+async def refund_membership(request: Request, out_trade_no: str) -> HTTPResponse:
+    body = parse_body(request, MembershipRefundRequest)
+    refund = await payments.refund_membership(out_trade_no=out_trade_no, reason=body.reason,
+                                              actor=audit.Actor.staff(request.ctx.staff.id))
+    return ok(refund, 201)

@@ -262,3 +262,62 @@ def install() -> None:
 
     if summary_section not in scan.SUMMARY_SECTIONS:
         scan.SUMMARY_SECTIONS.append(summary_section)
+
+
+# -- refunds (cooling-off) -----------------------------------------------------------------------------------
+
+async def refund_check(conn: BaseDBAsyncClient, period: MembershipPeriod, refund_days: int,
+                       now: datetime) -> str | None:
+    """Why the period cannot be refunded now (None: it can), read under the member's membership lock: only the
+    member's last period, within ``refund_days`` of its purchase, none of whose benefits was used (no monthly pack
+    issued from it, no order placed while it ran)."""
+    if period.status != "active":
+        return "already_refunded"
+    if now > period.created_at + timedelta(days=refund_days):
+        return "refund_window_passed"
+    later = await MembershipPeriod.filter(member_id=period.member_id, status="active",
+                                          starts_at__gte=period.ends_at).using_db(conn).exists()
+    if later:
+        return "not_last_period"
+    if await MembershipPack.filter(period_id=period.id).using_db(conn).exists():
+        return "benefits_used"
+    used = await db.fetch_one("SELECT 1 AS used FROM orders WHERE member_id = $1 AND placed_at >= $2 "
+                              "AND placed_at < $3 LIMIT 1", period.member_id, period.starts_at, period.ends_at,
+                              conn=conn)
+    return "benefits_used" if used else None
+
+
+async def remove_period(conn: BaseDBAsyncClient, period: MembershipPeriod, now: datetime) -> datetime | None:
+    """Take a refunded period off the member's time, under the member's membership lock; the membership's end
+    afterwards (None: no period left)."""
+    await MembershipPeriod.filter(id=period.id, status="active").using_db(conn).update(status="refunded",
+                                                                                     refunded_at=now)
+    return await _recompute_end(conn, period.member_id)
+
+
+async def _recompute_end(conn: BaseDBAsyncClient, member_id: int) -> datetime | None:
+    last = await MembershipPeriod.filter(member_id=member_id, status="active").using_db(conn).order_by(
+        "-ends_at").first()
+    await Membership.filter(member_id=member_id).using_db(conn).update(
+        ends_at=last.ends_at if last else None, plan_code=last.plan_code if last else None)
+    return last.ends_at if last else None
+
+
+async def reinstate(conn: BaseDBAsyncClient, period_id: int, tz: str) -> None:
+    """A refund WeChat Pay refused or closed gives the period back, once (the caller's conditional UPDATE of the
+    refund is the guard): where it was when nothing was bought since, otherwise a whole period after the current
+    end (never overlapping another)."""
+    period = await MembershipPeriod.get(id=period_id).using_db(conn)
+    state = await lock(conn, period.member_id)
+    now = clock.now()
+    if state["ends_at"] is None or state["ends_at"] <= period.starts_at:
+        starts_at, ends_at = period.starts_at, period.ends_at
+    else:
+        starts_at = max(now, state["ends_at"])
+        ends_at = period_end(starts_at, period.period, tz)
+    await MembershipPeriod.filter(id=period.id).using_db(conn).update(status="active", refunded_at=None,
+                                                                     starts_at=starts_at, ends_at=ends_at)
+    await _recompute_end(conn, period.member_id)
+    await events.append(member_id=period.member_id, type="membership_reinstated", using_db=conn,
+                        payload={"period_id": period.id, "starts_at": starts_at.isoformat(),
+                                 "ends_at": ends_at.isoformat()})

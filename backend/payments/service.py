@@ -32,7 +32,8 @@ from backend.loyalty.accounts import Assets, Context
 from backend.members import events
 from backend.members.models import WeChatAccount
 from backend.membership import service as membership
-from backend.membership.errors import MembershipPlanNotFound
+from backend.membership.errors import MembershipNotRefundable, MembershipPlanNotFound
+from backend.membership.models import MembershipPeriod
 from backend.payments.errors import (
     PaymentGatewayUnavailable,
     PaymentNotFound,
@@ -302,6 +303,46 @@ async def refund_topup(*, out_trade_no: str, amount_cents: int | None, reason: s
     return refund_view(await WeChatRefund.get(id=refund.id))
 
 
+@db.retry_conflicts
+async def refund_membership(*, out_trade_no: str, reason: str, actor: audit.Actor) -> dict[str, Any]:
+    """Refund a paid membership period in full within the program's cooling-off rule: the period is taken off the
+    member's time in the transaction that records the refund (its benefits stop at once), then WeChat Pay is asked;
+    a refund it refuses or closes gives the period back (``refund_settled``)."""
+    gateway, settings, now = client(), _settings(), clock.now()
+    program = await programs.load()
+    async with in_transaction() as conn:
+        payment = await WeChatPayment.get_or_none(out_trade_no=out_trade_no, kind="membership").using_db(conn)
+        if payment is None:
+            raise PaymentNotFound()
+        if payment.status != "paid":
+            raise PaymentNotRefundable(details={"status": payment.status})
+        await membership.lock(conn, payment.member_id)  # the member's grants and refunds queue here
+        period = await MembershipPeriod.get_or_none(payment_id=payment.id).using_db(conn)
+        if period is None:
+            raise PaymentNotRefundable(details={"status": "not_granted"})
+        why = await membership.refund_check(conn, period, program.membership.refund_days, now)
+        if why is not None:
+            raise MembershipNotRefundable(details={"reason": why, "refund_days": program.membership.refund_days})
+        ends_at = await membership.remove_period(conn, period, now)
+        count = await WeChatRefund.filter(payment_id=payment.id).using_db(conn).count()
+        out_refund_no = f"{payment.out_trade_no}R{count + 1}"
+        refund = await WeChatRefund.create(
+            payment_id=payment.id, member_id=payment.member_id, out_refund_no=out_refund_no,
+            principal_cents=payment.amount_cents, bonus_cents=0, reason=reason, status="processing",
+            created_by=f"{actor.type}:{actor.id}", created_at=now, using_db=conn)
+        await events.append(member_id=payment.member_id, type="membership_refunded", channel="miniprogram",
+                            using_db=conn,
+                            payload={"period_id": period.id, "plan_code": period.plan_code,
+                                     "price_cents": payment.amount_cents, "out_refund_no": out_refund_no,
+                                     "ends_at": ends_at.isoformat() if ends_at else None})
+        await audit.record(actor=actor, action="membership.refund", member_id=payment.member_id,
+                           target_type="wechat_payment", target_id=out_trade_no,
+                           after={"out_refund_no": out_refund_no, "period_id": period.id,
+                                  "price_cents": payment.amount_cents, "reason": reason}, using_db=conn)
+    await _ask_refund(gateway, refund, payment, settings.wechatpay_notify_url)
+    return refund_view(await WeChatRefund.get(id=refund.id))
+
+
 async def _ask_refund(gateway: WeChatPayClient, refund: WeChatRefund, payment: WeChatPayment, notify_url: str) -> None:
     try:
         answer = await gateway.refund(out_trade_no=payment.out_trade_no, out_refund_no=refund.out_refund_no,
@@ -335,7 +376,11 @@ async def refund_settled(resource: dict[str, Any], *, failure: str | None = None
         failed = await db.fetch("UPDATE wechat_refunds SET status = 'failed', failure = $2, settled_at = $3 "
                                 "WHERE id = $1 AND status = 'processing' RETURNING id", refund.id,
                                 failure or f"WeChat Pay: {status}", now, conn=conn)
-        if failed:  # credited back once, whoever gets here first
+        payment = await WeChatPayment.get(id=refund.payment_id).using_db(conn) if failed else None
+        if payment is not None and payment.kind == "membership":  # the period given back once
+            period = await MembershipPeriod.get(payment_id=payment.id).using_db(conn)
+            await membership.reinstate(conn, period.id, _settings().timezone)
+        elif failed:  # credited back once, whoever gets here first
             assets = await Assets.open(conn, refund.member_id)
             ctx = Context(source="staff", channel="miniprogram", reason=f"微信支付退款未成功，退回储值 {refund.reason}"[:200])
             await assets.wallet_credit(principal=refund.principal_cents, bonus=refund.bonus_cents, kind="refund",
