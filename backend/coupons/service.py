@@ -330,7 +330,9 @@ HELD_SQL = ("SELECT h.session_id FROM checkout_coupon_holds h JOIN checkout_sess
 
 
 async def _check_usable(coupon: Coupon, conn: BaseDBAsyncClient, *, store_id: int | None, channel: str,
-                        template_status: str | None = None) -> terms_.Terms:
+                        template_status: str | None = None, held: bool = True) -> terms_.Terms:
+    """The coupon's terms if it can be used here and now. ``held=False`` leaves the checkout-hold check to
+    the caller, which makes it under the coupon's row lock anyway (``_mark_redeemed``)."""
     now = clock.now()
     if coupon.status == "redeemed":
         raise CouponAlreadyRedeemed(details={"coupon_id": coupon.id})
@@ -343,7 +345,7 @@ async def _check_usable(coupon: Coupon, conn: BaseDBAsyncClient, *, store_id: in
         template_status = statuses[0] if statuses else None
     if template_status == "paused":
         raise CouponTemplatePaused()
-    if await db.fetch(HELD_SQL, coupon.id, now, conn=conn):
+    if held and await db.fetch(HELD_SQL, coupon.id, now, conn=conn):
         raise CouponHeld(details={"coupon_id": coupon.id})
     terms = terms_.Terms.model_validate(coupon.terms)
     terms_.check_scope(terms, store_id=store_id, channel=channel)
@@ -352,8 +354,13 @@ async def _check_usable(coupon: Coupon, conn: BaseDBAsyncClient, *, store_id: in
 
 # The counter's hottest write: fixed statements (see db.fetch).
 COUPON_FOR_MEMBER_SQL = """
-SELECT c.*, t.status AS template_status FROM coupons c LEFT JOIN coupon_templates t ON t.id = c.template_id
+SELECT c.*, t.status AS template_status, (SELECT name FROM stores WHERE id = $3) AS store_name
+  FROM coupons c LEFT JOIN coupon_templates t ON t.id = c.template_id
  WHERE c.id = $1 AND c.member_id = $2"""
+REDEMPTION_INSERT_SQL = """
+INSERT INTO coupon_redemptions (coupon_id, member_id, store_id, channel, order_id, order_amount_cents, discount_cents,
+    staff_id, status, reason, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'done', '', $9) RETURNING id"""
 MARK_REDEEMED_SQL = "UPDATE coupons SET status = 'redeemed', redeemed_at = $2 WHERE id = $1 AND status = 'available' " \
                     "RETURNING id"
 
@@ -373,13 +380,13 @@ async def redeem_in_store(*, coupon_id: int, member_id: int, store_id: int, staf
                           order_amount_cents: int | None) -> Redemption:
     """核销 at the counter, outside an order (a gift, or a discount the POS applies itself)."""
     async with in_transaction() as conn:
-        row = await db.fetch_one(COUPON_FOR_MEMBER_SQL, coupon_id, member_id, conn=conn)
+        row = await db.fetch_one(COUPON_FOR_MEMBER_SQL, coupon_id, member_id, store_id, conn=conn)
         if row is None:
             raise CouponNotFound()
-        template_status = row.pop("template_status")
+        template_status, store_name = row.pop("template_status"), row.pop("store_name")
         coupon = Coupon._init_from_db(**row)
         terms = await _check_usable(coupon, conn, store_id=store_id, channel="pos",
-                                    template_status=template_status or "ended")
+                                    template_status=template_status or "ended", held=False)
         discount = 0
         if order_amount_cents is not None:
             discount = terms_.discounts(order_amount_cents, [terms])[0]
@@ -387,15 +394,27 @@ async def redeem_in_store(*, coupon_id: int, member_id: int, store_id: int, staf
             raise CouponNotApplicable("该券有最低消费，请填写订单金额",
                                       details={"min_spend_cents": terms.min_spend_cents})
         await _mark_redeemed(conn, coupon)
-        redemption = await Redemption.create(
-            coupon_id=coupon.id, member_id=member_id, store_id=store_id, channel="pos",
-            order_amount_cents=order_amount_cents, discount_cents=discount, staff_id=staff_id,
-            created_at=clock.now(), using_db=conn)
+        redemption = await _record_redemption(conn, coupon_id=coupon.id, member_id=member_id, store_id=store_id,
+                                              channel="pos", order_amount_cents=order_amount_cents,
+                                              discount_cents=discount, staff_id=staff_id)
         await events.append(member_id=member_id, type="coupon_redeemed", channel="pos", store_id=store_id,
                             using_db=conn, payload={"coupon_id": coupon.id, "redemption_id": redemption.id,
                                                     "discount_cents": discount})
-        await _receipt(conn, redemption, coupon.name)
+        await _receipt(conn, redemption, coupon.name, store_name=store_name or "线上商城")
     return redemption
+
+
+async def _record_redemption(conn: BaseDBAsyncClient, *, coupon_id: int, member_id: int, store_id: int | None,
+                             channel: str, discount_cents: int, order_id: int | None = None,
+                             order_amount_cents: int | None = None, staff_id: int | None = None) -> Redemption:
+    """The redemption row, by a fixed statement (the counter's hottest write)."""
+    now = clock.now()
+    row = await db.fetch_one(REDEMPTION_INSERT_SQL, coupon_id, member_id, store_id, channel, order_id,
+                             order_amount_cents, discount_cents, staff_id, now, conn=conn)
+    return Redemption._init_from_db(id=row["id"], coupon_id=coupon_id, member_id=member_id, store_id=store_id,
+                                    channel=channel, order_id=order_id, order_amount_cents=order_amount_cents,
+                                    discount_cents=discount_cents, staff_id=staff_id, status="done", reason="",
+                                    created_at=now, reversed_at=None)
 
 
 async def redeem_for_order(conn: BaseDBAsyncClient, order: Any, member_id: int, coupon_ids: list[int],
@@ -409,16 +428,16 @@ async def redeem_for_order(conn: BaseDBAsyncClient, order: Any, member_id: int, 
         coupon = await Coupon.get_or_none(id=coupon_id, member_id=member_id).using_db(conn)
         if coupon is None:
             raise CouponNotFound(details={"coupon_id": coupon_id})
-        coupons.append((coupon, await _check_usable(coupon, conn, store_id=order.store_id, channel=order.channel)))
+        coupons.append((coupon, await _check_usable(coupon, conn, store_id=order.store_id, channel=order.channel,
+                                                    held=False)))
     lines = [terms_.Line(item["amount_cents"], item.get("category")) for item in order.items or []]
     amounts = terms_.discounts(order.amount_cents, [terms for _, terms in coupons], lines=lines,
                                tier_discount_applied=member_price_applied)
     for (coupon, _), discount in zip(coupons, amounts, strict=True):
         await _mark_redeemed(conn, coupon)
-        redemption = await Redemption.create(
-            coupon_id=coupon.id, member_id=member_id, store_id=order.store_id, channel=order.channel,
-            order_id=order.id, order_amount_cents=order.amount_cents, discount_cents=discount,
-            created_at=clock.now(), using_db=conn)
+        redemption = await _record_redemption(conn, coupon_id=coupon.id, member_id=member_id,
+                                              store_id=order.store_id, channel=order.channel, order_id=order.id,
+                                              order_amount_cents=order.amount_cents, discount_cents=discount)
         await events.append(member_id=member_id, type="coupon_redeemed", channel=order.channel,
                             store_id=order.store_id, using_db=conn,
                             payload={"coupon_id": coupon.id, "redemption_id": redemption.id, "order_id": order.id,
@@ -427,15 +446,19 @@ async def redeem_for_order(conn: BaseDBAsyncClient, order: Any, member_id: int, 
     return sum(amounts)
 
 
-async def _receipt(conn: BaseDBAsyncClient, redemption: Redemption, coupon_name: str) -> None:
-    """The member's redemption receipt (a service message), queued with the redemption."""
-    store = await db.fetch_one("SELECT name FROM stores WHERE id = $1", redemption.store_id, conn=conn) \
-        if redemption.store_id else None
+async def _receipt(conn: BaseDBAsyncClient, redemption: Redemption, coupon_name: str,
+                   store_name: str | None = None) -> None:
+    """The member's redemption receipt (a service message), queued with the redemption; ``store_name`` when
+    the caller has read it already."""
+    if store_name is None:
+        store = await db.fetch_one("SELECT name FROM stores WHERE id = $1", redemption.store_id, conn=conn) \
+            if redemption.store_id else None
+        store_name = store["name"] if store else "线上商城"
     await notifications.enqueue(
         member_id=redemption.member_id, template_key="coupon_redeemed",
         dedupe_key=f"coupon_redeemed:{redemption.id}", conn=conn,
         context={"coupon_name": coupon_name, "redeemed_at": redemption.created_at.isoformat(),
-                 "store_name": store["name"] if store else "线上商城", "discount_cents": redemption.discount_cents,
+                 "store_name": store_name, "discount_cents": redemption.discount_cents,
                  "coupon_id": redemption.coupon_id})
 
 
