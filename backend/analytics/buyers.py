@@ -35,9 +35,12 @@ from backend import db
 from backend.analytics.facts import tier_at
 
 TABLE = "analytics_buyer_days"
+STARTS = "analytics_buyer_starts"
 NO_GAP = 366  # no earlier order in the scope within the 365 days before
 SCOPES = ("", "store", "channel", "tier")
+DENSE = ("", "channel", "tier")  # scopes of a few values: their sums are kept per window start (STARTS)
 COLUMNS = ("day", "scope", "value", "gap", "firsts", "seconds")
+START_COLUMNS = ("day", "scope", "value", "start_day", "buyers", "repeat_buyers", "orders")
 MEASURES = ("buyers", "repeat_buyers", "orders")
 
 # The day's orders that count, and the earlier ones of the same members within the 365 days before ($3): what
@@ -95,17 +98,46 @@ async def day_counts(*, start: datetime, end: datetime, lowest: str, tz: ZoneInf
     return counts
 
 
+def _starts(day: date, counts: dict[tuple[str, str, int], list[int]]) -> list[tuple[Any, ...]]:
+    """The day's part of every window that starts on it or up to 365 days before (dense scopes): a window that
+    starts ``x`` days before counts the orders with a gap over ``x`` as buyers, and as repeat buyers the firsts
+    minus the seconds with a gap of at most ``x``."""
+    by_scope: dict[tuple[str, str], list[list[int]]] = defaultdict(lambda: [[0] * (NO_GAP + 1), [0] * (NO_GAP + 1)])
+    for (scope, value, gap), (firsts, seconds) in counts.items():
+        if scope in DENSE:
+            histogram = by_scope[(scope, value)]
+            histogram[0][gap] += firsts
+            histogram[1][gap] += seconds
+    rows = []
+    for (scope, value), (firsts, seconds) in by_scope.items():
+        orders = sum(firsts)
+        within_firsts = within_seconds = 0  # orders with a gap of at most x
+        for x in range(NO_GAP):
+            within_firsts += firsts[x]
+            within_seconds += seconds[x]
+            rows.append((day, scope, value, day - timedelta(days=x), orders - within_firsts,
+                         within_firsts - within_seconds, orders))
+    return rows
+
+
 async def rebuild(*, day: date, start: datetime, end: datetime, lowest: str, tz: ZoneInfo,
                   conn: BaseDBAsyncClient) -> int:
     """The day's rows deleted and written again (inside the day's rebuild, under its lock); how many."""
-    param: Any = day.isoformat() if conn.capabilities.dialect == "sqlite" else day
+    sqlite = conn.capabilities.dialect == "sqlite"
+    param: Any = day.isoformat() if sqlite else day
     await db.fetch(f"DELETE FROM {TABLE} WHERE day = $1", param, conn=conn)
+    await db.fetch(f"DELETE FROM {STARTS} WHERE day = $1", param, conn=conn)
     counts = await day_counts(start=start, end=end, lowest=lowest, tz=tz, conn=conn)
-    rows = [(day, scope, value, gap, firsts, seconds) for (scope, value, gap), (firsts, seconds) in counts.items()]
-    if conn.capabilities.dialect == "sqlite":
-        rows = [(day.isoformat(), *rest) for _, *rest in rows]  # type: ignore[misc]
-    await db.copy_rows(TABLE, COLUMNS, rows, conn)
-    return len(rows)
+    gaps = [(day, scope, value, gap, firsts, seconds) for (scope, value, gap), (firsts, seconds) in counts.items()
+            if scope not in DENSE]
+    starts = _starts(day, counts)
+    if sqlite:
+        gaps = [(day.isoformat(), *rest) for _, *rest in gaps]
+        starts = [(day.isoformat(), scope, value, since.isoformat(), *rest)
+                  for _, scope, value, since, *rest in starts]
+    await db.copy_rows(TABLE, COLUMNS, gaps, conn)
+    await db.copy_rows(STARTS, START_COLUMNS, starts, conn)
+    return len(gaps) + len(starts)
 
 
 def scope_of(*, store_id: int | None, channel: str | None, tier: str | None) -> tuple[str, str] | None:
@@ -130,13 +162,21 @@ def _since(param: str) -> str:
 async def closed(*, scope: tuple[str, str], first: date, last: date) -> dict[str, int]:
     """Buyers, repeat buyers and orders of the window [first, last] from the built days in it (its first day is
     the window's start even when ``last`` stops before the window's end)."""
+    pg = db.is_postgres()
+    first_param: Any = first if pg else first.isoformat()
+    last_param: Any = last if pg else last.isoformat()
+    if scope[0] in DENSE:  # a row per day of the window
+        row = await db.fetch_one(
+            f"SELECT SUM(buyers) AS buyers, SUM(repeat_buyers) AS repeat_buyers, SUM(orders) AS orders FROM {STARTS} "
+            "WHERE scope = $1 AND value = $2 AND start_day = $3 AND day >= $3 AND day <= $4",
+            scope[0], scope[1], first_param, last_param)
+        return {m: int((row or {}).get(m) or 0) for m in MEASURES}
     since = _since("$3")
-    param: Any = first if db.is_postgres() else first.isoformat()
     row = await db.fetch_one(
         f"SELECT SUM(firsts) AS orders, SUM(CASE WHEN gap > {since} THEN firsts ELSE 0 END) AS buyers, "
         f"SUM(CASE WHEN gap <= {since} THEN firsts - seconds ELSE 0 END) AS repeat_buyers FROM {TABLE} "
         "WHERE scope = $1 AND value = $2 AND day >= $3 AND day <= $4",
-        scope[0], scope[1], param, last if db.is_postgres() else last.isoformat())
+        scope[0], scope[1], first_param, last_param)
     return {m: int((row or {}).get(m) or 0) for m in MEASURES}
 
 

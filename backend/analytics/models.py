@@ -175,6 +175,25 @@ class BuyerDay(Model):
         unique_together = (("scope", "value", "day", "gap"),)
 
 
+class BuyerStart(Model):
+    """For the scopes of a few values ('', 'channel', 'tier'), the same counts summed for every window start:
+    the day's buyers, repeat buyers and orders in a window that starts on ``start_day`` (the day itself or up
+    to 365 days before). A window's figures are then one row per day of it (``backend.analytics.buyers``)."""
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField()
+    scope = fields.CharField(max_length=8, default="")
+    value = fields.CharField(max_length=20, default="")
+    start_day = fields.DateField()
+    buyers = fields.IntField(default=0)  # the day's orders that are the member's first in the window
+    repeat_buyers = fields.IntField(default=0)  # … its second
+    orders = fields.IntField(default=0)
+
+    class Meta:
+        table = "analytics_buyer_starts"
+        unique_together = (("scope", "value", "start_day", "day"),)
+
+
 # Indexes on the base tables the per-day rebuild reads by time (SQLite; PostgreSQL's are in migration 16).
 BASE_INDEXES = (
     ("idx_orders_placed_at", "orders", "placed_at"),
@@ -193,5 +212,11 @@ BASE_INDEXES = (
     ("idx_consent_records_created_at", "consent_records", "created_at"),
 )
 
+# The buyer tables' rows of a day, deleted at each rebuild of it (both databases; PostgreSQL's in migration 20).
+DAY_INDEXES = (
+    ("idx_analytics_buyer_days_day", "analytics_buyer_days", "day"),
+    ("idx_analytics_buyer_starts_day", "analytics_buyer_starts", "day"),
+)
+
 SQLITE_SCHEMA = "\n".join(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns});"
-                          for name, table, columns in BASE_INDEXES)
+                          for name, table, columns in (*BASE_INDEXES, *DAY_INDEXES))
