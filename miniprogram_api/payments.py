@@ -15,6 +15,7 @@ from backend.http.auth import member_required
 from backend.http.common import ok
 from backend.http.docs import Out, endpoint
 from backend.http.validation import Body, parse_body
+from backend.loyalty import orders
 from backend.loyalty import program as programs
 from backend.payments import service as payments
 from backend.payments.errors import NotificationInvalid
@@ -35,7 +36,8 @@ class TopupOption(Out):
 
 class TopupOptions(Out):
     enabled: bool = Field(description="whether top-ups can be paid here (WeChat Pay configured)")
-    options: list[TopupOption] = Field(description="the program's top-up plans that apply online now")
+    options: list[TopupOption] = Field(description="the program's top-up plans that apply online now, less those "
+                                                   "whose per-member limit the member has reached")
     max_amount_cents: int
 
 
@@ -72,8 +74,11 @@ class TopupPayment(Out):
 @member_required
 async def topup_options(request: Request) -> HTTPResponse:
     program = await programs.load()
+    used = await orders.topup_plans_used(request.ctx.member_id, program)
     options = [{"min_amount_cents": plan.min_amount_cents, "bonus_cents": plan.bonus_cents, "name": plan.name,
-                "ends_at": plan.ends_at.isoformat() if plan.ends_at else None} for plan in program.topup_plans("online", clock.now())]
+                "ends_at": plan.ends_at.isoformat() if plan.ends_at else None}
+               for plan in program.topup_plans("online", clock.now())
+               if plan.per_member_limit is None or used.get(plan.code or "", 0) < plan.per_member_limit]
     return ok({"enabled": payments.enabled(), "options": options, "max_amount_cents": MAX_TOPUP_CENTS})
 
 

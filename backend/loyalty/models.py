@@ -109,11 +109,13 @@ class Topup(Model):
     store_id = fields.IntField(null=True)
     amount_cents = fields.BigIntField()
     bonus_cents = fields.BigIntField()
+    bonus_plan = fields.CharField(max_length=20, null=True)  # the code of the top-up plan whose bonus it got
     receipt = fields.JSONField(default=dict)
     created_at = fields.DatetimeField()
 
     class Meta:
         table = "wallet_topups"
+        indexes = (("member_id", "bonus_plan"),)
 
 
 class TierChange(Model):

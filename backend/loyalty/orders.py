@@ -30,12 +30,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -503,23 +505,48 @@ async def _restored_expiry(conn: Any, order_id: int) -> datetime | None:
     return max(expiries)
 
 
+async def topup_plans_used(member_id: int, program: programs.Program,
+                           conn: BaseDBAsyncClient | None = None) -> dict[str, int]:
+    """How many of the member's top-ups got each per-member-limited plan's bonus (refunded ones count too)."""
+    codes = program.limited_topup_codes()
+    if not codes:
+        return {}
+    query = Topup.filter(member_id=member_id, bonus_plan__in=codes)
+    return dict(Counter(await (query.using_db(conn) if conn else query).values_list("bonus_plan", flat=True)))
+
+
+def _topup_bonus(program: programs.Program, used: dict[str, int], *, amount_cents: int, channel: str,
+                 bonus_cents: int | None, bonus_plan: str | None) -> tuple[int, str | None]:
+    """The bonus a top-up gets and the plan it comes from: the one promised when an online payment began, unless
+    that plan's per-member limit was reached meanwhile (another top-up of the member credited first); otherwise
+    the best plan that applies now and that the member has not used up."""
+    if bonus_cents is not None:
+        promised = next((b for b in program.topup_bonuses if bonus_plan and b.code == bonus_plan), None)
+        if promised is None or promised.per_member_limit is None or used.get(bonus_plan or "", 0) < \
+                promised.per_member_limit:
+            return bonus_cents, bonus_plan
+    kind = "online" if channel in ("miniprogram", "online") else "store"
+    choice = program.topup_choice(amount_cents, kind, clock.now(), used)
+    return (choice.bonus_cents, choice.code) if choice else (0, None)
+
+
 @db.retry_conflicts
 async def topup(*, member_id: int, amount_cents: int, payment_ref: str, store_id: int | None, channel: str,
-                tz: str, bonus_cents: int | None = None) -> Outcome:
+                tz: str, bonus_cents: int | None = None, bonus_plan: str | None = None) -> Outcome:
     """Stored value bought at the counter or paid online, with the best matching bonus rule (or
-    ``bonus_cents``, the bonus promised when an online payment began); once per payment_ref."""
+    ``bonus_cents`` of plan ``bonus_plan``, the bonus promised when an online payment began); once per payment_ref.
+    A plan's per-member limit is counted under the member's account lock, so concurrent top-ups of one member
+    never get a limited bonus more often than allowed."""
     try:
         async with in_transaction() as conn:
             program = await programs.load(conn)
-            if bonus_cents is None:
-                bonus = program.topup_bonus(amount_cents, "online" if channel in ("miniprogram", "online") else "store",
-                                            clock.now())
-            else:
-                bonus = bonus_cents
             row = await Topup.create(payment_ref=payment_ref, member_id=member_id, store_id=store_id,
-                                     amount_cents=amount_cents, bonus_cents=bonus, created_at=clock.now(),
+                                     amount_cents=amount_cents, bonus_cents=0, created_at=clock.now(),
                                      using_db=conn)
             assets = await Assets.open(conn, member_id)
+            bonus, plan_code = _topup_bonus(program, await topup_plans_used(member_id, program, conn),
+                                            amount_cents=amount_cents, channel=channel, bonus_cents=bonus_cents,
+                                            bonus_plan=bonus_plan)
             ctx = Context(source="order", channel=channel, store_id=store_id, reason="储值充值")
             await assets.wallet_credit(principal=amount_cents, bonus=bonus, kind="topup", ctx=ctx,
                                        ref=f"topup:{row.id}", payment_ref=payment_ref)
@@ -530,7 +557,7 @@ async def topup(*, member_id: int, amount_cents: int, payment_ref: str, store_id
             receipt = {"topup_id": row.id, "payment_ref": payment_ref, "member_id": member_id,
                        "amount_cents": amount_cents, **balances, "bonus_cents": bonus,
                        "bonus_balance_cents": balances["bonus_cents"]}
-            await Topup.filter(id=row.id).using_db(conn).update(receipt=receipt)
+            await Topup.filter(id=row.id).using_db(conn).update(receipt=receipt, bonus_cents=bonus, bonus_plan=plan_code)
             await events.append(member_id=member_id, type="wallet_topped_up", channel=channel, store_id=store_id,
                                 payload={"amount_cents": amount_cents, "bonus_cents": bonus}, using_db=conn)
         return Outcome(receipt, created=True)

@@ -82,9 +82,16 @@ class TopupBonus(Rule):
                                          description="where it applies: store (the counter), online (the mini-program)")
     starts_at: datetime | None = Field(None, description="applies from then on (absent: already)")
     ends_at: datetime | None = Field(None, description="applies until then (absent: no end)")
+    code: str | None = Field(None, pattern=r"^[a-z0-9_]{1,20}$",
+                             description="the plan's stable code: what its per-member limit counts by")
+    per_member_limit: int | None = Field(None, ge=1, le=1000,
+                                         description="how many paid top-ups of one member may get this bonus; "
+                                                     "beyond it the next-best plan applies (absent: no limit)")
 
     @model_validator(mode="after")
     def window_in_order(self) -> TopupBonus:
+        if self.per_member_limit is not None and self.code is None:
+            raise ValueError("设置每人限享次数的充值方案需要填写代码（code）")
         for instant in (self.starts_at, self.ends_at):
             if instant is not None and instant.tzinfo is None:
                 raise ValueError("starts_at 和 ends_at 需带时区，例如 2026-11-11T00:00:00+08:00")
@@ -227,6 +234,9 @@ class Program(Rule):
         channels = [rule.channel for rule in self.earn_rules]
         if len(set(channels)) != len(channels):
             raise ValueError("每个渠道只能有一条积分规则")
+        plan_codes = [plan.code for plan in self.topup_bonuses if plan.code is not None]
+        if len(set(plan_codes)) != len(plan_codes):
+            raise ValueError("充值方案代码不能重复")
         return self
 
     # --- lookups used by the services ---
@@ -255,6 +265,17 @@ class Program(Rule):
         """The bonus of the best plan the amount reaches on ``channel`` at ``now``."""
         return max((b.bonus_cents for b in self.topup_plans(channel, now) if b.min_amount_cents <= amount_cents),
                    default=0)
+
+    def topup_choice(self, amount_cents: int, channel: TopupChannel, now: datetime | None,
+                     used: dict[str, int]) -> TopupBonus | None:
+        """The best plan the amount reaches on ``channel`` at ``now`` among those the member has not used up
+        (``used``: paid top-ups per plan code that got its bonus); None: no bonus."""
+        open_plans = [b for b in self.topup_plans(channel, now) if b.min_amount_cents <= amount_cents
+                      and (b.per_member_limit is None or used.get(b.code or "", 0) < b.per_member_limit)]
+        return max(open_plans, key=lambda b: b.bonus_cents, default=None)
+
+    def limited_topup_codes(self) -> list[str]:
+        return [b.code for b in self.topup_bonuses if b.code is not None and b.per_member_limit is not None]
 
     def lot_expiry(self, earned_at: datetime, tz: str) -> datetime | None:
         """When points earned at ``earned_at`` expire under the current policy (None: never)."""

@@ -102,8 +102,12 @@ def view(row: WeChatPayment, payment: dict[str, str] | None = None) -> dict[str,
 async def start_topup(*, member_id: int, amount_cents: int) -> dict[str, Any]:
     """A pending top-up and what ``wx.requestPayment`` needs to pay it."""
     program = await programs.load()
+    # The bonus shown is the best plan the member has not used up; the credit checks the limit again, under the lock.
+    used = await orders.topup_plans_used(member_id, program)
+    plan = program.topup_choice(amount_cents, "online", clock.now(), used)
     return await _start(member_id=member_id, kind="topup", prefix="TU", amount_cents=amount_cents,
-                        bonus_cents=program.topup_bonus(amount_cents, "online", clock.now()), description="储值充值")
+                        bonus_cents=plan.bonus_cents if plan else 0, description="储值充值",
+                        plan={"code": plan.code} if plan and plan.code else None)
 
 
 async def start_membership(*, member_id: int, plan_code: str) -> dict[str, Any]:
@@ -181,7 +185,7 @@ async def settle(transaction: dict[str, Any]) -> str:
     now = clock.now()
     if state in ("SUCCESS", "REFUND"):  # REFUND: paid, then (partly) refunded
         transaction_id = str(transaction["transaction_id"])
-        topup_id = None
+        topup_id, bonus = None, 0
         if row.kind == "membership":
             # One period per transaction id, however many notifications and queries race here.
             await membership.grant(member_id=row.member_id, plan=row.plan, payment_ref=f"wxpay:{transaction_id}",
@@ -189,10 +193,14 @@ async def settle(transaction: dict[str, Any]) -> str:
         else:
             outcome = await orders.topup(member_id=row.member_id, amount_cents=row.amount_cents,
                                          payment_ref=f"wxpay:{transaction_id}", store_id=None, channel="miniprogram",
-                                         tz=settings.timezone, bonus_cents=row.bonus_cents)
+                                         tz=settings.timezone, bonus_cents=row.bonus_cents,
+                                         bonus_plan=(row.plan or {}).get("code"))
             topup_id = outcome.receipt.get("topup_id")
-        await db.fetch("UPDATE wechat_payments SET status = 'paid', transaction_id = $2, paid_at = $3, topup_id = $4 "
-                       "WHERE id = $1 AND status <> 'paid'", row.id, transaction_id, now, topup_id)
+            bonus = int(outcome.receipt.get("bonus_cents", row.bonus_cents))
+        # The bonus credited (a limited plan used up meanwhile gives the next best): what a refund takes back from.
+        await db.fetch("UPDATE wechat_payments SET status = 'paid', transaction_id = $2, paid_at = $3, topup_id = $4, "
+                       "bonus_cents = $5 WHERE id = $1 AND status <> 'paid'", row.id, transaction_id, now, topup_id,
+                       bonus)
         return "paid"
     if state in ("CLOSED", "REVOKED", "PAYERROR"):
         await _close_row(row.id, now)

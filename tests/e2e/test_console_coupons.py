@@ -140,12 +140,15 @@ async def test_an_admin_edits_a_tier_and_sees_a_refused_value_on_its_field(stack
     await page.get_by_label("名称（选填）").fill("小程序充值礼")
     await page.get_by_label("适用渠道").select_option("online")
     await page.get_by_label("结束时间（选填）").fill("2030-01-01T00:00")
+    await page.get_by_label("方案代码（限享时必填）").fill("mp_gift")
+    await page.get_by_label("每人限享次数（选填）").fill("2")
     await page.get_by_role("button", name="保存储值赠送").click()
     await expect(page.get_by_text("储值赠送已保存")).to_be_visible()
     program = (await stack.http.get("/api/v1/admin/loyalty-program", headers=bearer(token))).json()
     [plan] = program["topup_bonuses"]
     assert (plan["min_amount_cents"], plan["bonus_cents"], plan["name"], plan["channels"], plan["starts_at"]) == (
         50000, 5000, "小程序充值礼", ["online"], None)
+    assert (plan["code"], plan["per_member_limit"]) == ("mp_gift", 2)
     assert plan["ends_at"].startswith("2029-12-31T16:00:00") or plan["ends_at"].startswith("2030-01-01")
     # Saved again untouched, the plan keeps its name, channel and window
     await page.get_by_role("button", name="保存储值赠送").click()

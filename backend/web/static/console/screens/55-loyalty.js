@@ -354,7 +354,8 @@
         const value = (name) => form.elements[`${p}.${name}`].value;
         return { min_amount_cents: value("min_amount_cents"), bonus_cents: value("bonus_cents"), name: value("name"),
           channels: value("channels").split(","), starts_at: fmt.fromLocalInput(value("starts_at")),
-          ends_at: fmt.fromLocalInput(value("ends_at")), text: true };
+          ends_at: fmt.fromLocalInput(value("ends_at")), code: value("code"),
+          per_member_limit: value("per_member_limit"), text: true };
       },
       draw: (row, i, remove) => {
         const p = `topup_bonuses.${i}`;
@@ -370,18 +371,24 @@
           el("div", { class: "columns compact" },
             ui.field("开始时间（选填）", ui.input(`${p}.starts_at`, fmt.toLocalInput(row.starts_at), { type: "datetime-local" })),
             ui.field("结束时间（选填）", ui.input(`${p}.ends_at`, fmt.toLocalInput(row.ends_at), { type: "datetime-local" }))),
+          el("div", { class: "columns compact" },
+            ui.field("方案代码（限享时必填）", ui.input(`${p}.code`, row.code || "", { maxlength: "20" })),
+            ui.field("每人限享次数（选填）", num(`${p}.per_member_limit`, row.per_member_limit, { min: "1" }))),
           remove);
       },
     });
-    return ui.form([el("p", { class: "hint" }, "一次充值按该渠道当时适用的、满足的最高档位赠送；没有档位即不赠送。"), list], async (node) => {
+    return ui.form([el("p", { class: "hint" }, "一次充值按该渠道当时适用的、满足的最高档位赠送（设了每人限享次数的档位，用完后按次高档位）；没有档位即不赠送。"), list], async (node) => {
       const r = reader(node);
       const bonuses = [];
       for (let i = 0; i < list.count(); i += 1) {
         const p = `topup_bonuses.${i}`;
         const name = r.text(`${p}.name`);
+        const code = r.text(`${p}.code`);
+        const limit = r.text(`${p}.per_member_limit`) ? r.int(`${p}.per_member_limit`) : null;
         bonuses.push({ min_amount_cents: r.cents(`${p}.min_amount_cents`), bonus_cents: r.cents(`${p}.bonus_cents`),
           name: name || null, channels: r.text(`${p}.channels`).split(","),
-          starts_at: fmt.fromLocalInput(r.text(`${p}.starts_at`)), ends_at: fmt.fromLocalInput(r.text(`${p}.ends_at`)) });
+          starts_at: fmt.fromLocalInput(r.text(`${p}.starts_at`)), ends_at: fmt.fromLocalInput(r.text(`${p}.ends_at`)),
+          code: code || null, per_member_limit: limit });
       }
       if (Object.keys(r.errors).length) throw invalid(r.errors);
       await saveProgram({ topup_bonuses: bonuses });
