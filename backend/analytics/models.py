@@ -212,10 +212,12 @@ BASE_INDEXES = (
     ("idx_consent_records_created_at", "consent_records", "created_at"),
 )
 
-# The buyer tables' rows of a day, deleted at each rebuild of it (both databases; PostgreSQL's in migration 20).
+# The buyer tables' rows of a day, deleted at each rebuild of it, and the accounts by tier, counted for the
+# members per tier (SQLite; PostgreSQL's in migration 20).
 DAY_INDEXES = (
     ("idx_analytics_buyer_days_day", "analytics_buyer_days", "day"),
     ("idx_analytics_buyer_starts_day", "analytics_buyer_starts", "day"),
+    ("idx_loyalty_accounts_tier_code", "loyalty_accounts", "tier_code"),
 )
 
 SQLITE_SCHEMA = "\n".join(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns});"

@@ -7,7 +7,8 @@ year earlier (同比), and their ratios ``(value - base) / base``, null when the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -189,6 +190,26 @@ class Reader:
         return [(day, by_day.get(day, zero)) for day in window.each_day()]
 
 
+@dataclass
+class SplitReader(Reader):
+    """A Reader for a fact some of whose measures have no store or channel (a tier change; a coupon issued or
+    expired: store 0, channel ''): those (``loose``) are summed without the store and channel filters, which
+    would leave them at zero, and the others with every filter."""
+
+    loose: tuple[str, ...] = ()
+
+    async def sums(self, fact: Fact, window: Window, group: str | None = None,
+                   filters: Filters | None = None) -> dict[Any, dict[str, int]]:
+        filters = filters or self.filters
+        out = await super().sums(fact, window, group, filters)
+        if not self.loose or (filters.store_id is None and filters.channel is None):
+            return out
+        looser = await super().sums(fact, window, group, replace(filters, store_id=None, channel=None))
+        zero = dict.fromkeys(fact.measures, 0)
+        return {key: {m: (looser if m in self.loose else out).get(key, zero)[m] for m in fact.measures}
+                for key in set(out) | set(looser)}
+
+
 @cached
 async def _live(*, name: str, day: date, tz: str, lowest: str) -> list[dict[str, Any]]:
     fact = FACTS[name]
@@ -222,9 +243,21 @@ def _member_filters(filters: Filters, lowest: str, args: list[Any]) -> str:
     return where
 
 
+# Members who are not active (merged, deleted) are a few: found through the status index, their accounts one by
+# one (a join would read every account).
+_NOT_ACTIVE_TIERS = ("SELECT t.tier, COUNT(*) AS n FROM (SELECT (SELECT a.tier_code FROM loyalty_accounts a "
+                     "WHERE a.member_id = m.id) AS tier FROM members m WHERE m.status <> 'active') t "
+                     "WHERE t.tier <> $1 GROUP BY t.tier")
+
+
 @cached
-async def member_totals(*, before: list[datetime], filters: Filters, lowest: str) -> list[int]:
-    """Active members who registered before each of the instants: one pass over the members."""
+async def member_totals(*, before: list[datetime], filters: Filters, lowest: str, tz: ZoneInfo | None = None
+                        ) -> list[int]:
+    """Active members who registered before each of the instants. Without a tier filter (and given ``tz``), the
+    new members of the member days up to each instant's day (those merged away are not in them) less those
+    deleted since; with one (the current tier), one pass over the members."""
+    if filters.tier is None and tz is not None:
+        return await _registered(before=before, filters=filters, tz=tz, lowest=lowest)
     args: list[Any] = [max(before), *before]
     counts = ", ".join(f"SUM(CASE WHEN m.registered_at < ${n + 2} THEN 1 ELSE 0 END) AS n{n}"
                        for n in range(len(before)))
@@ -233,9 +266,52 @@ async def member_totals(*, before: list[datetime], filters: Filters, lowest: str
     return [int((row or {}).get(f"n{n}") or 0) for n in range(len(before))]
 
 
+async def _registered(*, before: list[datetime], filters: Filters, tz: ZoneInfo, lowest: str) -> list[int]:
+    # An instant at a day's end counts that day whole; one within today counts today so far (read live).
+    days = [(instant - timedelta(microseconds=1)).astimezone(tz).date() for instant in before]
+    current = today(tz)
+    closed = [min(day, current - timedelta(days=1)) for day in days]
+    args: list[Any] = [_param(max(closed)), *(_param(day) for day in closed)]
+    where = ""
+    for column, value in (("store_id", filters.store_id), ("channel", filters.channel)):
+        if value is not None:
+            args.append(value)
+            where += f" AND {column} = ${len(args)}"
+    counts = ", ".join(f"SUM(CASE WHEN day <= ${n + 2} THEN new_members ELSE 0 END) AS n{n}" for n in range(len(days)))
+    row = await db.fetch_one(f"SELECT {counts} FROM {FACTS['members'].table} WHERE day <= $1{where}", *args)
+    totals = [int((row or {}).get(f"n{n}") or 0) for n in range(len(days))]
+    if any(day >= current for day in days):
+        reader = Reader(tz, Filters(store_id=filters.store_id, channel=filters.channel))
+        live = (await reader.sums(FACTS["members"], Window(current, current))).get(None, {}).get("new_members", 0)
+        totals = [total + (live if day >= current else 0) for total, day in zip(totals, days, strict=True)]
+    args = list(before)
+    where = ""
+    for column, value in (("registration_store_id", filters.store_id), ("registration_channel", filters.channel)):
+        if value is not None:
+            args.append(value)
+            where += f" AND m.{column} = ${len(args)}"
+    counts = ", ".join(f"SUM(CASE WHEN m.registered_at < ${n + 1} THEN 1 ELSE 0 END) AS n{n}" for n in range(len(days)))
+    gone = await db.fetch_one(f"SELECT {counts} FROM members m WHERE m.status = 'deleted'{where}", *args)
+    totals = [total - int((gone or {}).get(f"n{n}") or 0) for n, total in enumerate(totals)]
+    return totals
+
+
 @cached
-async def members_by_tier(*, filters: Filters, lowest: str) -> dict[str, int]:
-    """Active members per current tier (store and channel: where they registered)."""
+async def members_by_tier(*, filters: Filters, lowest: str, total: int | None = None) -> dict[str, int]:
+    """Active members per current tier (store and channel: where they registered). Without store and channel,
+    and given the active members' ``total``, the accounts above and below the lowest tier are counted from the
+    tier index, the members not active taken off, and the lowest tier is everyone else (members without an
+    account included)."""
+    if filters.store_id is None and filters.channel is None and total is not None:
+        out: dict[str, int] = defaultdict(int)
+        for op in ("<", ">"):
+            for row in await db.fetch(f"SELECT a.tier_code AS tier, COUNT(*) AS n FROM loyalty_accounts a "
+                                      f"WHERE a.tier_code {op} $1 GROUP BY 1", lowest):
+                out[row["tier"]] += int(row["n"])
+        for row in await db.fetch(_NOT_ACTIVE_TIERS, lowest):
+            out[row["tier"]] -= int(row["n"])
+        out[lowest] = total - sum(out.values())
+        return {tier: n for tier, n in out.items() if (n or tier == lowest) and filters.tier in (None, tier)}
     args: list[Any] = [lowest]
     where = _member_filters(Filters(store_id=filters.store_id, channel=filters.channel), lowest, args)
     rows = await db.fetch("SELECT COALESCE(a.tier_code, $1) AS tier, COUNT(*) AS n FROM members m "
@@ -340,6 +416,27 @@ async def expiring(*, now: datetime) -> dict[int, int]:
 async def wallet_entry_sums() -> dict[str, int]:
     row = await db.fetch_one("SELECT SUM(principal_cents) AS principal, SUM(bonus_cents) AS bonus FROM wallet_entries")
     return {key: int((row or {}).get(key) or 0) for key in ("principal", "bonus")}
+
+
+async def balances_at(*, reader: Reader, days: list[date], now: dict[str, int]) -> list[dict[str, int] | None]:
+    """The points balance and the stored value held at the end of each day: what is held now less what every
+    ledger entry changed since (the daily aggregates' net sums, today's read live). None for a day under filters
+    (the balances now are the accounts' current state, the entries' tier the one at the time)."""
+    if reader.filters.store_id is not None or reader.filters.channel is not None or reader.filters.tier is not None:
+        return [None for _ in days]
+    current = today(reader.tz)
+    out: list[dict[str, int] | None] = []
+    for day in days:
+        if day >= current:
+            out.append(dict(now))
+            continue
+        after = Window(day + timedelta(days=1), current)
+        points = await reader.totals(FACTS["points"], after)
+        wallet = await reader.totals(FACTS["stored_value"], after)
+        out.append({"balance": now["balance"] - points["net"],
+                    "principal": now["principal"] - wallet["net_principal_cents"],
+                    "bonus": now["bonus"] - wallet["net_bonus_cents"]})
+    return out
 
 
 def fact(name: str) -> Fact:

@@ -20,7 +20,7 @@ from backend.analytics import exports as analytics_exports
 from backend.analytics import lift, read
 from backend.analytics.build import day_bounds, today
 from backend.analytics.errors import MAX_DAYS, AnalyticsRangeInvalid, AnalyticsRangeTooLong
-from backend.analytics.read import Filters, Reader, Window, figure, share
+from backend.analytics.read import Filters, Reader, SplitReader, Window, figure, share
 from backend.coupons.models import CouponTemplate
 from backend.http.auth import staff_required
 from backend.http.common import CONSOLE, STAFF_AUTH_ERRORS, ok
@@ -56,8 +56,12 @@ class AnalyticsRangeQuery(BaseModel):
 
 
 class AnalyticsMemberQuery(AnalyticsRangeQuery):
-    store: Id32 | None = Field(None, description="members who registered at this store; orders at this store")
-    channel: OrderChannel | None = Field(None, description="registration channel; order channel")
+    store: Id32 | None = Field(None, description="members who registered at this store; orders, ledger entries "
+                                                 "and redemptions at this store. Tier movements and coupons issued "
+                                                 "or expired have no store or channel: store and channel do not "
+                                                 "apply to them")
+    channel: OrderChannel | None = Field(None, description="registration channel; order, entry or redemption "
+                                                           "channel")
     tier: str | None = Field(None, pattern=r"^[a-z0-9_]{1,20}$", description="tier code (the tier at the time "
                                                                                 "for daily figures, buyers and "
                                                                                 "activity; the current one for "
@@ -236,9 +240,15 @@ class PointsFigures(Out):
     reversed: Figure = Field(description="clawed back by refunds")
     restored: Figure = Field(description="spent points given back by refunds")
     breakage: RateFigure = Field(description="expired ÷ issued")
+    balance: Figure = Field(description="points held at the end of the window's last day (now when it is today), "
+                                        "of the previous period's and a year earlier: the balance now less the "
+                                        "ledger's changes since; previous and last_year null under filters")
 
 
 class PointsLiability(Out):
+    """Now, of the accounts: the tier filter applies (the current tier), store and channel do not; the points
+    expiring take no filter."""
+
     balance: int = Field(description="points members hold now")
     debt: int = Field(description="points owed by members (refunds of spent points)")
     points_per_yuan: int = Field(description="the program's point value: points worth one yuan when spent")
@@ -280,6 +290,11 @@ class StoredValueFigures(Out):
     spend_bonus_cents: Figure
     refund_principal_cents: Figure
     refund_bonus_cents: Figure
+    outstanding_principal_cents: Figure = Field(description="principal held at the end of the window's last day "
+                                                            "(now when it is today), with the previous period's "
+                                                            "and a year earlier's, from the ledger's changes "
+                                                            "since; the filters do not apply to it")
+    outstanding_bonus_cents: Figure
 
 
 class Reconciliation(Out):
@@ -314,9 +329,9 @@ class StoredValueGroup(Labelled):
 class StoredValueAnalytics(Out):
     range: AnalyticsRange
     figures: StoredValueFigures
-    outstanding_principal_cents: int
+    outstanding_principal_cents: int = Field(description="held now, by every member (no filter applies)")
     outstanding_bonus_cents: int
-    reconciliation: Reconciliation
+    reconciliation: Reconciliation = Field(description="of every account and entry (no filter applies)")
     by_store_outstanding: list[StoreBalance]
     series: list[StoredValuePoint]
     by_tier: list[StoredValueGroup]
@@ -558,7 +573,7 @@ async def overview(request: Request) -> HTTPResponse:
     messages = await reader.compared(read.fact("messages"), window)
     lowest = await reader.lowest()
     totals = await read.member_totals(before=[_end(w, tz) for w in (window, window.previous(), window.last_year())],
-                                      filters=Filters(), lowest=lowest)
+                                      filters=Filters(), lowest=lowest, tz=tz)
     member_series = dict(await reader.series(read.fact("members"), window))
     sales_series = await reader.series(read.fact("sales"), window)
     return _answer({
@@ -591,16 +606,19 @@ def _end(window: Window, tz) -> object:
 async def members(request: Request) -> HTTPResponse:
     params = parse_query(request, AnalyticsMemberQuery)
     window, tz, filters = _window(request, params), request.app.ctx.settings.tz, _filters(params)
-    reader = Reader(tz, filters)
+    reader = SplitReader(tz, filters, loose=("upgrades", "downgrades"))
     fact = read.fact("members")
     cur, prev, yoy = await reader.compared(fact, window)
     lowest = await reader.lowest()
     windows = (window, window.previous(), window.last_year())
-    totals = await read.member_totals(before=[_end(w, tz) for w in windows], filters=filters, lowest=lowest)
+    totals = await read.member_totals(before=[_end(w, tz) for w in windows], filters=filters, lowest=lowest, tz=tz)
     bought = await read.buyers(windows=list(windows), tz=tz, filters=filters, lowest=lowest)
     active = await read.activity(days=[w.last for w in windows], tz=tz, filters=filters, lowest=lowest)
     funnel = await read.funnel(window=window, tz=tz, filters=filters, lowest=lowest)
-    tiers = await read.members_by_tier(filters=filters, lowest=lowest)
+    everyone = None
+    if filters.store_id is None and filters.channel is None:  # the tier counts need the active members now
+        everyone = (await read.member_totals(before=[read.anchor()], filters=Filters(), lowest=lowest, tz=tz))[0]
+    tiers = await read.members_by_tier(filters=filters, lowest=lowest, total=everyone)
     tier_rows = await reader.sums(fact, window, "tier")
     labels = await _labels("tier")
     zero = dict.fromkeys(fact.measures, 0)
@@ -694,10 +712,15 @@ async def points(request: Request) -> HTTPResponse:
     def group(s: dict) -> dict:
         return {"issued": s["issued"], "spent": s["spent"], "expired": s["expired"]}
 
+    held = await read.balances_at(reader=reader, days=[w.last for w in (window, window.previous(),
+                                                                        window.last_year())], now=outstanding)
+    balance = figure(held[0]["balance"] if held[0] else outstanding["balance"],
+                     *(h["balance"] if h else None for h in held[1:]))
     return _answer({
         "range": await _range(request, window),
         "figures": {**_figures(["issued", "spent", "expired", "reversed", "restored"], cur, prev, yoy),
-                    "breakage": _rate(lambda t: share(t["expired"], t["issued"]), cur, prev, yoy)},
+                    "breakage": _rate(lambda t: share(t["expired"], t["issued"]), cur, prev, yoy),
+                    "balance": balance},
         "liability": {"balance": outstanding["balance"], "debt": outstanding["debt"],
                       "points_per_yuan": program.redeem_points_per_yuan,
                       "liability_cents": outstanding["balance"] * 100 // program.redeem_points_per_yuan,
@@ -731,10 +754,14 @@ async def stored_value(request: Request) -> HTTPResponse:
     def group(s: dict) -> dict:
         return {m: s[m] for m in ("topups", "topup_principal_cents", "spend_principal_cents", "spend_bonus_cents")}
 
+    held = await read.balances_at(reader=Reader(tz, Filters()), now=balances,
+                                  days=[w.last for w in (window, window.previous(), window.last_year())])
     return _answer({
         "range": await _range(request, window),
-        "figures": _figures(["topups", "topup_principal_cents", "topup_bonus_cents", "spend_principal_cents",
-                             "spend_bonus_cents", "refund_principal_cents", "refund_bonus_cents"], cur, prev, yoy),
+        "figures": {**_figures(["topups", "topup_principal_cents", "topup_bonus_cents", "spend_principal_cents",
+                                "spend_bonus_cents", "refund_principal_cents", "refund_bonus_cents"], cur, prev, yoy),
+                    "outstanding_principal_cents": figure(*(h["principal"] for h in held if h)),
+                    "outstanding_bonus_cents": figure(*(h["bonus"] for h in held if h))},
         "outstanding_principal_cents": balances["principal"],
         "outstanding_bonus_cents": balances["bonus"],
         "reconciliation": {"balance_principal_cents": balances["principal"], "balance_bonus_cents": balances["bonus"],
@@ -760,8 +787,8 @@ async def stored_value(request: Request) -> HTTPResponse:
 async def coupons(request: Request) -> HTTPResponse:
     params = parse_query(request, AnalyticsCouponQuery)
     window, tz, filters = _window(request, params), request.app.ctx.settings.tz, _filters(params)
-    reader = Reader(tz, filters)
     fact = read.fact("coupons")
+    reader = SplitReader(tz, filters, loose=tuple(m for m in fact.measures if m.startswith("issued") or m == "expired"))
     cur, prev, yoy = await reader.compared(fact, window)
 
     def row(s: dict) -> dict:

@@ -519,15 +519,63 @@ async def test_the_dashboard_answers_each_area_with_comparisons_and_series(stack
     issued = sum(p for p in await PointsEntry.filter(kind__in=["earn", "bonus"]).values_list("points", flat=True))
     assert points["figures"]["issued"]["value"] == issued
     assert points["liability"]["liability_cents"] == points["liability"]["balance"] * 100 // 100
+    assert points["figures"]["balance"]["value"] == points["liability"]["balance"]
+    assert points["figures"]["balance"]["previous"] == 0  # nothing held before the first day
+    first_end = build.day_bounds(first, ZONE)[1]
+    day_one = {"from": first.isoformat(), "to": first.isoformat()}
+    held = sum(await PointsEntry.filter(created_at__lt=first_end).values_list("points", flat=True))
+    assert (await _get(stack, admin, "points", **day_one))["figures"]["balance"]["value"] == held
     wallet = await _get(stack, admin, "stored-value", **window)
     assert wallet["reconciliation"]["reconciled"] is True
+    assert wallet["figures"]["outstanding_principal_cents"]["value"] == wallet["outstanding_principal_cents"]
+    principal = sum(await WalletEntry.filter(created_at__lt=first_end).values_list("principal_cents", flat=True))
+    one = await _get(stack, admin, "stored-value", **day_one)
+    assert one["figures"]["outstanding_principal_cents"]["value"] == principal
+    assert one["figures"]["outstanding_principal_cents"]["previous"] == 0
     assert sum(s["principal_cents"] for s in wallet["by_store_outstanding"]) == wallet["outstanding_principal_cents"]
     coupons_ = await _get(stack, admin, "coupons", **window)
     assert coupons_["figures"]["issued"]["value"] == await Coupon.all().count()
+    # Issued coupons have no store: a store filter narrows the redemptions, not the issue.
+    at_store = await _get(stack, admin, "coupons", store=store, **window)
+    assert at_store["figures"]["issued"]["value"] == await Coupon.all().count()
+    assert at_store["figures"]["redeemed"]["value"] == await Redemption.filter(store_id=store, status="done").count()
+    assert sum(row["issued"] for row in at_store["by_template"]) == await Coupon.all().count()
     messages = await _get(stack, admin, "messages", **window)
     assert messages["figures"]["queued"]["value"] == await Message.all().count()
     overview = await _get(stack, admin, "overview", **window)
     assert overview["figures"]["orders"]["value"] == placed
+
+
+async def test_member_totals_and_members_per_tier_count_the_active_members_only(stack):
+    from backend.loyalty.models import LoyaltyAccount
+
+    await _history(stack, days=2)
+    _, admin = await make_staff(stack, role="admin")
+    ids = await Member.all().order_by("id").values_list("id", flat=True)
+    await Member.filter(id=ids[0]).update(status="merged")  # before the build: not among the new members
+    first = START.astimezone(ZONE).date()
+    current = _day(stack.clock.now())
+    await build.rebuild_range(first=first, last=current, tz=ZONE)
+    await Member.filter(id=ids[1]).update(status="deleted")  # after it: taken off the totals as it is read
+    await LoyaltyAccount.filter(member_id__in=ids[1:4]).update(tier_code="silver")
+    await LoyaltyAccount.filter(member_id=ids[4]).update(tier_code="diamond")
+    window = {"from": first.isoformat(), "to": current.isoformat()}
+    answer = await _get(stack, admin, "members", **window)
+    active = await Member.filter(status="active").values_list("id", flat=True)
+    assert answer["figures"]["total"]["value"] == len(active)
+    assert answer["figures"]["total"]["previous"] == 0
+    tiers = dict(await LoyaltyAccount.filter(member_id__in=active).values_list("member_id", "tier_code"))
+    expected = {code: sum(1 for m in active if (tiers.get(m) or "normal") == code)
+                for code in ("normal", "silver", "gold", "diamond")}
+    assert {row["key"]: row["members"] for row in answer["by_tier"]} == expected
+    assert expected["silver"] == 2 and expected["diamond"] == 1
+    # Filtered by where they registered, the totals are the same count.
+    store = (await Member.filter(id__in=active, registration_store_id__not_isnull=True).first()).registration_store_id
+    filtered = await _get(stack, admin, "members", store=store, **window)
+    assert filtered["figures"]["total"]["value"] == await Member.filter(status="active",
+                                                                        registration_store_id=store).count()
+    overview = await _get(stack, admin, "overview", **window)
+    assert overview["figures"]["members"]["value"] == len(active)
 
 
 async def test_bad_windows_are_refused_with_their_codes(stack):
