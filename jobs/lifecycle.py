@@ -11,6 +11,8 @@
 | coupon_expiry_reminder | coupons expiring within ``days`` days: one reminder per coupon |
 | coupon_expiry | expires the coupons past their window |
 | tier_downgrade_warning | members whose tier the review would lower within ``days`` days (retention over by then, and the orders still inside the window by then no longer reach the tier): a 保级提醒 with what is missing, once per tier held and year |
+| membership_renewal_reminder | paid members whose membership ends within ``days`` days: a 续费提醒, once per end (a renewal moves the end, and the next end gets its own) |
+| membership_expiry_notice | paid members whose membership ended within the last ``days`` days (at least one): a 到期通知, once per end |
 | checkout_expiry | marks the checkout sessions past their TTL expired and releases their coupon holds (an expired session holds nothing even before) |
 | tier_review | lowers tiers no longer earned, after their retention; with a template (default 等级调整通知) each lowered member is told |
 | tags_recompute | recomputes the automatic tags (RFM, activity, preferred channel and store, spending band) |
@@ -74,12 +76,16 @@ DEFAULTS: dict[str, ProgramSettings] = {
     "coupon_expiry": ProgramSettings(cron="10 0 * * *"),
     "tier_downgrade_warning": ProgramSettings(cron="0 10 * * *", days=14, template_key="tier_downgrade_warning"),
     "tier_review": ProgramSettings(cron="20 0 * * *", template_key="tier_downgraded"),
+    "membership_renewal_reminder": ProgramSettings(cron="0 10 * * *", days=3, template_key="membership_renewal"),
+    "membership_expiry_notice": ProgramSettings(cron="30 9 * * *", days=1, template_key="membership_expired"),
     "checkout_expiry": ProgramSettings(cron="*/5 * * * *"),
     "tags_recompute": ProgramSettings(cron="30 2 * * *"),
 }
 NAMES = {"welcome_series": "新人欢迎系列", "birthday": "生日关怀", "winback": "沉睡唤醒", "churn_warning": "流失预警标签",
          "points_expiry_reminder": "积分到期提醒", "points_expiry": "积分过期", "coupon_expiry_reminder": "优惠券到期提醒",
-         "coupon_expiry": "优惠券过期", "tier_downgrade_warning": "保级提醒", "tier_review": "等级复核", "checkout_expiry": "结算会话过期", "tags_recompute": "自动标签计算"}
+         "coupon_expiry": "优惠券过期", "tier_downgrade_warning": "保级提醒", "tier_review": "等级复核",
+         "membership_renewal_reminder": "付费会员续费提醒", "membership_expiry_notice": "付费会员到期通知",
+         "checkout_expiry": "结算会话过期", "tags_recompute": "自动标签计算"}
 CHURN_TAG = "lifecycle:流失预警"
 # Programs that run at every time their cron names (guarded once per minute), not once a day.
 EACH_RUN = frozenset({"checkout_expiry"})
@@ -161,7 +167,8 @@ def step_for(key: str, settings: ProgramSettings, *, now: datetime, tz: ZoneInfo
         return single(lambda: _churn_warning(settings, now))
     chooser = {"welcome_series": _welcome_members, "birthday": _birthday_members, "winback": _winback_members,
                "points_expiry_reminder": _expiring_points, "coupon_expiry_reminder": _expiring_coupons,
-               "tier_downgrade_warning": _downgrade_risks}[key]
+               "tier_downgrade_warning": _downgrade_risks, "membership_renewal_reminder": _membership_renewals,
+               "membership_expiry_notice": _membership_expiries}[key]
 
     async def step(cursor: int, conn: BaseDBAsyncClient) -> tuple[int | None, dict[str, int]]:
         rows = await chooser(cursor, settings, now, tz, conn)
@@ -320,6 +327,38 @@ async def _downgrade_risks(cursor: int, s: ProgramSettings, now: datetime, tz: Z
                                 "measure": value, "threshold": tier.threshold, "missing": tier.threshold - value,
                                 "unit": unit, "review_on": review_on.isoformat()}})
     return out
+
+
+MEMBERSHIP_ENDS_SQL = (
+    "SELECT ms.member_id, ms.member_id AS cursor, ms.ends_at, (SELECT p.plan_name FROM membership_periods p "
+    "WHERE p.member_id = ms.member_id AND p.status = 'active' AND p.ends_at = ms.ends_at LIMIT 1) AS plan_name "
+    "FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE m.status = 'active' AND ms.member_id > $1 "
+    "AND ms.ends_at > $2 AND ms.ends_at <= $3 ORDER BY ms.member_id LIMIT $4")
+
+
+def _membership_rows(rows: list[dict[str, Any]], tz: ZoneInfo, prefix: str, *,
+                     expiring: bool) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        ends_at = db.to_datetime(r["ends_at"])
+        assert ends_at is not None
+        # A period ends at merchant midnight: its last day is the day before.
+        last_day = (ends_at.astimezone(tz) - timedelta(microseconds=1)).date()
+        out.append({**r, "ref": f"{prefix}-{last_day.isoformat()}", "expires_at": ends_at if expiring else None,
+                    "context": {"plan_name": r["plan_name"] or "付费会员", "ends_on": last_day.isoformat()}})
+    return out
+
+
+async def _membership_renewals(cursor: int, s: ProgramSettings, now: datetime, tz: ZoneInfo,
+                               conn: BaseDBAsyncClient) -> list[dict[str, Any]]:
+    rows = await db.fetch(MEMBERSHIP_ENDS_SQL, cursor, now, now + timedelta(days=s.days), BATCH, conn=conn)
+    return _membership_rows(rows, tz, "ends", expiring=True)
+
+
+async def _membership_expiries(cursor: int, s: ProgramSettings, now: datetime, tz: ZoneInfo,
+                               conn: BaseDBAsyncClient) -> list[dict[str, Any]]:
+    rows = await db.fetch(MEMBERSHIP_ENDS_SQL, cursor, now - timedelta(days=max(s.days, 1)), now, BATCH, conn=conn)
+    return _membership_rows(rows, tz, "ended", expiring=False)
 
 
 async def _churn_warning(s: ProgramSettings, now: datetime) -> dict[str, int]:

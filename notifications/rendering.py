@@ -252,6 +252,8 @@ SAMPLE_EVENTS: dict[str, dict[str, Any]] = {
     "tier_downgrade_warning": {"tier_code": "gold", "tier_name": "金卡", "to_tier_name": "银卡", "measure": 4200,
                                "threshold": 5000, "missing": 800, "unit": "元", "review_on": "2026-06-30"},
     "tier_downgraded": {"tier_code": "silver", "tier_name": "银卡", "from_tier_name": "金卡", "measure": 4200},
+    "membership_renewal": {"plan_name": "月卡会员", "ends_on": "2026-04-02"},
+    "membership_expired": {"plan_name": "月卡会员", "ends_on": "2026-04-02"},
 }
 
 

@@ -164,6 +164,21 @@ BUILTIN: dict[str, TemplateDoc] = {
                            text="{{ member.name }}，好久不见，回归礼券已放入您的账户。拒收请回复R"),
             email=EmailContent(subject="好久不见，{{ member.name }}",
                                text="{{ member.name }}，好久不见！回归礼券已放入您的账户。"))),
+    "membership_renewal": TemplateDoc(
+        name="付费会员续费提醒", purpose="marketing", channels=["sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ event.plan_name }}", "{{ event.ends_on }}"],
+                           text="您的{{ event.plan_name }}将于 {{ event.ends_on }} 到期，续费即可继续享受会员权益。"
+                                "拒收请回复R"),
+            email=EmailContent(subject="{{ event.plan_name }}即将到期",
+                               text="{{ member.name }}，您的{{ event.plan_name }}将于 {{ event.ends_on }} 到期，"
+                                    "在小程序续费即可继续享受会员权益。"))),
+    "membership_expired": TemplateDoc(
+        name="付费会员到期通知", purpose="service", channels=["sms", "email"], content=Content(
+            sms=SmsContent(params=["{{ event.plan_name }}", "{{ event.ends_on }}"],
+                           text="您的{{ event.plan_name }}已于 {{ event.ends_on }} 到期，会员权益已结束。"),
+            email=EmailContent(subject="{{ event.plan_name }}已到期",
+                               text="{{ member.name }}，您的{{ event.plan_name }}已于 {{ event.ends_on }} 到期，"
+                                    "会员权益已结束。"))),
     "tier_downgrade_warning": TemplateDoc(
         name="保级提醒", purpose="marketing", channels=["wechat", "sms", "email"], content=Content(
             sms=SmsContent(params=["{{ event.tier_name }}", "{{ event.review_on }}", "{{ event.missing }}"],
