@@ -420,14 +420,26 @@ class MessageAnalytics(Out):
 
 
 class OverviewFigures(Out):
+    """The areas' headline figures, with the same filters (messages take none of them)."""
+
     members: Figure
     new_members: Figure
+    active_30: Figure = Field(description="as in the members answer")
+    active_90: Figure
+    buyers: Figure
+    repurchase_rate: RateFigure
     orders: Figure
     gmv_cents: Figure
     aov_cents: Figure
     points_issued: Figure
+    points_balance: Figure = Field(description="held at the window's end, as in the points answer")
+    points_liability_cents: int = Field(description="the balance now at the point value")
     topup_principal_cents: Figure
+    outstanding_principal_cents: Figure = Field(description="stored value held at the window's end (no filter "
+                                                            "applies)")
+    outstanding_bonus_cents: Figure
     coupons_redeemed: Figure
+    coupon_redemption_rate: RateFigure
     messages_sent: Figure
 
 
@@ -436,6 +448,7 @@ class OverviewPoint(Out):
     new_members: int
     orders: int
     gmv_cents: int
+    aov_cents: int
 
 
 class Overview(Out):
@@ -559,21 +572,30 @@ def _answer(body: dict) -> HTTPResponse:
 
 @bp.get("/overview")
 @endpoint(summary="The dashboard: members, sales, points, stored value, coupons and messages in one answer",
-          tag=TAG, query=AnalyticsRangeQuery, response=Overview, errors=RANGE, operation_id="getAnalyticsOverview")
+          tag=TAG, query=AnalyticsMemberQuery, response=Overview, errors=RANGE, operation_id="getAnalyticsOverview")
 @staff_required(*CONSOLE)
 async def overview(request: Request) -> HTTPResponse:
-    params = parse_query(request, AnalyticsRangeQuery)
-    window, tz = _window(request, params), request.app.ctx.settings.tz
-    reader = Reader(tz, Filters())
+    params = parse_query(request, AnalyticsMemberQuery)
+    window, tz, filters = _window(request, params), request.app.ctx.settings.tz, _filters(params)
+    reader = Reader(tz, filters)
+    windows = (window, window.previous(), window.last_year())
     members = await reader.compared(read.fact("members"), window)
     sales = await reader.compared(read.fact("sales"), window)
     points = await reader.compared(read.fact("points"), window)
     wallet = await reader.compared(read.fact("stored_value"), window)
-    coupons = await reader.compared(read.fact("coupons"), window)
-    messages = await reader.compared(read.fact("messages"), window)
+    coupon_fact = read.fact("coupons")
+    coupons = await SplitReader(tz, filters, loose=tuple(m for m in coupon_fact.measures if m.startswith("issued")
+                                                         or m == "expired")).compared(coupon_fact, window)
+    messages = await Reader(tz, Filters()).compared(read.fact("messages"), window)
     lowest = await reader.lowest()
-    totals = await read.member_totals(before=[_end(w, tz) for w in (window, window.previous(), window.last_year())],
-                                      filters=Filters(), lowest=lowest, tz=tz)
+    totals = await read.member_totals(before=[_end(w, tz) for w in windows], filters=filters, lowest=lowest, tz=tz)
+    bought = await read.buyers(windows=list(windows), tz=tz, filters=filters, lowest=lowest)
+    active = await read.activity(days=[w.last for w in windows], tz=tz, filters=filters, lowest=lowest)
+    outstanding = await read.points_outstanding(filters=filters, lowest=lowest)
+    held = await read.balances_at(reader=reader, days=[w.last for w in windows], now=outstanding)
+    everyone = await read.points_outstanding(filters=Filters(), lowest=lowest)
+    stored = await read.balances_at(reader=Reader(tz, Filters()), days=[w.last for w in windows], now=everyone)
+    program = await programs.load()
     member_series = dict(await reader.series(read.fact("members"), window))
     sales_series = await reader.series(read.fact("sales"), window)
     return _answer({
@@ -581,16 +603,26 @@ async def overview(request: Request) -> HTTPResponse:
         "figures": {
             "members": figure(*totals),
             "new_members": figure(*(t["new_members"] for t in members)),
+            "active_30": figure(*(a["active_30"] for a in active)),
+            "active_90": figure(*(a["active_90"] for a in active)),
+            "buyers": figure(*(b["buyers"] for b in bought)),
+            "repurchase_rate": figure(*(share(b["repeat_buyers"], b["buyers"]) for b in bought)),
             "orders": figure(*(t["orders"] for t in sales)),
             "gmv_cents": figure(*(t["gmv_cents"] for t in sales)),
             "aov_cents": figure(*(_aov(t) for t in sales)),
             "points_issued": figure(*(t["issued"] for t in points)),
+            "points_balance": figure(held[0]["balance"] if held[0] else outstanding["balance"],
+                                     *(h["balance"] if h else None for h in held[1:])),
+            "points_liability_cents": outstanding["balance"] * 100 // program.redeem_points_per_yuan,
             "topup_principal_cents": figure(*(t["topup_principal_cents"] for t in wallet)),
+            "outstanding_principal_cents": figure(*(h["principal"] for h in stored if h)),
+            "outstanding_bonus_cents": figure(*(h["bonus"] for h in stored if h)),
             "coupons_redeemed": figure(*(t["redeemed"] for t in coupons)),
+            "coupon_redemption_rate": figure(*(share(t["redeemed"], t["issued"]) for t in coupons)),
             "messages_sent": figure(*(t["sent"] for t in messages)),
         },
         "series": [{"day": day, "new_members": member_series[day]["new_members"], "orders": s["orders"],
-                    "gmv_cents": s["gmv_cents"]} for day, s in sales_series],
+                    "gmv_cents": s["gmv_cents"], "aov_cents": _aov(s)} for day, s in sales_series],
     })
 
 

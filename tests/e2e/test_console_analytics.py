@@ -97,22 +97,17 @@ def card(figure: Any, show=number) -> tuple[str, str, str]:
 
 
 async def dashboard_expected(stack: Any, token: str, **filters: Any) -> dict[str, tuple[str, str, str]]:
-    members = await api(stack, token, "members", **filters)
-    sales = await api(stack, token, "sales", **filters)
-    points = await api(stack, token, "points", **filters)
-    wallet = await api(stack, token, "stored-value", **filters)
-    coupons = await api(stack, token, "coupons", **filters)
-    messages = await api(stack, token, "messages", **{k: filters.get(k) for k in ("from", "to")})
+    x = (await api(stack, token, "overview", **filters))["figures"]
     return {
-        "members": card(members["figures"]["total"]),
-        "active": card(members["figures"]["active_30"]),
-        "repurchase_rate": card(members["figures"]["repurchase_rate"], percent),
-        "gmv": card(sales["figures"]["gmv_cents"], yuan),
-        "aov": card(sales["figures"]["aov_cents"], yuan),
-        "points_liability": card(points["liability"]["liability_cents"], yuan),
-        "stored_value": card(wallet["outstanding_principal_cents"], yuan),
-        "coupon_redemption_rate": card(coupons["figures"]["redemption_rate"], percent),
-        "messages_sent": card(messages["figures"]["sent"]),
+        "members": card(x["members"]),
+        "active": card(x["active_30"]),
+        "repurchase_rate": card(x["repurchase_rate"], percent),
+        "gmv": card(x["gmv_cents"], yuan),
+        "aov": card(x["aov_cents"], yuan),
+        "points_liability": card(x["points_liability_cents"], yuan),
+        "stored_value": card(x["outstanding_principal_cents"], yuan),
+        "coupon_redemption_rate": card(x["coupon_redemption_rate"], percent),
+        "messages_sent": card(x["messages_sent"]),
     }
 
 

@@ -544,6 +544,20 @@ async def test_the_dashboard_answers_each_area_with_comparisons_and_series(stack
     assert messages["figures"]["queued"]["value"] == await Message.all().count()
     overview = await _get(stack, admin, "overview", **window)
     assert overview["figures"]["orders"]["value"] == placed
+    # The dashboard's headline figures are the areas' own.
+    figures = overview["figures"]
+    for name, area in (("active_30", members_), ("active_90", members_), ("repurchase_rate", members_),
+                       ("buyers", members_)):
+        assert figures[name] == area["figures"][name], name
+    assert figures["points_balance"] == points["figures"]["balance"]
+    assert figures["points_liability_cents"] == points["liability"]["liability_cents"]
+    assert figures["outstanding_principal_cents"] == wallet["figures"]["outstanding_principal_cents"]
+    assert figures["coupon_redemption_rate"] == coupons_["figures"]["redemption_rate"]
+    assert [p["aov_cents"] for p in overview["series"]] == [p["aov_cents"] for p in sales["series"]]
+    at_store_overview = (await _get(stack, admin, "overview", store=store, **window))["figures"]
+    assert at_store_overview["orders"] == filtered["figures"]["orders"]
+    assert at_store_overview["coupons_redeemed"] == at_store["figures"]["redeemed"]
+    assert at_store_overview["messages_sent"] == figures["messages_sent"]  # messages have no store
 
 
 async def test_member_totals_and_members_per_tier_count_the_active_members_only(stack):

@@ -294,42 +294,34 @@
   }
 
   // ---- the dashboard ----------------------------------------------------------------------------------------
-  // The headline figures come from the area answers (the overview answer has neither the filters nor active
-  // members, repurchase, liability, outstanding stored value or the redemption rate).
+  // The headline figures and the daily trend: one overview answer, with the filters (messages take none).
   async function loadDashboard(filters) {
-    const q = apiQuery(filters);
-    const [members, sales, points, wallet, coupons, messages] = await Promise.all([
-      api.get(`${BASE}/members`, q), api.get(`${BASE}/sales`, q), api.get(`${BASE}/points`, q),
-      api.get(`${BASE}/stored-value`, q), api.get(`${BASE}/coupons`, q),
-      api.get(`${BASE}/messages`, apiQuery(filters, { only: ["from", "to"] })),
-    ]);
-    return { range: sales.range, members, sales, points, wallet, coupons, messages };
+    return api.get(`${BASE}/overview`, apiQuery(filters));
   }
 
   function headline(d) {
+    const x = d.figures;
     return cards([
-      figureCard("members", "会员总数", d.members.figures.total),
-      figureCard("active", "活跃会员（近30天下单）", d.members.figures.active_30, "count",
-        `近90天 ${fmt.number(d.members.figures.active_90.value)}`),
-      figureCard("repurchase_rate", "复购率", d.members.figures.repurchase_rate, "rate"),
-      figureCard("gmv", "销售额（GMV）", d.sales.figures.gmv_cents, "money"),
-      figureCard("aov", "客单价", d.sales.figures.aov_cents, "money"),
-      figureCard("points_liability", "积分负债", d.points.liability.liability_cents, "money",
-        `${fmt.number(d.points.liability.balance)} 积分`),
-      figureCard("stored_value", "储值余额（本金）", d.wallet.outstanding_principal_cents, "money",
-        `赠送 ${fmt.yuan(d.wallet.outstanding_bonus_cents)}`),
-      figureCard("coupon_redemption_rate", "券核销率", d.coupons.figures.redemption_rate, "rate"),
-      figureCard("messages_sent", "消息发送", d.messages.figures.sent),
+      figureCard("members", "会员总数", x.members),
+      figureCard("active", "活跃会员（近30天下单）", x.active_30, "count", `近90天 ${fmt.number(x.active_90.value)}`),
+      figureCard("repurchase_rate", "复购率", x.repurchase_rate, "rate"),
+      figureCard("gmv", "销售额（GMV）", x.gmv_cents, "money"),
+      figureCard("aov", "客单价", x.aov_cents, "money"),
+      figureCard("points_liability", "积分负债", x.points_liability_cents, "money",
+        `${fmt.number(x.points_balance.value)} 积分`),
+      figureCard("stored_value", "储值余额（本金）", x.outstanding_principal_cents, "money",
+        `赠送 ${fmt.yuan(x.outstanding_bonus_cents.value)}`),
+      figureCard("coupon_redemption_rate", "券核销率", x.coupon_redemption_rate, "rate"),
+      figureCard("messages_sent", "消息发送", x.messages_sent),
     ]);
   }
 
   function drawDashboard(body, d, filters) {
     const q = apiQuery(filters);
-    const newByDay = Object.fromEntries(d.members.series.map((p) => [p.day, p.new_members]));
-    const rows = d.sales.series.map((p) => ({ ...p, new_members: newByDay[p.day] ?? 0 }));
+    const rows = d.series;
     body.append(headline(d),
       el("p", { class: "hint" }, "环比：与上一个同样长度的时间段相比；同比：与去年同期相比；基数为零时显示 —。"
-        + "积分负债与储值余额为当前值，没有对比。"),
+        + "积分负债为当前值，没有对比；储值余额为期末值，不受门店、渠道与等级筛选影响。"),
       block("每日趋势", {
         name: "trend", exportArea: "sales", query: q,
         chart: lineChart(rows, [{ name: "销售额", key: "gmv_cents", kind: "money" },
