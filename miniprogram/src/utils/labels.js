@@ -10,6 +10,24 @@ const WALLET_KINDS = {
 };
 const CHANNELS = { pos: '门店', online: '线上商城', miniprogram: '小程序', third_party: '第三方平台' };
 
+function times(pct) {
+  return `${pct / 100} 倍`;
+}
+
+// What a tier or a paid membership plan gives, as short tags: the fields either carries (a tier has a birthday
+// multiplier, a plan a monthly coupon pack and coupon-center priority).
+function benefits(b) {
+  const parts = [];
+  if (b.discount_pct < 100) parts.push(`会员价 ${b.discount_pct / 10} 折`);
+  if (b.points_multiplier_pct > 100) parts.push(`消费积分 ${times(b.points_multiplier_pct)}`);
+  if (b.birthday_multiplier_pct > 100) parts.push(`生日积分 ${times(b.birthday_multiplier_pct)}`);
+  if (b.free_shipping) parts.push('线上包邮');
+  const pack = (b.monthly_coupons || []).reduce((n, item) => n + item.count, 0);
+  if (pack) parts.push(`每月券包 ${pack} 张`);
+  if (b.coupon_center_priority) parts.push('领券优先');
+  return parts;
+}
+
 function couponValue(terms) {
   if (terms.kind === 'amount_off') {
     const off = `减${terms.amount_off_cents / 100}元`;
@@ -24,4 +42,4 @@ function couponValue(terms) {
   return '包邮券';
 }
 
-module.exports = { POINTS_KINDS, WALLET_KINDS, CHANNELS, couponValue };
+module.exports = { POINTS_KINDS, WALLET_KINDS, CHANNELS, benefits, couponValue };

@@ -4,24 +4,12 @@
 const api = require('../../utils/api.js');
 const config = require('../../config.js');
 const format = require('../../utils/format.js');
+const labels = require('../../utils/labels.js');
 const subscribe = require('../../utils/subscribe.js');
 const pager = require('../../utils/pager.js');
 
 const MEASURES = { spend: (n) => `${format.points(n)} 元消费`, points: (n) => `${format.points(n)} 积分`,
   orders: (n) => `${n} 笔订单` };
-
-function times(pct) {
-  return `${pct / 100} 倍`;
-}
-
-function benefits(tier) {
-  const parts = [];
-  if (tier.discount_pct < 100) parts.push(`会员价 ${tier.discount_pct / 10} 折`);
-  if (tier.points_multiplier_pct > 100) parts.push(`消费积分 ${times(tier.points_multiplier_pct)}`);
-  if (tier.birthday_multiplier_pct > 100) parts.push(`生日积分 ${times(tier.birthday_multiplier_pct)}`);
-  if (tier.free_shipping) parts.push('线上包邮');
-  return parts;
-}
 
 Component({
   data: {
@@ -62,7 +50,7 @@ Component({
           state: 'ready',
           error: '',
           tier,
-          benefits: benefits(tier),
+          benefits: labels.benefits(tier),
           progressPct: next && next.threshold ? Math.min(100, Math.floor((tier.progress * 100) / next.threshold)) : 100,
           progressText: next ? `${measure(tier.progress)} / ${measure(next.threshold)}` : '',
           nextText: next ? `再累计 ${measure(next.remaining)} 升级为${next.name}` : '已是最高等级',

@@ -1,35 +1,19 @@
 // 储值充值: the program's top-up bonus rules as chips (充100送20) and an amount of one's own, what will be
-// credited (本金 + 赠送), then WeChat Pay: POST the top-up, wx.requestPayment with the signed parameters it
-// answers, and the order's state polled until WeChat Pay has said paid or closed (a pending order is asked
-// of WeChat Pay by the server, so a lost notification does not leave the shopper waiting). The balance
+// credited (本金 + 赠送), then WeChat Pay (utils/pay.js): POST the top-up, wx.requestPayment with the signed
+// parameters it answers, and the order's state polled until WeChat Pay has said paid or closed. The balance
 // changes only on the server's word, never on wx.requestPayment's success alone.
 const api = require('../../utils/api.js');
 const config = require('../../config.js');
 const errors = require('../../utils/errors.js');
 const format = require('../../utils/format.js');
 const pager = require('../../utils/pager.js');
+const pay = require('../../utils/pay.js');
 
 const MIN_CENTS = 100;
-const POLL_EVERY_MS = 1500;
-const POLL_FOR_MS = 15000;
 
 // The bonus the program gives for `cents`: the best rule it reaches (as the server computes it).
 function bonusFor(rules, cents) {
   return rules.reduce((best, r) => (r.min_amount_cents <= cents && r.bonus_cents > best ? r.bonus_cents : best), 0);
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// wx.requestPayment as a promise of 'paid' (WeChat's sheet said ok), 'cancelled' or 'failed'.
-function requestPayment(params) {
-  return new Promise((resolve) => {
-    wx.requestPayment(Object.assign({}, params, {
-      success: () => resolve('paid'),
-      fail: (res) => resolve(/cancel/.test((res && res.errMsg) || '') ? 'cancelled' : 'failed'),
-    }));
-  });
 }
 
 Component({
@@ -134,16 +118,15 @@ Component({
       if (!cents) return Promise.resolve();
       this.paying = true;
       this.setData({ busy: true, notice: '', lastError: '', result: '' });
-      return api.post('/wallet/topups', { amount_cents: cents })
-        .then((order) => requestPayment(order.payment).then((outcome) => {
-          if (outcome === 'cancelled') {
-            // The order stays pending at WeChat Pay and is closed there when its time runs out.
+      return pay.payOrder('/wallet/topups', { amount_cents: cents })
+        .then((order) => {
+          if (!order) {
             this.setData({ notice: '已取消支付' });
             wx.showToast({ title: '已取消支付', icon: 'none' });
             return null;
           }
-          return this.settle(order.out_trade_no, outcome);
-        }))
+          return this.showOrder(order);
+        })
         .catch((err) => {
           if (err.code === 'WECHATPAY_DISABLED') {
             this.setData({ state: 'disabled' });
@@ -157,34 +140,21 @@ Component({
           this.setData({ busy: false });
         });
     },
-    // Ask the server until the order is paid or closed (or ~15 s passed), then say which.
-    settle(outTradeNo, outcome) {
-      wx.showLoading({ title: '确认支付结果…', mask: true });
-      const end = Date.now() + (outcome === 'paid' ? POLL_FOR_MS : 0);
-      const poll = () => api.get(`/wallet/topups/${encodeURIComponent(outTradeNo)}`).then((t) => {
-        if (t.status !== 'pending' || Date.now() >= end) return t;
-        return sleep(POLL_EVERY_MS).then(poll);
-      });
-      return poll().then((t) => {
-        if (t.status !== 'paid') {
-          wx.hideLoading();
-          this.setData({
-            result: 'unpaid', resultTitle: '支付未完成', resultBalance: '',
-            resultText: t.status === 'closed' ? '订单已关闭，未扣款' : '如已付款，余额将在稍后到账，可在储值明细中查看',
-          });
-          return null;
-        }
-        return api.get('/me/assets').then((a) => {
-          wx.hideLoading();
-          this.setData({
-            result: 'paid', resultTitle: '充值成功', balance: format.yuan(a.balance_cents),
-            resultText: `本金 ${format.yuan(t.amount_cents)} + 赠送 ${format.yuan(t.bonus_cents)} 已到账`,
-            resultBalance: `当前储值余额 ${format.yuan(a.balance_cents)}`,
-          });
+    // The order as the server last said: credited, closed, or not known yet.
+    showOrder(t) {
+      if (t.status !== 'paid') {
+        this.setData({
+          result: 'unpaid', resultTitle: '支付未完成', resultBalance: '',
+          resultText: t.status === 'closed' ? '订单已关闭，未扣款' : '如已付款，余额将在稍后到账，可在储值明细中查看',
         });
-      }, (err) => {
-        wx.hideLoading();
-        throw err;
+        return null;
+      }
+      return api.get('/me/assets').then((a) => {
+        this.setData({
+          result: 'paid', resultTitle: '充值成功', balance: format.yuan(a.balance_cents),
+          resultText: `本金 ${format.yuan(t.amount_cents)} + 赠送 ${format.yuan(t.bonus_cents)} 已到账`,
+          resultBalance: `当前储值余额 ${format.yuan(a.balance_cents)}`,
+        });
       });
     },
     again() {
