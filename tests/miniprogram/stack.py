@@ -9,8 +9,8 @@ line with the three addresses and the seed's ids, then serves until its standard
 ``--test-clock`` its time can be moved forward (``TEST_CLOCK=1``) by the one test that started it.
 
 WeChat Pay is the loopback fake too (``tests/fakes/wechatpay.py``, the fake WeChat's app id bound to its
-merchant) and the seed has top-up bonus rules; the control server's ``POST /pay`` is the shopper paying in
-WeChat, optionally followed by WeChat Pay's signed notification to our callback. ``--no-wechatpay``
+merchant) and the seed has top-up bonus rules and paid membership plans; the control server's ``POST /pay`` is
+the shopper paying in WeChat, optionally followed by WeChat Pay's signed notification to our callback. ``--no-wechatpay``
 starts a stack without it (top-ups answer ``enabled: false``).
 """
 
@@ -39,6 +39,15 @@ NOTIFY_PATH = "/api/v1/callbacks/wechatpay"
 # tests) get no bonus.
 TOPUP_BONUSES = [{"min_amount_cents": 10000, "bonus_cents": 2000, "channels": ["online"]},
                  {"min_amount_cents": 30000, "bonus_cents": 8000, "channels": ["online"]}]
+# 付费会员: a month plan with every benefit (its monthly pack: two of the center coupon, filled in by seed()), a
+# year plan with fewer, and one off sale that the mini-program must not offer.
+MEMBERSHIP_PLANS = [
+    {"code": "month", "name": "月卡会员", "period": "month", "price_cents": 1990, "discount_pct": 95,
+     "points_multiplier_pct": 200, "free_shipping": True, "coupon_center_priority": True},
+    {"code": "year", "name": "年卡会员", "period": "year", "price_cents": 19900, "discount_pct": 90,
+     "points_multiplier_pct": 150},
+    {"code": "old_quarter", "name": "旧季卡", "period": "quarter", "price_cents": 5900, "on_sale": False},
+]
 
 
 class LoopbackLimiter(Limiter):
@@ -118,7 +127,7 @@ def control_server(fake: FakeWeChat, pay: FakeWeChatPay | None = None,
 
 async def seed(http: httpx.AsyncClient) -> dict[str, Any]:
     """What the pages need beyond the demo seed: a claimable coupon, a points-mall item, check-in on, top-up
-    bonus rules."""
+    bonus rules, paid membership plans."""
     login = await http.post("/api/v1/staff/session", json={"username": "admin", "password": DEMO_PASSWORD})
     login.raise_for_status()
     headers = {"Authorization": f"Bearer {login.json()['token']}"}
@@ -149,8 +158,13 @@ async def seed(http: httpx.AsyncClient) -> dict[str, Any]:
     saved = await http.put(f"{ADMIN}/loyalty-program", headers=headers,
                            json={**program.json(), "checkin": checkin, "topup_bonuses": TOPUP_BONUSES})
     saved.raise_for_status()
+    plans = [{**plan, "monthly_coupons": [{"template_id": center["id"], "count": 2}]} if plan["code"] == "month"
+             else plan for plan in MEMBERSHIP_PLANS]
+    membership = await http.put(f"{ADMIN}/membership-plans", headers=headers, json={"plans": plans, "refund_days": 7})
+    membership.raise_for_status()
     return {"center_template_id": center["id"], "mall_item_id": item.json()["id"],
-            "mall_points_price": 100, "checkin": checkin, "topup_bonuses": TOPUP_BONUSES}
+            "mall_points_price": 100, "checkin": checkin, "topup_bonuses": TOPUP_BONUSES,
+            "membership_plans": membership.json()["plans"]}
 
 
 async def main() -> None:

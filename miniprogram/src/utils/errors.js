@@ -33,10 +33,10 @@ const MESSAGES = {
   MALL_ITEM_NOT_FOUND: '该商品已下架',
   CHECKIN_DISABLED: '签到活动未开启',
   WECHATPAY_DISABLED: '暂未开通在线充值，请到门店充值',
-  WECHAT_ACCOUNT_REQUIRED: '请使用微信登录后再充值',
+  WECHAT_ACCOUNT_REQUIRED: '请使用微信登录后再支付',
   PAYMENT_GATEWAY_UNAVAILABLE: '微信支付暂时不可用，请稍后再试',
   PAYMENT_REFUSED: '微信支付未能下单，请稍后再试',
-  PAYMENT_NOT_FOUND: '充值订单不存在',
+  PAYMENT_NOT_FOUND: '订单不存在',
   MEMBERSHIP_PLAN_NOT_FOUND: '该会员方案不存在或已停售',
 };
 

@@ -38,8 +38,14 @@ function date(iso) {
   return dateTime(iso).slice(0, 10);
 }
 
+// The last day an end at merchant midnight covers: "2027-01-02" for 2027-01-03 00:00 (有效期至 that day).
+function lastDay(iso) {
+  if (!iso) return '';
+  return date(new Date(new Date(iso).getTime() - 1).toISOString());
+}
+
 function points(n) {
   return Number(n || 0).toLocaleString('en-US');
 }
 
-module.exports = { yuan, yuanShort, parseYuan, dateTime, date, points };
+module.exports = { yuan, yuanShort, parseYuan, dateTime, date, lastDay, points };

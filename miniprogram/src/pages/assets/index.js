@@ -1,6 +1,7 @@
 // 我的资产: points and what expires when, stored value (principal and bonus), tier with its progress
 // and benefits (what assets.tier carries: the shopper routes have no program document), coupons; a 充值
-// button beside the balance when top-ups can be paid here (topup-options says enabled).
+// button beside the balance when top-ups can be paid here (topup-options says enabled); 付费会员 (until when, or
+// 开通) when plans are on sale or the member has a membership running.
 const api = require('../../utils/api.js');
 const config = require('../../config.js');
 const format = require('../../utils/format.js');
@@ -16,6 +17,7 @@ Component({
     colors: config.colors, state: 'loading', error: '', notice: '',
     tier: null, benefits: [], progressPct: 0, progressText: '', nextText: '',
     points: '0', debt: '', expiring: [], balance: '¥0.00', principal: '¥0.00', bonus: '¥0.00', couponCount: 0, canTopup: false,
+    membershipText: '',
   },
   methods: {
     onLoad() {
@@ -42,7 +44,12 @@ Component({
     fetch() {
       // Whether 充值 is offered; a failure there hides the button and leaves the rest of the page alone.
       const topup = api.get('/wallet/topup-options').then((o) => !!o.enabled, () => false);
-      return Promise.all([api.get('/me/assets'), topup]).then(([a, canTopup]) => {
+      // Likewise the 付费会员 entry: '' hides it.
+      const membership = api.get('/membership').then((o) => {
+        if (o.membership.active) return `有效期至 ${format.lastDay(o.membership.ends_at)}`;
+        return o.plans.length ? '开通享会员权益' : '';
+      }, () => '');
+      return Promise.all([api.get('/me/assets'), topup, membership]).then(([a, canTopup, membershipText]) => {
         const tier = a.tier;
         const next = tier.next;
         const measure = MEASURES[tier.measure] || String;
@@ -64,6 +71,7 @@ Component({
           bonus: format.yuan(a.bonus_cents),
           couponCount: a.coupons.available_count,
           canTopup,
+          membershipText,
         });
       }, (err) => this.setData({ state: 'error', error: err.message }));
     },
@@ -73,6 +81,7 @@ Component({
     goOrders() { wx.navigateTo({ url: '/pages/orders/index' }); },
     goCheckin() { wx.navigateTo({ url: '/pages/checkin/index' }); },
     goTopup() { wx.navigateTo({ url: '/pages/topup/index' }); },
+    goMembership() { wx.navigateTo({ url: '/pages/membership/index' }); },
     goCoupons() { wx.switchTab({ url: '/pages/coupons/index' }); },
     subscribe() {
       return subscribe.ask(['pointsExpiry']).then((answer) => {
