@@ -1,5 +1,5 @@
 // Loyalty program: tiers, earn rules per channel, tier review and points expiry, daily check-in,
-// referral rewards, top-up bonuses.
+// referral rewards, top-up bonuses, paid membership plans (付费会员, their own GET/PUT).
 // Everyone in the console reads it; only an admin may change it (the API's PUT routes are admin-only).
 // Each form's fields are named with the program's own paths ("tiers.1.threshold"), so what the API
 // refuses is shown on the field it is about.
@@ -15,6 +15,7 @@
   const ROUNDING = [["floor", "向下取整"], ["round", "四舍五入"], ["ceil", "向上取整"]];
   const TOPUP_CHANNELS = [["store,online", "门店和小程序"], ["store", "仅门店"], ["online", "仅小程序"]];
   const REWARD_ON = [["first_order", "被邀请人首单后"], ["registration", "被邀请人注册后"]];
+  const PERIODS = [["month", "月卡（1 个月）"], ["quarter", "季卡（3 个月）"], ["year", "年卡（12 个月）"]];
   const TEMPLATE_STATUS = { draft: "草稿", active: "生效中", paused: "已暂停", ended: "已结束" };
 
   const invalid = (fields) => new C.ApiError("VALIDATION_FAILED", "请检查标出的字段", 400, { fields });
@@ -397,14 +398,98 @@
     }, { submit: "保存储值赠送" });
   }
 
+  // ---- paid membership plans (付费会员) ---------------------------------------------------------------
+
+  // A monthly pack as typed: "12×2, 15" (template id × count, 1 when left out); null when it is not that.
+  function parsePack(text) {
+    const items = splitList(String(text || "").replace(/\s*[×xX*]\s*/g, "×"));
+    const pack = [];
+    for (const item of items) {
+      const match = /^(\d+)(?:×(\d+))?$/.exec(item);
+      if (!match) return null;
+      pack.push({ template_id: Number(match[1]), count: Number(match[2] || 1) });
+    }
+    return pack;
+  }
+  const packText = (pack) => (pack || []).map((item) => `${item.template_id}×${item.count}`).join(", ");
+
+  function membershipForm(settings, templates, onSaved) {
+    const names = new Map(templates.map((t) => [String(t.id), t.name]));
+    const list = rowList({
+      rows: settings.plans,
+      addLabel: "添加会员方案",
+      removeLabel: "删除方案",
+      blank: () => ({ code: "", name: "", period: "month", price_cents: "", on_sale: true, discount_pct: 100,
+        points_multiplier_pct: 100, free_shipping: false, monthly_coupons: [], coupon_center_priority: false }),
+      read: (form, i) => {
+        const p = `plans.${i}`;
+        const value = (name) => form.elements[`${p}.${name}`].value;
+        const on = (name) => form.elements[`${p}.${name}`].checked;
+        return { code: value("code"), name: value("name"), period: value("period"), price_cents: value("price_cents"),
+          on_sale: on("on_sale"), discount_pct: value("discount_pct"), points_multiplier_pct: value("points_multiplier_pct"),
+          free_shipping: on("free_shipping"), monthly_coupons: value("monthly_coupons"),
+          coupon_center_priority: on("coupon_center_priority"), text: true };
+      },
+      draw: (row, i, remove) => {
+        const p = `plans.${i}`;
+        const pack = row.text ? row.monthly_coupons : packText(row.monthly_coupons);
+        const contents = (parsePack(pack) || []).map((item) =>
+          `${names.get(String(item.template_id)) || `券模板 #${item.template_id}`} ×${item.count}`).join("、");
+        return el("fieldset", { class: "membership-plan", "data-field": p }, el("legend", {}, `方案 ${i + 1}`),
+          el("p", { class: "field-error", hidden: true, role: "alert" }),
+          el("div", { class: "columns compact" },
+            ui.field("方案代码", ui.input(`${p}.code`, row.code || "", { maxlength: "20" }),
+              { hint: "小写字母、数字或下划线，保存后请勿修改" }),
+            ui.field("方案名称", ui.input(`${p}.name`, row.name || "", { maxlength: "20" })),
+            ui.field("周期", ui.select(`${p}.period`, PERIODS, row.period)),
+            ui.field("价格（元）", ui.input(`${p}.price_cents`, row.text ? row.price_cents : fmt.centsToYuanText(row.price_cents),
+              { inputmode: "decimal" }))),
+          el("div", { class: "columns compact" },
+            ui.field("会员价（%）", num(`${p}.discount_pct`, row.discount_pct, { min: 1, max: 100 }),
+              { hint: "95 即 95 折，100 为不打折；与等级折扣取更优的一项" }),
+            ui.field("积分倍数（%）", num(`${p}.points_multiplier_pct`, row.points_multiplier_pct, { min: 100, max: 1000 }),
+              { hint: "150 即 1.5 倍，与等级倍数相乘" }),
+            ui.field("每月券包", ui.input(`${p}.monthly_coupons`, pack, { placeholder: "如 12×2, 15×1" }),
+              { hint: contents ? `券模板 ID×张数：${contents}` : "券模板 ID×张数，以逗号分隔；不填即无券包" })),
+          el("div", { class: "columns compact" },
+            check(`${p}.on_sale`, "在售（小程序可购买）", row.on_sale),
+            check(`${p}.free_shipping`, "线上包邮", row.free_shipping),
+            check(`${p}.coupon_center_priority`, "领券优先", row.coupon_center_priority)),
+          remove);
+      },
+    });
+    const refundDays = ui.field("退款冷静期（天）", num("refund_days", settings.refund_days, { min: 0, max: 90 }),
+      { hint: "购买后这些天内、且未使用任何权益的最后一期可退款" });
+    return ui.form([el("p", { class: "hint" }, "会员在小程序用微信支付购买或续费，续费的时长接在当前有效期之后；已购买的会员期保留购买时的权益。"),
+      list, refundDays], async (node) => {
+      const r = reader(node);
+      const plans = [];
+      for (let i = 0; i < list.count(); i += 1) {
+        const p = `plans.${i}`;
+        const pack = parsePack(r.text(`${p}.monthly_coupons`));
+        if (pack === null) r.errors[`${p}.monthly_coupons`] = "请按“券模板 ID×张数”填写，以逗号分隔";
+        plans.push({ code: r.text(`${p}.code`), name: r.text(`${p}.name`), period: r.text(`${p}.period`),
+          price_cents: r.cents(`${p}.price_cents`), on_sale: r.checked(`${p}.on_sale`),
+          discount_pct: r.int(`${p}.discount_pct`), points_multiplier_pct: r.int(`${p}.points_multiplier_pct`),
+          free_shipping: r.checked(`${p}.free_shipping`), monthly_coupons: pack || [],
+          coupon_center_priority: r.checked(`${p}.coupon_center_priority`) });
+      }
+      const days = r.int("refund_days");
+      if (Object.keys(r.errors).length) throw invalid(r.errors);
+      await api.put("/admin/membership-plans", { plans, refund_days: days });
+      ui.toast("付费会员方案已保存");
+      await onSaved();
+    }, { submit: "保存付费会员" });
+  }
+
   C.register({
     path: "/loyalty",
     title: "等级与规则",
     nav: { group: "忠诚度", label: "等级与规则", order: 10 },
     async render(view) {
-      const [settings, earn, program, templates] = await Promise.all([
+      const [settings, earn, program, templates, membership] = await Promise.all([
         api.get("/admin/tiers"), api.get("/admin/earn-rules"), api.get("/admin/loyalty-program"),
-        api.all("/admin/coupon-templates").catch(() => [])]);
+        api.all("/admin/coupon-templates").catch(() => []), api.get("/admin/membership-plans")]);
       const admin = C.can(["admin"]);
       const reload = () => C.render();
       const guard = (form) => (admin ? form : readOnly(form));
@@ -419,7 +504,8 @@
         ui.section("等级评定与积分有效期", guard(policyForm(program, reload))),
         ui.section("每日签到", guard(checkinForm(program, templates, reload))),
         ui.section("邀请有礼", guard(referralForm(program, templates, reload))),
-        ui.section("储值赠送", guard(topupForm(program, reload))));
+        ui.section("储值赠送", guard(topupForm(program, reload))),
+        ui.section("付费会员", guard(membershipForm(membership, templates, reload))));
     },
   });
 })();
