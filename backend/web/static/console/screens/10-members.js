@@ -1,5 +1,5 @@
 // Members: search (phone, member number, tag) with a paged list, and the member page: profile,
-// assets, ledgers, orders, coupons, timeline, messages, consents, tags and the admin's actions.
+// assets, paid membership, ledgers, orders, coupons, timeline, messages, consents, tags and the admin's actions.
 (() => {
   "use strict";
   const C = window.Console;
@@ -213,6 +213,69 @@
     return section;
   }
 
+  // ---- paid membership (付费会员) -------------------------------------------------------------------
+
+  const PERIOD = { month: "月卡", quarter: "季卡", year: "年卡" };
+  const PERIOD_STATUS = { active: ["有效", "active"], refunded: ["已退款", "inactive"] };
+  const PAY_STATUS = { pending: ["待支付", "scheduled"], paid: ["已支付", "done"], closed: ["已关闭", "inactive"] };
+  const REFUND_STATUS = { processing: "退款中", succeeded: "已退款", failed: "退款失败" };
+  const NOT_REFUNDABLE = { refund_window_passed: (d) => `已超过 ${d.refund_days} 天退款冷静期`,
+    not_last_period: () => "只能退最后购买的一期", benefits_used: () => "该期权益已使用（已发券包或期间有消费）",
+    already_refunded: () => "该期已退款" };
+  // A period ends at merchant midnight: the last day it covers is the day before.
+  const lastDay = (iso) => fmt.date(new Date(new Date(iso).getTime() - 1).toISOString());
+
+  // Whether a paid membership runs and until when, the periods bought, and the membership orders; an admin may
+  // refund a paid one (the server decides whether the cooling-off rule allows it and says why not).
+  async function membershipSection(member) {
+    const section = ui.section("付费会员");
+    const admin = C.can(["admin"]);
+    async function draw() {
+      const [m, paid] = await Promise.all([api.get(`/admin/members/${member.id}/membership`),
+        api.get(`/admin/members/${member.id}/payments`).then((p) => p.items.filter((o) => o.kind === "membership"))]);
+      const summary = m.active
+        ? el("p", { class: "lead", id: "membership-status" }, ui.badge("付费会员", "active"),
+          ` ${m.plan_name}，有效期至 ${lastDay(m.ends_at)}`)
+        : el("p", { class: "muted", id: "membership-status" }, "未开通付费会员");
+      const periods = ui.table({ caption: "会员期", rows: m.periods, empty: "还没有购买记录", columns: [
+        { label: "方案", render: (p) => `${p.plan_name}（${label(PERIOD, p.period)}）` },
+        num("价格", (p) => fmt.yuan(p.price_cents)),
+        { label: "起止", render: (p) => `${fmt.date(p.starts_at)} 至 ${lastDay(p.ends_at)}` },
+        { label: "状态", render: (p) => ui.badge(...(PERIOD_STATUS[p.status] || [p.status])) },
+      ] });
+      const refundable = (o) => o.status === "paid" && !o.refunds.some((r) => r.status !== "failed");
+      const orders = ui.table({ caption: "会员订单", rows: paid, empty: "没有会员订单", columns: [
+        { label: "订单号", render: (o) => o.out_trade_no },
+        num("金额", (o) => fmt.yuan(o.amount_cents)),
+        { label: "支付时间", render: (o) => fmt.dateTime(o.paid_at) },
+        { label: "状态", render: (o) => ui.badge(...(PAY_STATUS[o.status] || [o.status])) },
+        { label: "退款", render: (o) => (o.refunds.length
+          ? o.refunds.map((r) => label(REFUND_STATUS, r.status)).join("，")
+          : (admin && refundable(o) ? refundButton(o) : "—")) },
+      ] });
+      C.clear(section).append(el("h3", { text: "付费会员" }), summary, periods, orders);
+    }
+    function refundButton(order) {
+      const button = ui.button("退款", () => ui.busy(button, async () => {
+        const reason = ui.input("reason", "", { maxlength: 80, placeholder: "如：七天无理由" });
+        const body = el("div", {}, el("p", {}, `将通过微信支付原路退回 ${fmt.yuan(order.amount_cents)}，该期会员立即失效。`),
+          ui.field("退款原因", reason));
+        const ok = await ui.confirm({ title: `退款会员订单 ${order.out_trade_no}`, body, ok: "确认退款", danger: true });
+        if (!ok) return;
+        await api.post(`/admin/membership-orders/${encodeURIComponent(order.out_trade_no)}/refunds`,
+          { reason: reason.value.trim() || "会员申请退款" });
+        ui.toast("已提交退款，微信支付处理中");
+        await draw();
+      }, (error) => {
+        const why = error.details && NOT_REFUNDABLE[error.details.reason];
+        ui.toast(why ? `无法退款：${why(error.details)}` : error.message, "error");
+      }), { class: "small", "aria-label": `退款 ${order.out_trade_no}` });
+      return button;
+    }
+    await draw().catch((error) => section.append(ui.errorNotice(error)));
+    return section;
+  }
+
   function download(member, data) {
     const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
     return el("a", { href: URL.createObjectURL(blob), download: `member-${member.member_no}.json`, class: "button" },
@@ -336,6 +399,7 @@
       ]));
       const side = el("div", {}, await tagSection(member), ui.section("授权", consentTable(member.consents)));
       view.append(el("div", { class: "columns" }, profile, side));
+      if (member.status !== "deleted") view.append(await membershipSection(member));
       const records = recordTabs(member.id);
       view.append(ui.section("记录", records));
       if (C.can(["admin"])) view.append(adminSection(member));
