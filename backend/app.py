@@ -118,7 +118,7 @@ def create_app(settings: Settings, *, name: str | None = None, configure_logs: b
     loyalty.install(settings.timezone)
     rendering.configure(settings)
     coupons.install(settings.timezone)
-    membership.install()
+    membership.install(settings.timezone)
     segments.install()
     _register_blueprints(app)
 

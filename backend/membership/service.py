@@ -256,12 +256,22 @@ async def summary_section(member: Any, store_id: int | None) -> dict[str, Any]:
     return {"membership": await summary(member.id, tier.discount_pct)}
 
 
-def install() -> None:
-    """Plug the paid membership into the member services (once per process)."""
-    from backend.members import scan
+_installed: set[str] = set()
 
-    if summary_section not in scan.SUMMARY_SECTIONS:
-        scan.SUMMARY_SECTIONS.append(summary_section)
+
+def install(timezone: str) -> None:
+    """Plug the paid membership into the member services (once per process)."""
+    from backend.members import merge, scan
+
+    if "hooks" in _installed:
+        return
+    _installed.add("hooks")
+
+    async def merge_periods(conn: BaseDBAsyncClient, survivor_id: int, merged_id: int) -> dict[str, Any]:
+        return await merge_hook(conn, survivor_id, merged_id, tz=timezone)
+
+    scan.SUMMARY_SECTIONS.append(summary_section)
+    merge.MERGE_HOOKS.append(merge_periods)
 
 
 # -- refunds (cooling-off) -----------------------------------------------------------------------------------
@@ -321,3 +331,38 @@ async def reinstate(conn: BaseDBAsyncClient, period_id: int, tz: str) -> None:
     await events.append(member_id=period.member_id, type="membership_reinstated", using_db=conn,
                         payload={"period_id": period.id, "starts_at": starts_at.isoformat(),
                                  "ends_at": ends_at.isoformat()})
+
+
+# -- merges --------------------------------------------------------------------------------------------------
+
+def _ceil_midnight(when: datetime, tz: str) -> datetime:
+    zone = ZoneInfo(tz)
+    local = when.astimezone(zone)
+    midnight = datetime(local.year, local.month, local.day, tzinfo=zone)
+    if midnight < local:
+        following = (midnight + timedelta(days=1)).date()
+        midnight = datetime(following.year, following.month, following.day, tzinfo=zone)
+    return midnight.astimezone(when.tzinfo)
+
+
+async def merge_hook(conn: BaseDBAsyncClient, survivor_id: int, merged_id: int, *, tz: str) -> dict[str, Any]:
+    """The merged member's periods go to the survivor: those over stay as history, the time still to run is
+    stacked after the survivor's own membership (each boundary moved by the same span and rounded up to merchant
+    midnight, so the moved periods stay end to end). Both membership rows locked in member-id order."""
+    states = {member_id: await lock(conn, member_id) for member_id in sorted((survivor_id, merged_id))}
+    now = clock.now()
+    survivor_end = states[survivor_id]["ends_at"]
+    delta = survivor_end - now if survivor_end is not None and survivor_end > now else timedelta(0)
+    moved = 0
+    for period in await MembershipPeriod.filter(member_id=merged_id).using_db(conn).order_by("starts_at"):
+        changes: dict[str, Any] = {"member_id": survivor_id}
+        if period.status == "active" and period.ends_at > now and delta:
+            start = survivor_end if period.starts_at <= now else _ceil_midnight(period.starts_at + delta, tz)
+            changes.update(starts_at=start, ends_at=_ceil_midnight(period.ends_at + delta, tz))
+        await MembershipPeriod.filter(id=period.id).using_db(conn).update(**changes)
+        moved += 1
+    await db.fetch("UPDATE membership_packs SET member_id = $1 WHERE member_id = $2 AND month NOT IN "
+                   "(SELECT month FROM membership_packs WHERE member_id = $1)", survivor_id, merged_id, conn=conn)
+    await _recompute_end(conn, survivor_id)
+    await _recompute_end(conn, merged_id)
+    return {"membership_periods": moved}

@@ -112,3 +112,30 @@ async def test_a_member_without_a_running_period_gets_no_pack(stack, counter):
     stack.clock.set(local_midnight(2026, 4, 3))  # ended
     assert await membership.issue_packs(tz=stack.settings.timezone) == {"members": 0, "coupons": 0}
     assert not await Coupon.filter(member_id=counter.member_id).exists()
+
+
+async def test_a_merge_stacks_the_merged_members_remaining_time_after_the_survivors(stack, counter):
+    from backend.membership.models import MembershipPeriod
+    from tests.factories import member_token
+
+    other_id, _ = await member_token(stack)
+    await paid_member(stack, counter.member_id, payment_ref="wxpay:S1")  # to 3 April, midnight
+    await paid_member(stack, other_id, payment_ref="wxpay:M1")  # the same, for the member merged away
+    stack.clock.set(local_midnight(2026, 3, 20))
+    answer = await stack.http.post(f"/api/v1/admin/members/{counter.member_id}/merge", json={"other_id": other_id},
+                                   headers=bearer((await make_admin(stack))))
+    assert answer.status_code == 200, answer.text
+    periods = await MembershipPeriod.filter(member_id=counter.member_id).order_by("starts_at")
+    assert len(periods) == 2 and not await MembershipPeriod.exists(member_id=other_id)
+    # 14 days were left of the merged member's period: they run after the survivor's, to 17 April
+    assert periods[1].starts_at == periods[0].ends_at == local_midnight(2026, 4, 3)
+    assert periods[1].ends_at == local_midnight(2026, 4, 17)
+    status = await membership.status(counter.member_id)
+    assert status["active"] and status["ends_at"] == local_midnight(2026, 4, 17).isoformat()
+
+
+async def make_admin(stack):
+    from tests.factories import make_staff
+
+    _, token = await make_staff(stack, role="admin")
+    return token
