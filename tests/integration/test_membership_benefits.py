@@ -123,7 +123,7 @@ async def test_a_merge_stacks_the_merged_members_remaining_time_after_the_surviv
     await paid_member(stack, other_id, payment_ref="wxpay:M1")  # the same, for the member merged away
     stack.clock.set(local_midnight(2026, 3, 20))
     answer = await stack.http.post(f"/api/v1/admin/members/{counter.member_id}/merge", json={"other_id": other_id},
-                                   headers=bearer((await make_admin(stack))))
+                                   headers=bearer(await make_admin(stack)))
     assert answer.status_code == 200, answer.text
     periods = await MembershipPeriod.filter(member_id=counter.member_id).order_by("starts_at")
     assert len(periods) == 2 and not await MembershipPeriod.exists(member_id=other_id)
