@@ -50,6 +50,13 @@ _MEMBERS = ("SELECT d.member_id FROM orders d WHERE d.placed_at >= $1 AND d.plac
 _ORDERS = ("SELECT o.id, o.member_id, COALESCE(o.store_id, 0) AS store_id, o.channel, o.placed_at FROM orders o "
            f"WHERE o.member_id IN ({_MEMBERS}) AND o.placed_at >= $3 AND o.placed_at < $2 "
            "AND o.status <> 'refunded'")
+# PostgreSQL: each member's orders through the (member_id, placed_at) index. Left to choose, at ten million
+# orders the planner hashes the day's members and reads every order of the year (5 s a day instead of 0.1).
+_ORDERS_PG = ("SELECT o.id, o.member_id, COALESCE(o.store_id, 0) AS store_id, o.channel, o.placed_at "
+              f"FROM (SELECT DISTINCT x.member_id FROM ({_MEMBERS}) x) d CROSS JOIN LATERAL "
+              "(SELECT o.id, o.member_id, o.store_id, o.channel, o.placed_at FROM orders o "
+              "WHERE o.member_id = d.member_id AND o.placed_at >= $3 AND o.placed_at < $2 "
+              "AND o.status <> 'refunded') o")
 _TIERS = ("SELECT tc.id, tc.member_id, tc.to_code, tc.created_at FROM tier_changes tc "
           f"WHERE tc.member_id IN ({_MEMBERS}) AND tc.created_at < $2")
 
@@ -85,7 +92,9 @@ async def day_counts(*, start: datetime, end: datetime, lowest: str, tz: ZoneInf
     for row in await _fetch(_TIERS, start, end, conn=conn):
         changes[int(row["member_id"])].append((_moment(row["created_at"]), int(row["id"]), row["to_code"]))
     by_member: dict[int, list[tuple[datetime, int, str, str]]] = defaultdict(list)
-    for row in await _fetch(_ORDERS, start, end, lookback, conn=conn):
+    orders_sql = _ORDERS_PG if (conn.capabilities.dialect if conn else "postgres" if db.is_postgres() else "") \
+        == "postgres" else _ORDERS
+    for row in await _fetch(orders_sql, start, end, lookback, conn=conn):
         by_member[int(row["member_id"])].append((_moment(row["placed_at"]), int(row["id"]), str(row["store_id"]),
                                                  row["channel"]))
     counts: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
