@@ -107,3 +107,43 @@ async def _batches(area: str, window: Window, filters: Filters, tz: ZoneInfo,
                 if all(r[column] == value for column, value in applying.items())]
         if live:
             yield [row(current, r) for r in sorted(live, key=lambda r: tuple(str(r[d]) for d in fact.dims))]
+
+
+# A table of an area's answer, as the page shows it: its columns by field name.
+TABLE_TITLES = {"series": ("每日", "daily"), "by_tier": ("按等级", "by-tier"), "by_store": ("按门店", "by-store"),
+                "by_channel": ("按渠道", "by-channel"), "funnel": ("转化漏斗", "funnel"),
+                "by_template": ("按券模板", "by-template"), "issued_by_way": ("按发放方式", "by-way"),
+                "by_purpose": ("按用途", "by-purpose"), "not_sent_by_reason": ("未发送原因", "not-sent"),
+                "by_store_outstanding": ("各门店储值", "store-balances")}
+TABLE_HEADINGS = {
+    "day": Column("日期", "date"), "key": Column("代码"), "label": Column("名称"), "aov_cents": Column("客单价", "money"),
+    "share": Column("占销售额"), "members": Column("当前会员", "int"), "redemption_rate": Column("核销率"),
+    "count": Column("数量", "int"), "step": Column("阶段代码"), "rate": Column("占第一步"),
+    "step_rate": Column("占上一步"), "principal_cents": Column("本金", "money"), "bonus_cents": Column("赠送", "money"),
+    "not_sent": Column("未发送", "int"), "buyers": Column("购买会员数", "int"),
+}
+RATES = ("share", "redemption_rate", "rate", "step_rate")
+
+
+def table_export(*, area: str, table: str, fields: list[str], rows: list[dict[str, Any]], window: Window,
+                 filters: dict[str, Any]) -> Export:
+    """One table of the area's answer (``rows``, its ``fields`` in order), as the page shows it."""
+    title, slug = TITLES[area]
+    part, part_slug = TABLE_TITLES[table]
+    headings = {**HEADINGS, **(_COUPON_HEADINGS if area == "coupons" else {}), **TABLE_HEADINGS}
+    columns = [headings.get(name, Column(name)) for name in fields]
+
+    def cell(name: str, value: Any) -> Any:
+        if name in RATES:
+            return "" if value is None else f"{value * 100:.2f}%"
+        if name == "day" or headings.get(name, Column(name)).kind != "text":
+            return value
+        return "" if value is None else str(value)
+
+    async def batches() -> AsyncIterator[list[list[Any]]]:
+        yield [[cell(name, row.get(name)) for name in fields] for row in rows]
+
+    return Export(kind=f"analytics_{area}", title=f"{title}-{part}", slug=f"{slug}-{part_slug}",
+                  period=f"{window.first.isoformat()}_{window.last.isoformat()}", columns=columns,
+                  filters={"from": window.first.isoformat(), "to": window.last.isoformat(), "table": table, **filters},
+                  batches=batches())

@@ -9,8 +9,9 @@ activity, balances, lots) read the base tables as they are now. Marketers and ad
 
 from __future__ import annotations
 
+import typing
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
@@ -89,16 +90,31 @@ class ExportFormat(BaseModel):
     format: Literal["csv", "xlsx"] = Field("csv", description="csv (UTF-8 with BOM) or xlsx")
 
 
-class AnalyticsMemberExportQuery(AnalyticsMemberQuery, ExportFormat):
-    pass
+TABLE = ("daily: the area's daily aggregate rows (day × dimension values); any other: that table of the area's "
+         "answer, the rows and columns the page shows")
+Groups = Literal["daily", "series", "by_tier", "by_store", "by_channel"]
+
+
+class AnalyticsMembersExportQuery(AnalyticsMemberQuery, ExportFormat):
+    table: Literal["daily", "series", "by_tier", "by_store", "by_channel", "funnel"] = Field("daily", description=TABLE)
+
+
+class AnalyticsSalesExportQuery(AnalyticsMemberQuery, ExportFormat):
+    table: Groups = Field("daily", description=TABLE)
+
+
+class AnalyticsStoredValueExportQuery(AnalyticsMemberQuery, ExportFormat):
+    table: Literal["daily", "series", "by_tier", "by_store", "by_channel", "by_store_outstanding"] = Field(
+        "daily", description=TABLE)
 
 
 class AnalyticsCouponExportQuery(AnalyticsCouponQuery, ExportFormat):
-    pass
+    table: Literal["daily", "series", "by_template", "issued_by_way"] = Field("daily", description=TABLE)
 
 
 class AnalyticsMessageExportQuery(AnalyticsMessageQuery, ExportFormat):
-    pass
+    table: Literal["daily", "series", "by_channel", "by_purpose", "not_sent_by_reason"] = Field(
+        "daily", description=TABLE)
 
 
 # -- answers ----------------------------------------------------------------------------------------------
@@ -636,7 +652,11 @@ def _end(window: Window, tz) -> object:
           tag=TAG, query=AnalyticsMemberQuery, response=MemberAnalytics, errors=RANGE, operation_id="getAnalyticsMembers")
 @staff_required(*CONSOLE)
 async def members(request: Request) -> HTTPResponse:
-    params = parse_query(request, AnalyticsMemberQuery)
+    return _answer(await _members(request, parse_query(request, AnalyticsMemberQuery)))
+
+
+async def _members(request: Request, params: Any) -> dict:
+    """The members answer, before JSON (dates as dates): also what its table exports read."""
     window, tz, filters = _window(request, params), request.app.ctx.settings.tz, _filters(params)
     reader = SplitReader(tz, filters, loose=("upgrades", "downgrades"))
     fact = read.fact("members")
@@ -658,7 +678,7 @@ async def members(request: Request) -> HTTPResponse:
                 **{m: tier_rows.get(code, zero)[m] for m in fact.measures}}
                for code in [*labels, *sorted((set(tier_rows) | set(tiers)) - set(labels))]
                if filters.tier in (None, code)]
-    return _answer({
+    return {
         "range": await _range(request, window),
         "figures": {
             "total": figure(*totals),
@@ -679,7 +699,7 @@ async def members(request: Request) -> HTTPResponse:
         "by_channel": [row for row in await _groups(reader, "members", window, "channel",
                                                     lambda s: {"new_members": s["new_members"]})
                        if row["new_members"]],
-    })
+    }
 
 
 def _sales_group(total_gmv: int):
@@ -694,7 +714,11 @@ def _sales_group(total_gmv: int):
           tag=TAG, query=AnalyticsSalesQuery, response=SalesAnalytics, errors=RANGE, operation_id="getAnalyticsSales")
 @staff_required(*CONSOLE)
 async def sales(request: Request) -> HTTPResponse:
-    params = parse_query(request, AnalyticsSalesQuery)
+    return _answer(await _sales(request, parse_query(request, AnalyticsSalesQuery)))
+
+
+async def _sales(request: Request, params: Any) -> dict:
+    """The sales answer, before JSON (dates as dates): also what its table exports read."""
     window, tz, filters = _window(request, params), request.app.ctx.settings.tz, _filters(params)
     reader = Reader(tz, filters)
     fact = read.fact("sales")
@@ -706,7 +730,7 @@ async def sales(request: Request) -> HTTPResponse:
         t["net_cents"] = t["gmv_cents"] - t["refund_cents"]
         t["aov_cents"] = _aov(t)
     build = _sales_group(cur["gmv_cents"])
-    return _answer({
+    return {
         "range": await _range(request, window),
         "figures": {
             **_figures(["orders", "gmv_cents", "discount_cents", "refund_cents", "net_cents", "aov_cents"],
@@ -723,7 +747,7 @@ async def sales(request: Request) -> HTTPResponse:
         "by_tier": await _groups(reader, "sales", window, "tier", build),
         "by_store": await _groups(reader, "sales", window, "store_id", build),
         "by_channel": await _groups(reader, "sales", window, "channel", build),
-    })
+    }
 
 
 @bp.get("/points")
@@ -732,7 +756,11 @@ async def sales(request: Request) -> HTTPResponse:
           response=PointsAnalytics, errors=RANGE, operation_id="getAnalyticsPoints")
 @staff_required(*CONSOLE)
 async def points(request: Request) -> HTTPResponse:
-    params = parse_query(request, AnalyticsPointsQuery)
+    return _answer(await _points(request, parse_query(request, AnalyticsPointsQuery)))
+
+
+async def _points(request: Request, params: Any) -> dict:
+    """The points answer, before JSON (dates as dates): also what its table exports read."""
     window, tz, filters = _window(request, params), request.app.ctx.settings.tz, _filters(params)
     reader = Reader(tz, filters)
     fact = read.fact("points")
@@ -748,7 +776,7 @@ async def points(request: Request) -> HTTPResponse:
                                                                         window.last_year())], now=outstanding)
     balance = figure(held[0]["balance"] if held[0] else outstanding["balance"],
                      *(h["balance"] if h else None for h in held[1:]))
-    return _answer({
+    return {
         "range": await _range(request, window),
         "figures": {**_figures(["issued", "spent", "expired", "reversed", "restored"], cur, prev, yoy),
                     "breakage": _rate(lambda t: share(t["expired"], t["issued"]), cur, prev, yoy),
@@ -762,7 +790,7 @@ async def points(request: Request) -> HTTPResponse:
         "by_tier": await _groups(reader, "points", window, "tier", group),
         "by_store": await _groups(reader, "points", window, "store_id", group),
         "by_channel": await _groups(reader, "points", window, "channel", group),
-    })
+    }
 
 
 @bp.get("/stored-value")
@@ -771,7 +799,11 @@ async def points(request: Request) -> HTTPResponse:
           response=StoredValueAnalytics, errors=RANGE, operation_id="getAnalyticsStoredValue")
 @staff_required(*CONSOLE)
 async def stored_value(request: Request) -> HTTPResponse:
-    params = parse_query(request, AnalyticsPointsQuery)
+    return _answer(await _stored_value(request, parse_query(request, AnalyticsPointsQuery)))
+
+
+async def _stored_value(request: Request, params: Any) -> dict:
+    """The stored-value answer, before JSON (dates as dates): also what its table exports read."""
     window, tz, filters = _window(request, params), request.app.ctx.settings.tz, _filters(params)
     reader = Reader(tz, filters)
     fact = read.fact("stored_value")
@@ -788,7 +820,7 @@ async def stored_value(request: Request) -> HTTPResponse:
 
     held = await read.balances_at(reader=Reader(tz, Filters()), now=balances,
                                   days=[w.last for w in (window, window.previous(), window.last_year())])
-    return _answer({
+    return {
         "range": await _range(request, window),
         "figures": {**_figures(["topups", "topup_principal_cents", "topup_bonus_cents", "spend_principal_cents",
                                 "spend_bonus_cents", "refund_principal_cents", "refund_bonus_cents"], cur, prev, yoy),
@@ -808,7 +840,7 @@ async def stored_value(request: Request) -> HTTPResponse:
         "by_tier": await _groups(reader, "stored_value", window, "tier", group),
         "by_store": await _groups(reader, "stored_value", window, "store_id", group),
         "by_channel": await _groups(reader, "stored_value", window, "channel", group),
-    })
+    }
 
 
 @bp.get("/coupons")
@@ -817,7 +849,11 @@ async def stored_value(request: Request) -> HTTPResponse:
           response=CouponAnalytics, errors=RANGE, operation_id="getAnalyticsCoupons")
 @staff_required(*CONSOLE)
 async def coupons(request: Request) -> HTTPResponse:
-    params = parse_query(request, AnalyticsCouponQuery)
+    return _answer(await _coupons(request, parse_query(request, AnalyticsCouponQuery)))
+
+
+async def _coupons(request: Request, params: Any) -> dict:
+    """The coupons answer, before JSON (dates as dates): also what its table exports read."""
     window, tz, filters = _window(request, params), request.app.ctx.settings.tz, _filters(params)
     fact = read.fact("coupons")
     reader = SplitReader(tz, filters, loose=tuple(m for m in fact.measures if m.startswith("issued") or m == "expired"))
@@ -828,7 +864,7 @@ async def coupons(request: Request) -> HTTPResponse:
                 "redemption_rate": share(s["redeemed"], s["issued"]), "discount_cents": s["discount_cents"],
                 "order_gmv_cents": s["order_gmv_cents"]}
 
-    return _answer({
+    return {
         "range": await _range(request, window),
         "figures": {**_figures(["issued", "redeemed", "expired", "discount_cents", "order_gmv_cents"], cur, prev, yoy),
                     "redemption_rate": _rate(lambda t: share(t["redeemed"], t["issued"]), cur, prev, yoy)},
@@ -837,7 +873,7 @@ async def coupons(request: Request) -> HTTPResponse:
         "by_template": await _groups(reader, "coupons", window, "template_id", row),
         "series": [{"day": day, **{m: s[m] for m in ("issued", "redeemed", "expired", "discount_cents")}}
                    for day, s in await reader.series(fact, window)],
-    })
+    }
 
 
 NOT_SENT = ("no_consent", "capped", "quiet_hours", "expired", "cancelled")
@@ -854,7 +890,11 @@ def _not_sent(t: dict) -> int:
           description="Messages count on the day they were queued, in the state they are in now.")
 @staff_required(*CONSOLE)
 async def messages(request: Request) -> HTTPResponse:
-    params = parse_query(request, AnalyticsMessageQuery)
+    return _answer(await _messages(request, parse_query(request, AnalyticsMessageQuery)))
+
+
+async def _messages(request: Request, params: Any) -> dict:
+    """The messages answer, before JSON (dates as dates): also what its table exports read."""
     window, tz, filters = _window(request, params), request.app.ctx.settings.tz, _filters(params)
     reader = Reader(tz, filters)
     fact = read.fact("messages")
@@ -868,7 +908,7 @@ async def messages(request: Request) -> HTTPResponse:
                 "not_sent": _not_sent(s), "unsubscribes": s["unsubscribes"]}
 
     purposes = await reader.sums(fact, window, "purpose")
-    return _answer({
+    return {
         "range": await _range(request, window),
         "figures": {**_figures(["queued", "sent", "delivered", "failed", "not_sent", "unsubscribes"], cur, prev, yoy),
                     "sent_rate": _rate(lambda t: share(t["sent"], t["queued"]), cur, prev, yoy),
@@ -880,7 +920,7 @@ async def messages(request: Request) -> HTTPResponse:
                               for key, s in purposes.items()), key=lambda row: row["key"]),
         "series": [{"day": day, **{m: s[m] for m in ("queued", "sent", "delivered", "failed")}}
                    for day, s in await reader.series(fact, window)],
-    })
+    }
 
 
 @bp.get("/touches/<touch_id:id>")
@@ -909,16 +949,24 @@ async def touch(request: Request, touch_id: int) -> HTTPResponse:
 # -- exports ----------------------------------------------------------------------------------------------
 
 EXPORT_DESCRIPTION = ("The area's daily aggregate rows (one per day and dimension values) of the window, with "
-                      "the filters; CSV (UTF-8 with a BOM, Chinese headings) or XLSX. Audited (export.analytics_"
-                      "<area>).")
+                      "the filters, or (``table``) one table of the area's answer as the page shows it; CSV (UTF-8 "
+                      "with a BOM, Chinese headings) or XLSX. Audited (export.analytics_<area>).")
 EXPORT_ERRORS = [*RANGE, "EXPORT_TOO_LARGE"]
 
 
 async def _export(request: Request, area: str, model: type[BaseModel]) -> None:
     params = parse_query(request, model)
     window = _window(request, params)
-    export = analytics_exports.export(area=area, window=window, filters=_filters(params),
-                                      tz=request.app.ctx.settings.tz)
+    if params.table == "daily":
+        export = analytics_exports.export(area=area, window=window, filters=_filters(params),
+                                          tz=request.app.ctx.settings.tz)
+    else:
+        answer, shape = ANSWERS[area]
+        body = await answer(request, params)
+        row_model = typing.get_args(shape.model_fields[params.table].annotation)[0]
+        filters = {k: v for k, v in vars(_filters(params)).items() if v is not None}
+        export = analytics_exports.table_export(area=area, table=params.table, fields=list(row_model.model_fields),
+                                                rows=body[params.table], window=window, filters=filters)
     await _send(request, export, params.format)
 
 
@@ -933,11 +981,15 @@ def _export_route(area: str, path: str, title: str, model: type[BaseModel], oper
     bp.add_route(wrapped, f"/{path}/export", methods=["GET"], name=f"export_analytics_{area}")
 
 
+ANSWERS = {"members": (_members, MemberAnalytics), "sales": (_sales, SalesAnalytics), "points": (_points, PointsAnalytics),
+           "stored_value": (_stored_value, StoredValueAnalytics), "coupons": (_coupons, CouponAnalytics),
+           "messages": (_messages, MessageAnalytics)}
+
 for _area, _path, _title, _model, _op in (
-        ("members", "members", "members", AnalyticsMemberExportQuery, "exportAnalyticsMembers"),
-        ("sales", "sales", "sales", AnalyticsMemberExportQuery, "exportAnalyticsSales"),
-        ("points", "points", "points", AnalyticsMemberExportQuery, "exportAnalyticsPoints"),
-        ("stored_value", "stored-value", "stored-value", AnalyticsMemberExportQuery, "exportAnalyticsStoredValue"),
+        ("members", "members", "members", AnalyticsMembersExportQuery, "exportAnalyticsMembers"),
+        ("sales", "sales", "sales", AnalyticsSalesExportQuery, "exportAnalyticsSales"),
+        ("points", "points", "points", AnalyticsSalesExportQuery, "exportAnalyticsPoints"),
+        ("stored_value", "stored-value", "stored-value", AnalyticsStoredValueExportQuery, "exportAnalyticsStoredValue"),
         ("coupons", "coupons", "coupons", AnalyticsCouponExportQuery, "exportAnalyticsCoupons"),
         ("messages", "messages", "messages", AnalyticsMessageExportQuery, "exportAnalyticsMessages")):
     _export_route(_area, _path, _title, _model, _op)
