@@ -413,9 +413,16 @@ async def expiring(*, now: datetime) -> dict[int, int]:
 
 
 @cached
-async def wallet_entry_sums() -> dict[str, int]:
-    row = await db.fetch_one("SELECT SUM(principal_cents) AS principal, SUM(bonus_cents) AS bonus FROM wallet_entries")
-    return {key: int((row or {}).get(key) or 0) for key in ("principal", "bonus")}
+async def wallet_reconciliation() -> dict[str, int]:
+    """The accounts' stored value and the sums of the wallet entries, read by one statement so both are of the
+    same moment (read apart, and cached apart, a top-up between the two reads shows as a difference)."""
+    row = await db.fetch_one(
+        "SELECT (SELECT SUM(principal_cents) FROM loyalty_accounts) AS balance_principal, "
+        "(SELECT SUM(bonus_cents) FROM loyalty_accounts) AS balance_bonus, "
+        "(SELECT SUM(principal_cents) FROM wallet_entries) AS entries_principal, "
+        "(SELECT SUM(bonus_cents) FROM wallet_entries) AS entries_bonus")
+    return {key: int((row or {}).get(key) or 0)
+            for key in ("balance_principal", "balance_bonus", "entries_principal", "entries_bonus")}
 
 
 async def balances_at(*, reader: Reader, days: list[date], now: dict[str, int]) -> list[dict[str, int] | None]:

@@ -809,11 +809,12 @@ async def _stored_value(request: Request, params: Any) -> dict:
     fact = read.fact("stored_value")
     cur, prev, yoy = await reader.compared(fact, window)
     balances = await read.points_outstanding(filters=Filters(), lowest=await reader.lowest())
-    entries = await read.wallet_entry_sums()
+    books = await read.wallet_reconciliation()
     ever = Window(date(2000, 1, 1), today(tz))
     labels = await _labels("store_id")
     by_store = await reader.sums(fact, ever, "store_id", filters=Filters())
-    difference = balances["principal"] + balances["bonus"] - entries["principal"] - entries["bonus"]
+    difference = (books["balance_principal"] + books["balance_bonus"] - books["entries_principal"]
+                  - books["entries_bonus"])
 
     def group(s: dict) -> dict:
         return {m: s[m] for m in ("topups", "topup_principal_cents", "spend_principal_cents", "spend_bonus_cents")}
@@ -828,8 +829,10 @@ async def _stored_value(request: Request, params: Any) -> dict:
                     "outstanding_bonus_cents": figure(*(h["bonus"] for h in held if h))},
         "outstanding_principal_cents": balances["principal"],
         "outstanding_bonus_cents": balances["bonus"],
-        "reconciliation": {"balance_principal_cents": balances["principal"], "balance_bonus_cents": balances["bonus"],
-                           "entries_principal_cents": entries["principal"], "entries_bonus_cents": entries["bonus"],
+        "reconciliation": {"balance_principal_cents": books["balance_principal"],
+                           "balance_bonus_cents": books["balance_bonus"],
+                           "entries_principal_cents": books["entries_principal"],
+                           "entries_bonus_cents": books["entries_bonus"],
                            "difference_cents": difference, "reconciled": difference == 0},
         "by_store_outstanding": sorted(
             ({"key": str(key), "label": labels.get(str(key), str(key)), "principal_cents": s["net_principal_cents"],
