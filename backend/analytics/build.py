@@ -22,7 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from backend import clock, db
-from backend.analytics import buyers
+from backend.analytics import buyers, rollups
 from backend.analytics.facts import FACTS, Fact
 from backend.loyalty import program as programs
 
@@ -73,9 +73,12 @@ async def _build(day: date, tz: ZoneInfo, conn: BaseDBAsyncClient) -> int:
     await db.fetch("INSERT INTO analytics_days (day, built_at, rows) VALUES ($1, $2, 0) "
                    "ON CONFLICT (day) DO UPDATE SET built_at = EXCLUDED.built_at", param, clock.now(), conn=conn)
     rows = 0
+    await db.fetch(f"DELETE FROM {rollups.TABLE} WHERE day = $1", param, conn=conn)
+    day_sql = "$1" if conn.capabilities.dialect == "sqlite" else "$1::date"
     for fact in FACTS.values():
         await db.fetch(f"DELETE FROM {fact.table} WHERE day = $1", param, conn=conn)
         await db.fetch(_insert_sql(fact, conn), start, end, lowest, param, conn=conn)
+        await db.fetch(rollups.insert_sql(fact, day_sql), param, conn=conn)
         counted = await db.fetch_one(f"SELECT COUNT(*) AS n FROM {fact.table} WHERE day = $1", param, conn=conn)
         rows += int(counted["n"]) if counted else 0
     rows += await buyers.rebuild(day=day, start=start, end=end, lowest=lowest, tz=tz, conn=conn)

@@ -13,6 +13,9 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from backend.analytics import rollups
+from backend.analytics.facts import FACTS
+
 
 class AnalyticsDay(Model):
     """A built day: when it was built and how many fact rows it holds. Also the day's lock."""
@@ -151,6 +154,33 @@ class MessageDay(Model):
         unique_together = (("day", "channel", "purpose"),)
 
 
+class Rollup(Model):
+    """A fact's rows of one day summed over every dimension (``dim`` and ``value`` '') or over all but ``dim``, for
+    each of its values (``backend.analytics.rollups``): the measures in the fact's order as m0 … m11."""
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField(db_index=True)
+    fact = fields.CharField(max_length=16)
+    dim = fields.CharField(max_length=16, default="")
+    value = fields.CharField(max_length=40, default="")
+    m0 = fields.BigIntField(default=0)
+    m1 = fields.BigIntField(default=0)
+    m2 = fields.BigIntField(default=0)
+    m3 = fields.BigIntField(default=0)
+    m4 = fields.BigIntField(default=0)
+    m5 = fields.BigIntField(default=0)
+    m6 = fields.BigIntField(default=0)
+    m7 = fields.BigIntField(default=0)
+    m8 = fields.BigIntField(default=0)
+    m9 = fields.BigIntField(default=0)
+    m10 = fields.BigIntField(default=0)
+    m11 = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "analytics_rollups"
+        unique_together = (("fact", "dim", "value", "day"),)
+
+
 class BuyerDay(Model):
     """Orders that count (member orders not refunded in full) of a day, by how many days before each one the
     member's previous and second previous such order in the scope was: what exact distinct-buyer and repeat-buyer
@@ -220,5 +250,6 @@ DAY_INDEXES = (
     ("idx_loyalty_accounts_tier_code", "loyalty_accounts", "tier_code"),
 )
 
-SQLITE_SCHEMA = "\n".join(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns});"
-                          for name, table, columns in (*BASE_INDEXES, *DAY_INDEXES))
+SQLITE_SCHEMA = "\n".join([*(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns});"
+                            for name, table, columns in (*BASE_INDEXES, *DAY_INDEXES)),
+                          *(rollups.backfill_sql(fact) for fact in FACTS.values())])

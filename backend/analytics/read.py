@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from backend import clock, db
 from backend.analytics import buyers as buyer_rows
+from backend.analytics import rollups
 from backend.analytics.build import day_bounds, lowest_tier, today
 from backend.analytics.errors import MAX_DAYS
 from backend.analytics.facts import FACTS, Fact
@@ -127,6 +128,7 @@ class Reader:
 
     tz: ZoneInfo
     filters: Filters
+    use_rollups: bool = True  # False: every closed day from the fact tables (the tests' reference)
     _live: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _lowest: str | None = None
 
@@ -151,20 +153,11 @@ class Reader:
         current = today(self.tz)
         closed_last = min(window.last, current - timedelta(days=1))
         if window.first <= closed_last:
-            key = group or "NULL"
-            where = ["day >= $1", "day <= $2"]
-            args: list[Any] = [_param(window.first), _param(closed_last)]
-            for column, value in applying.items():
-                args.append(value)
-                where.append(f"{column} = ${len(args)}")
-            sums = ", ".join(f"SUM({m}) AS {m}" for m in fact.measures)
-            grouping = f" GROUP BY {group}" if group else ""
-            for row in await db.fetch(f"SELECT {key} AS k, {sums} FROM {fact.table} WHERE {' AND '.join(where)}"
-                                      f"{grouping}", *args):
-                k = db.to_date(row["k"]) if group == "day" else (row["k"] if group else None)
-                if not group and row[fact.measures[0]] is None:
-                    continue  # no rows: SUM over nothing
-                out[k] = {m: int(row[m] or 0) for m in fact.measures}
+            chosen = rollups.route(fact, applying, group) if self.use_rollups else None
+            if chosen is not None:
+                out = await _closed_rollups(fact, chosen, window.first, closed_last)
+            else:
+                out = await _closed_facts(fact, applying, group, window.first, closed_last)
         if window.first <= current <= window.last:
             for row in await self.live_rows(fact):
                 if any(row[column] != value for column, value in applying.items()):
@@ -188,6 +181,42 @@ class Reader:
         by_day = await self.sums(fact, window, "day")
         zero = dict.fromkeys(fact.measures, 0)
         return [(day, by_day.get(day, zero)) for day in window.each_day()]
+
+
+async def _closed_rollups(fact: Fact, chosen: rollups.Route, first: date, last: date) -> dict[Any, dict[str, int]]:
+    """Closed days' sums from the rollups (``backend.analytics.rollups``)."""
+    args: list[Any] = [fact.name, chosen.dim, _param(first), _param(last)]
+    if chosen.value is not None:
+        args.append(chosen.value)
+    out: dict[Any, dict[str, int]] = {}
+    for row in await db.fetch(rollups.sums_sql(fact, chosen), *args):
+        if chosen.key is None and row[fact.measures[0]] is None:
+            continue  # no rows: SUM over nothing
+        k = (db.to_date(row["k"]) if chosen.key == "day" else
+             rollups.value_of(chosen.dim, row["k"]) if chosen.key == "value" else None)
+        out[k] = {m: int(row[m] or 0) for m in fact.measures}
+    return out
+
+
+async def _closed_facts(fact: Fact, applying: dict[str, Any], group: str | None, first: date, last: date
+                        ) -> dict[Any, dict[str, int]]:
+    """Closed days' sums from the fact table: every combination of dimensions of every day."""
+    key = group or "NULL"
+    where = ["day >= $1", "day <= $2"]
+    args: list[Any] = [_param(first), _param(last)]
+    for column, value in applying.items():
+        args.append(value)
+        where.append(f"{column} = ${len(args)}")
+    sums = ", ".join(f"SUM({m}) AS {m}" for m in fact.measures)
+    grouping = f" GROUP BY {group}" if group else ""
+    out: dict[Any, dict[str, int]] = {}
+    for row in await db.fetch(f"SELECT {key} AS k, {sums} FROM {fact.table} WHERE {' AND '.join(where)}{grouping}",
+                              *args):
+        k = db.to_date(row["k"]) if group == "day" else (row["k"] if group else None)
+        if not group and row[fact.measures[0]] is None:
+            continue  # no rows: SUM over nothing
+        out[k] = {m: int(row[m] or 0) for m in fact.measures}
+    return out
 
 
 @dataclass
@@ -272,13 +301,21 @@ async def _registered(*, before: list[datetime], filters: Filters, tz: ZoneInfo,
     current = today(tz)
     closed = [min(day, current - timedelta(days=1)) for day in days]
     args: list[Any] = [_param(max(closed)), *(_param(day) for day in closed)]
-    where = ""
-    for column, value in (("store_id", filters.store_id), ("channel", filters.channel)):
-        if value is not None:
+    fact = FACTS["members"]
+    applying = Filters(store_id=filters.store_id, channel=filters.channel).applying(fact)
+    chosen = rollups.route(fact, applying, None)
+    if chosen is not None:  # a row a day
+        args += [fact.name, chosen.dim, chosen.value]
+        column = rollups.MEASURE_COLUMNS[fact.measures.index("new_members")]
+        table = rollups.TABLE
+        where = f" AND fact = ${len(args) - 2} AND dim = ${len(args) - 1} AND value = ${len(args)}"
+    else:
+        column, table, where = "new_members", fact.table, ""
+        for name, value in applying.items():
             args.append(value)
-            where += f" AND {column} = ${len(args)}"
-    counts = ", ".join(f"SUM(CASE WHEN day <= ${n + 2} THEN new_members ELSE 0 END) AS n{n}" for n in range(len(days)))
-    row = await db.fetch_one(f"SELECT {counts} FROM {FACTS['members'].table} WHERE day <= $1{where}", *args)
+            where += f" AND {name} = ${len(args)}"
+    counts = ", ".join(f"SUM(CASE WHEN day <= ${n + 2} THEN {column} ELSE 0 END) AS n{n}" for n in range(len(days)))
+    row = await db.fetch_one(f"SELECT {counts} FROM {table} WHERE day <= $1{where}", *args)
     totals = [int((row or {}).get(f"n{n}") or 0) for n in range(len(days))]
     if any(day >= current for day in days):
         reader = Reader(tz, Filters(store_id=filters.store_id, channel=filters.channel))

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tortoise.transactions import in_transaction
 
 from backend import audit, db
-from backend.analytics import build, lift, read
+from backend.analytics import build, lift, read, rollups
 from backend.analytics.facts import FACTS
 from backend.analytics.read import Filters, Reader
 from backend.coupons import service as coupons
@@ -192,6 +192,46 @@ async def stored() -> dict[str, dict[tuple, dict[str, int]]]:
     return out
 
 
+def expected_rollups(facts: dict[str, dict[tuple, dict[str, int]]]) -> dict[tuple, list[int]]:
+    """The rollup rows the fact rows make: per day, every dimension summed, and per value of each one alone."""
+    out: dict[tuple, list[int]] = {}
+    for name, rows in facts.items():
+        fact = FACTS[name]
+        for (day, *values), measures in rows.items():
+            for dim, value in (("", ""), *zip(fact.dims, (str(v) for v in values), strict=True)):
+                into = out.setdefault((name, day, dim, value), [0] * len(fact.measures))
+                for n, m in enumerate(fact.measures):
+                    into[n] += measures[m]
+    return out
+
+
+async def stored_rollups() -> dict[tuple, list[int]]:
+    out: dict[tuple, list[int]] = {}
+    for row in await db.fetch(f"SELECT * FROM {rollups.TABLE}"):
+        fact = FACTS[row["fact"]]
+        key = (row["fact"], db.to_date(row["day"]), row["dim"], row["value"])
+        assert key not in out, f"{key} twice"
+        out[key] = [int(row[f"m{n}"]) for n in range(len(fact.measures))]
+        assert all(int(row[f"m{n}"]) == 0 for n in range(len(fact.measures), 12)), key
+    return out
+
+
+async def assert_rollup_reads_equal_fact_reads(window: read.Window) -> None:
+    """Every read the rollups answer (no filter or one, by nothing, day or a dimension) gives what summing the fact
+    rows gives, and so does every other read, which they leave to the fact table."""
+    for name, fact in FACTS.items():
+        values = {dim: [row["v"] for row in await db.fetch(f"SELECT DISTINCT {dim} AS v FROM {fact.table}")]
+                  for dim in fact.dims}
+        choices = [Filters(), *(Filters(**{dim: value}) for dim in fact.dims for value in values[dim][:2])]
+        if len(fact.dims) > 1 and all(values[dim] for dim in fact.dims[:2]):
+            choices.append(Filters(**{fact.dims[0]: values[fact.dims[0]][0], fact.dims[1]: values[fact.dims[1]][0]}))
+        for filters in choices:
+            for group in (None, "day", *fact.dims):
+                fast = await Reader(ZONE, filters).sums(fact, window, group)
+                reference = await Reader(ZONE, filters, use_rollups=False).sums(fact, window, group)
+                assert fast == reference, (name, filters, group)
+
+
 def live_keyed(name: str, rows: list[dict[str, Any]], day: date) -> dict[tuple, dict[str, int]]:
     fact = FACTS[name]
     return {(day, *(int(r[d]) if d in ("store_id", "template_id") else r[d] for d in fact.dims)):
@@ -360,6 +400,9 @@ async def test_every_aggregate_equals_a_brute_force_count_of_the_base_rows(stack
     today_start, _ = build.day_bounds(current, ZONE)
     expected = await brute_force(before=today_start)
     assert await stored() == expected
+    assert await stored_rollups() == expected_rollups(expected)
+    await assert_rollup_reads_equal_fact_reads(read.Window(START.astimezone(ZONE).date() - timedelta(days=1),
+                                                           current))
     # Today so far: the same SELECT over the base tables, read live.
     for step in today_steps:
         if step[0] != "later":
@@ -388,6 +431,45 @@ async def _history(stack: Any, days: int = 3) -> Shop:
             await shop.run(("issue", n, n, n))
         shop.advance(24 * 60)
     return shop
+
+
+def _migration(number: int) -> Any:
+    """An aerich migration module of this repository, by its number."""
+    import importlib.util
+    from pathlib import Path
+
+    path = next((Path(__file__).resolve().parents[2] / "migrations" / "models").glob(f"{number}_*.py"))
+    spec = importlib.util.spec_from_file_location(f"migration_{number}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_days_built_before_the_rollups_get_them_from_their_fact_rows(stack):
+    """Migration 22 (PostgreSQL) and the schema script at each start (SQLite) fill the rollups of the days built
+    before them, and leave a database that has them alone."""
+    from backend.analytics import models as analytics_models
+
+    shop = await _history(stack)
+    await build.rebuild_range(first=START.astimezone(ZONE).date(), last=_day(shop.stack.clock.now()), tz=ZONE)
+    expected = expected_rollups(await stored())
+    assert expected and await stored_rollups() == expected
+    await db.fetch(f"DELETE FROM {rollups.TABLE}")
+    assert await stored_rollups() == {}
+    window = read.Window(START.astimezone(ZONE).date(), _day(shop.stack.clock.now()))
+    if db.is_postgres():
+        script = await _migration(22).upgrade(None)
+    else:
+        script = analytics_models.SQLITE_SCHEMA
+    from tortoise import connections
+
+    await connections.get("default").execute_script(script)
+    assert await stored_rollups() == expected
+    if not db.is_postgres():  # the next start adds nothing
+        await connections.get("default").execute_script(script)
+        assert await stored_rollups() == expected
+    await assert_rollup_reads_equal_fact_reads(window)
 
 
 async def test_rebuilding_a_day_twice_or_twice_at_once_leaves_the_same_rows(stack):
