@@ -342,32 +342,41 @@ async def test_an_export_downloads_the_rows_the_table_shows(stack, console_page)
     await open_screen(page, f"/analytics/sales?from={window['from']}&to={window['to']}&store={store}", "销售分析")
     await settled(page)
 
-    # CSV: the sales of the store, day by day, add up to the table's rows (orders, 销售额 in yuan).
+    # CSV: the day series as the page shows it, row for row (the store's orders and 销售额, in yuan).
     file = await download(page, "series", "导出 CSV")
     assert file.suggested_filename.endswith(".csv")
     table = csv_rows((await file.path()).read_bytes())
-    assert table[0][0] == "日期" and "门店" in table[0]
-    assert {row[table[0].index("门店")] for row in table[1:]} <= {await store_code(store)}
-    summed = by_day(table, "订单数", "销售额")
+    assert table[0][:3] == ["日期", "订单数", "销售额"]
     shown = await rows_on(page, "series")
     api_series = (await api(stack, token, "sales", **window))["series"]
     assert [r[:3] for r in shown] == [[p["day"], number(p["orders"]), yuan(p["gmv_cents"])] for p in api_series]
-    assert {p["day"]: [p["orders"], p["gmv_cents"]] for p in api_series if p["orders"]} == summed
+    assert [[row[0], int(row[1]), cents(row[2])] for row in table[1:]] == [
+        [p["day"], p["orders"], p["gmv_cents"]] for p in api_series]
 
-    # Excel: the points page's daily rows, the same way.
+    # 明细 CSV: the daily rows the series is summed from (day × channel × tier), all of the store, add up to it.
+    file = await download(page, "series", "明细 CSV")
+    detail = csv_rows((await file.path()).read_bytes())
+    assert detail[0][0] == "日期" and "门店" in detail[0]
+    assert {row[detail[0].index("门店")] for row in detail[1:]} <= {await store_code(store)}
+    assert {p["day"]: [p["orders"], p["gmv_cents"]] for p in api_series if p["orders"]} == by_day(
+        detail, "订单数", "销售额")
+
+    # Excel: the points page's table by tier, row for row.
     await open_screen(page, f"/analytics/points?from={window['from']}&to={window['to']}", "积分分析")
     await settled(page)
-    file = await download(page, "series", "导出 Excel")
+    file = await download(page, "by_tier", "导出 Excel")
     assert file.suggested_filename.endswith(".xlsx")
     sheet = openpyxl.load_workbook(io.BytesIO((await file.path()).read_bytes()), read_only=True).worksheets[0]
     book = [list(r) for r in sheet.iter_rows(values_only=True)]
-    summed = by_day(book, "发放", "消耗", "过期")
-    points = (await api(stack, token, "points", **{k: window[k] for k in ("from", "to")}))["series"]
-    expected = {p["day"]: [p["issued"], p["spent"], p["expired"]] for p in points
-                if p["issued"] or p["spent"] or p["expired"]}
-    assert summed == expected
-    assert [r[:4] for r in await rows_on(page, "series")] == [
-        [p["day"], number(p["issued"]), number(p["spent"]), number(p["expired"])] for p in points]
+    assert book[0] == ["代码", "名称", "发放", "消耗", "过期"]
+    by_tier = (await api(stack, token, "points", **{k: window[k] for k in ("from", "to")}))["by_tier"]
+    assert by_tier and book[1:] == [[g["key"], g["label"], g["issued"], g["spent"], g["expired"]] for g in by_tier]
+    assert await rows_on(page, "by_tier") == [[g["label"], number(g["issued"]), number(g["spent"]),
+                                               number(g["expired"])] for g in by_tier]
+
+
+def cents(text: str) -> int:
+    return int(Decimal(text) * 100)
 
 
 async def store_code(store_id: int) -> str:

@@ -216,7 +216,7 @@
 
   // A panel with a chart (optional) and its table, and the area's export buttons.
   function block(title, { chart = null, tableNode, exportArea = null, query = {}, name = "" } = {}) {
-    const actions = exportArea ? exportButtons(exportArea, query, title) : null;
+    const actions = exportArea ? exportButtons(exportArea, query, title, name) : null;
     const section = el("section", { class: "panel analytics-block", dataset: { block: name } },
       el("div", { class: "analytics-block-head" }, el("h3", {}, title), actions), chart, tableNode);
     return section;
@@ -253,15 +253,35 @@
     return name;
   }
 
-  function exportButtons(area, query, title) {
-    const make = (format, label) => {
+  // The tables each area's export can write as the page shows them (the server's `table`); a block of another
+  // name (the dashboard's trend) exports the area's daily rows.
+  const TABLES = {
+    members: ["series", "by_tier", "by_store", "by_channel", "funnel"],
+    sales: ["series", "by_tier", "by_store", "by_channel"],
+    points: ["series", "by_tier", "by_store", "by_channel"],
+    "stored-value": ["series", "by_tier", "by_store", "by_channel", "by_store_outstanding"],
+    coupons: ["series", "by_template", "issued_by_way"],
+    messages: ["series", "by_channel", "by_purpose", "not_sent_by_reason"],
+  };
+
+  // The block's own table as CSV and Excel; under the day series also the daily rows it is summed from (per day,
+  // store, channel and tier), the streamed export for a spreadsheet of one's own.
+  function exportButtons(area, query, title, name) {
+    const own = (TABLES[area] || []).includes(name) ? name : "daily";
+    const make = (format, label, tableName, what) => {
       const button = ui.button(label, () => ui.busy(button, async () => {
-        ui.toast(`已下载 ${await download(area, query, format)}`);
-      }), { kind: "small", "aria-label": `${label}：${title}的每日明细`, dataset: { export: format } });
+        ui.toast(`已下载 ${await download(area, { ...query, table: tableName }, format)}`);
+      }), { kind: "small", "aria-label": `${label}：${what}`, dataset: { export: format, table: tableName } });
       return button;
     };
-    return el("div", { class: "actions", title: "导出该页所依据的每日明细（按日期、门店、渠道、等级），与当前筛选一致" },
-      make("csv", "导出 CSV"), make("xlsx", "导出 Excel"));
+    const buttons = [make("csv", "导出 CSV", own, own === "daily" ? `${title}的每日明细` : title),
+      make("xlsx", "导出 Excel", own, own === "daily" ? `${title}的每日明细` : title)];
+    if (own === "series") {
+      buttons.push(make("csv", "明细 CSV", "daily", `${title}的每日明细（按日期、门店、渠道、等级）`),
+        make("xlsx", "明细 Excel", "daily", `${title}的每日明细（按日期、门店、渠道、等级）`));
+    }
+    return el("div", { class: "actions", title: "导出该表，与当前筛选一致；明细为其所依据的每日数据（按日期、门店、渠道、等级）" },
+      ...buttons);
   }
 
   // ---- the page frame ---------------------------------------------------------------------------------------
