@@ -267,8 +267,10 @@ def cmd_analytics_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     first, last = _day(args.from_), _day(args.to)
     if first > last:
         raise CliError("--from must not be after --to")
+    if args.jobs < 1:
+        raise CliError("--jobs must be at least 1")
     print(json.dumps(asyncio.run(_with_db(settings, lambda: build.rebuild_range(first=first, last=last,
-                                                                                tz=settings.tz)))))
+                                                                                tz=settings.tz, jobs=args.jobs)))))
     return 0
 
 
@@ -439,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(idempotent; today is always read live)")
     rebuild.add_argument("--from", dest="from_", required=True, help="first day, YYYY-MM-DD")
     rebuild.add_argument("--to", required=True, help="last day, YYYY-MM-DD (days from today on are skipped)")
+    rebuild.add_argument("--jobs", type=int, default=1, help="days rebuilt at once on PostgreSQL, each in its own "
+                         "transaction (default 1; the database's cores are a good number; SQLite: one at a time)")
     rebuild.set_defaults(func=cmd_analytics_rebuild)
     run_job = sub.add_parser("run-job", help="run one job now, under the same once-per-period guard")
     run_job.add_argument("job", help="program:KEY (e.g. program:birthday), touch:ID or maintenance:purge")

@@ -118,6 +118,9 @@ def arguments(group: argparse._ArgumentGroup) -> None:
     # --members and --orders are the fanout and segments benchmarks' options (same defaults: the targets' sizes).
     group.add_argument("--rebuild-days", type=int, default=0,
                        help="analytics: build only the last N days (0: every day since the first registration)")
+    group.add_argument("--rebuild-jobs", type=int, default=2,
+                       help="analytics: days rebuilt at once in the full rebuild (python -m backend analytics-rebuild "
+                            "--jobs; default 2, this machine's cores)")
 
 
 @standalone_benchmark(
@@ -126,8 +129,9 @@ def arguments(group: argparse._ArgumentGroup) -> None:
 async def analytics(args: argparse.Namespace) -> int:
     args.members = getattr(args, "members", segments.TARGET_MEMBERS)
     args.orders = getattr(args, "orders", segments.TARGET_ORDERS)
-    if args.members < 1 or args.orders < 0 or args.rebuild_days < 0:
-        raise BenchFailure("--members must be at least 1, --orders and --rebuild-days not negative")
+    if args.members < 1 or args.orders < 0 or args.rebuild_days < 0 or args.rebuild_jobs < 1:
+        raise BenchFailure("--members and --rebuild-jobs must be at least 1, --orders and --rebuild-days not "
+                           "negative")
     out(f"# bench analytics: {args.members} generated members and {args.orders} orders with their ledgers on "
         "PostgreSQL: the full rebuild of the daily aggregates, one day's rebuild, and each dashboard answer "
         f"(GET /api/v1/admin/analytics/..., median of {RUNS} after a cold one)")
@@ -179,10 +183,11 @@ async def _run(project: Project, args: argparse.Namespace, scratch: Path) -> boo
     if args.rebuild_days:
         first = max(first, yesterday - timedelta(days=args.rebuild_days - 1))
     started = time.monotonic()
-    full = await build.rebuild_range(first=first, last=yesterday, tz=tz)
+    full = await build.rebuild_range(first=first, last=yesterday, tz=tz, jobs=args.rebuild_jobs)
     full_s = time.monotonic() - started
     out(f"rebuild:full           elapsed={full_s:8.1f}s  days={full['days']}  rows={full['rows']}  "
-        f"({full_s / max(full['days'], 1) * 1000:.0f}ms a day; from {first} to {yesterday})")
+        f"({full_s / max(full['days'], 1) * 1000:.0f}ms a day, {args.rebuild_jobs} at once; from {first} to "
+        f"{yesterday})")
     day_s = []
     for _ in range(3):
         started = time.monotonic()

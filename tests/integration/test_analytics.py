@@ -488,6 +488,21 @@ async def test_rebuilding_a_day_twice_or_twice_at_once_leaves_the_same_rows(stac
     assert built is not None and int(built["rows"]) == first
 
 
+async def test_days_rebuilt_several_at_once_are_the_days_rebuilt_one_by_one(stack):
+    shop = await _history(stack, days=4)
+    first, last = START.astimezone(ZONE).date() - timedelta(days=1), _day(shop.stack.clock.now())
+    one_by_one = await build.rebuild_range(first=first, last=last, tz=ZONE)
+    rows, rolled = await stored(), await stored_rollups()
+    await db.fetch(f"DELETE FROM {rollups.TABLE}")
+    for fact in FACTS.values():
+        await db.fetch(f"DELETE FROM {fact.table}")
+    at_once = await build.rebuild_range(first=first, last=last, tz=ZONE, jobs=3)
+    assert (at_once["days"], at_once["rows"]) == (one_by_one["days"], one_by_one["rows"]) == (5, one_by_one["rows"])
+    assert await stored() == rows and await stored_rollups() == rolled
+    with pytest.raises(ValueError):
+        await build.rebuild_range(first=first, last=last, tz=ZONE, jobs=0)
+
+
 async def test_the_job_builds_the_closed_days_once_and_then_only_what_changed(stack):
     from jobs import maintenance
 
