@@ -12,6 +12,7 @@ Today is never stored: its figures are read live from the base tables (``backend
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time as monotonic
 from datetime import UTC, date, datetime, time, timedelta
@@ -100,8 +101,6 @@ async def rebuild_range(*, first: date, last: date, tz: ZoneInfo, jobs: int = 1)
     """Rebuild every closed day from ``first`` to ``last`` (inclusive; days from today on are left out), each
     in its own transaction, ``jobs`` days at once (days are independent: each reads the base tables and writes its
     own rows; SQLite one at a time); what was done and how long it took."""
-    import asyncio
-
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
     if not db.is_postgres():

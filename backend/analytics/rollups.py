@@ -22,20 +22,25 @@ INT_DIMS = ("store_id", "template_id")  # their values are ids: read back as int
 assert all(len(fact.measures) <= len(MEASURE_COLUMNS) for fact in FACTS.values())
 
 
-def select(fact: Fact, day: str) -> str:
-    """The rollup rows of one day (``day``: its parameter) from the fact's rows of that day: fact, dim, value and
-    the measures' sums. No fact rows, no rollup rows."""
+def _sums(fact: Fact, where: str, *, per_day: bool) -> str:
+    """The fact's rows under ``where`` summed as rollup rows: fact, dim, value and the measures' sums (``per_day``:
+    the day first, and one set of rows per day). No fact rows, no rollup rows."""
     sums = ", ".join(f"SUM({m})" for m in fact.measures)
-    parts = [f"SELECT '{fact.name}' AS fact, '' AS dim, '' AS value, {sums} FROM {fact.table} WHERE day = {day} "
+    day, by = ("day, ", "day, ") if per_day else ("", "")
+    parts = [f"SELECT {day}'{fact.name}' AS fact, '' AS dim, '' AS value, {sums} FROM {fact.table} WHERE {where} "
              "GROUP BY day"]
-    parts += [f"SELECT '{fact.name}', '{dim}', CAST({dim} AS VARCHAR(40)), {sums} FROM {fact.table} "
-              f"WHERE day = {day} GROUP BY {dim}" for dim in fact.dims]
+    parts += [f"SELECT {day}'{fact.name}', '{dim}', CAST({dim} AS VARCHAR(40)), {sums} FROM {fact.table} "
+              f"WHERE {where} GROUP BY {by}{dim}" for dim in fact.dims]
     return " UNION ALL ".join(parts)
 
 
+def _columns(fact: Fact) -> str:
+    return f"day, fact, dim, value, {', '.join(MEASURE_COLUMNS[:len(fact.measures)])}"
+
+
 def insert_sql(fact: Fact, day: str) -> str:
-    columns = ", ".join(MEASURE_COLUMNS[:len(fact.measures)])
-    return f"INSERT INTO {TABLE} (day, fact, dim, value, {columns}) SELECT {day}, r.* FROM ({select(fact, day)}) r"
+    """The rollup rows of one day (``day``: its parameter) from the fact's rows of that day."""
+    return f"INSERT INTO {TABLE} ({_columns(fact)}) SELECT {day}, r.* FROM ({_sums(fact, f'day = {day}', per_day=False)}) r"
 
 
 @dataclass(frozen=True)
@@ -82,10 +87,5 @@ def value_of(dim: str, text: str) -> Any:
 def backfill_sql(fact: Fact) -> str:
     """Every built day's rollup rows of the fact from its fact rows, when it has none yet: for a database whose days
     were built before the rollups (SQLite, at each start; PostgreSQL's migration 22 does the same once)."""
-    columns = ", ".join(MEASURE_COLUMNS[:len(fact.measures)])
-    sums = ", ".join(f"SUM({m})" for m in fact.measures)
     none_yet = f"NOT EXISTS (SELECT 1 FROM {TABLE} WHERE fact = '{fact.name}')"
-    parts = [f"SELECT day, '{fact.name}', '', '', {sums} FROM {fact.table} WHERE {none_yet} GROUP BY day"]
-    parts += [f"SELECT day, '{fact.name}', '{dim}', CAST({dim} AS VARCHAR(40)), {sums} FROM {fact.table} "
-              f"WHERE {none_yet} GROUP BY day, {dim}" for dim in fact.dims]
-    return f"INSERT INTO {TABLE} (day, fact, dim, value, {columns}) {' UNION ALL '.join(parts)};"
+    return f"INSERT INTO {TABLE} ({_columns(fact)}) {_sums(fact, none_yet, per_day=True)};"

@@ -260,6 +260,13 @@ TITLES = {"members": "会员分析", "sales": "销售分析", "points": "积分�
           "coupons": "优惠券分析", "messages": "消息分析"}
 
 
+def export_tables(document: dict, area: str) -> set[str]:
+    """The values the served document allows for ``table`` on the area's export."""
+    parameters = document["paths"][f"{BASE}/{area}/export"]["get"]["parameters"]
+    schema = next(p["schema"] for p in parameters if p["name"] == "table")
+    return set(schema.get("enum") or next(s["enum"] for s in schema.get("anyOf", []) if "enum" in s))
+
+
 async def test_each_area_page_draws_its_charts_and_its_tables_hold_the_apis_rows(stack, console_page, console_shots):
     page = console_page
     await seed(stack)
@@ -268,12 +275,16 @@ async def test_each_area_page_draws_its_charts_and_its_tables_hold_the_apis_rows
     _, token = await log_in(page, stack, "admin")
     window = {"from": START.astimezone(ZONE).date().isoformat(), "to": today(stack).isoformat()}
     query = f"from={window['from']}&to={window['to']}"
+    document = (await stack.http.get("/api/v1/openapi.json")).json()
     for area, tables in AREAS.items():
         await open_screen(page, f"/analytics/{area}?{query}", TITLES[area])
         await settled(page)
         answer = await api(stack, token, area, **window)
         for name, cells in tables.items():
             assert await rows_on(page, name) == rows(answer[name], *cells), (area, name)
+        # Every export button asks for a table the area's export knows (the document's choices for `table`).
+        asked = set(await page.eval_on_selector_all("[data-block] button[data-table]", "bs => bs.map((b) => b.dataset.table)"))
+        assert asked and asked <= export_tables(document, area), (area, asked)
         assert await has_chart(page, next(iter(tables))), area
         assert not await axe_violations(page), area
         await console_shots(area)

@@ -214,9 +214,10 @@
     return wrap;
   }
 
-  // A panel with a chart (optional) and its table, and the area's export buttons.
-  function block(title, { chart = null, tableNode, exportArea = null, query = {}, name = "" } = {}) {
-    const actions = exportArea ? exportButtons(exportArea, query, title, name) : null;
+  // A panel with a chart (optional) and its table, and the export buttons of the table of that name in the area's
+  // answer (the server's `table`; "daily": the area's daily rows, for a block whose table is not one of them).
+  function block(title, { chart = null, tableNode, exportArea = null, query = {}, name = "", exportTable = name } = {}) {
+    const actions = exportArea ? exportButtons(exportArea, query, title, exportTable) : null;
     const section = el("section", { class: "panel analytics-block", dataset: { block: name } },
       el("div", { class: "analytics-block-head" }, el("h3", {}, title), actions), chart, tableNode);
     return section;
@@ -253,21 +254,9 @@
     return name;
   }
 
-  // The tables each area's export can write as the page shows them (the server's `table`); a block of another
-  // name (the dashboard's trend) exports the area's daily rows.
-  const TABLES = {
-    members: ["series", "by_tier", "by_store", "by_channel", "funnel"],
-    sales: ["series", "by_tier", "by_store", "by_channel"],
-    points: ["series", "by_tier", "by_store", "by_channel"],
-    "stored-value": ["series", "by_tier", "by_store", "by_channel", "by_store_outstanding"],
-    coupons: ["series", "by_template", "issued_by_way"],
-    messages: ["series", "by_channel", "by_purpose", "not_sent_by_reason"],
-  };
-
   // The block's own table as CSV and Excel; under the day series also the daily rows it is summed from (per day,
   // store, channel and tier), the streamed export for a spreadsheet of one's own.
-  function exportButtons(area, query, title, name) {
-    const own = (TABLES[area] || []).includes(name) ? name : "daily";
+  function exportButtons(area, query, title, own) {
     const make = (format, label, tableName, what) => {
       const button = ui.button(label, () => ui.busy(button, async () => {
         ui.toast(`已下载 ${await download(area, { ...query, table: tableName }, format)}`);
@@ -343,7 +332,7 @@
       el("p", { class: "hint" }, "环比：与上一个同样长度的时间段相比；同比：与去年同期相比；基数为零时显示 —。"
         + "积分负债为当前值，没有对比；储值余额为期末值，不受门店、渠道与等级筛选影响。"),
       block("每日趋势", {
-        name: "trend", exportArea: "sales", query: q,
+        name: "trend", exportArea: "sales", exportTable: "daily", query: q,
         chart: lineChart(rows, [{ name: "销售额", key: "gmv_cents", kind: "money" },
           { name: "订单数", key: "orders", axis: 1 }, { name: "新会员", key: "new_members", axis: 1 }],
         "每日销售额、订单数与新会员"),
