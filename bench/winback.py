@@ -171,13 +171,13 @@ async def prepare_touch(*, now: datetime, name: str = "沉睡会员唤醒") -> W
     return WinBack(touch_id=touch.id, segment_id=segment.id, coupon_template_id=coupon.id, touch_name=name)
 
 
-async def run_touch(winback: WinBack, *, kv: KV, tz: ZoneInfo, now: datetime,
-                    owner: str = "bench") -> tuple[float, dict[str, Any]]:
+async def run_touch(winback: WinBack, *, kv: KV, tz: ZoneInfo, now: datetime, owner: str = "bench",
+                    parallel: int = 1) -> tuple[float, dict[str, Any]]:
     """``jobs.service.run_touch`` as the scheduler calls it: its seconds and its result."""
     from jobs import service
 
     started = time.monotonic()
-    result = await service.run_touch(winback.touch_id, kv=kv, owner=owner, tz=tz, now=now)
+    result = await service.run_touch(winback.touch_id, kv=kv, owner=owner, tz=tz, now=now, parallel=parallel)
     return time.monotonic() - started, result
 
 

@@ -5,10 +5,18 @@ and a unique (job, period) row in ``job_runs`` (the truth: Redis may forget). A 
 in keyset batches; each batch's effects and the run's new cursor commit in one transaction, and
 that commit only succeeds while this process still owns the run. A run whose owner stopped
 (no heartbeat for ``lease_s``) is taken over from its cursor, so nothing is done twice.
+
+A step that is safe to repeat (every write an insert that skips what is already there, counting only
+what it wrote) may say ``parallel = N`` and ``span`` (how far one step moves the cursor): the run then
+takes N steps at once, each in its own transaction on its own connection, each committing its counts
+with its effects (and only while this process owns the run); the cursor moves past the N steps once all
+have committed. A run stopped in the middle redoes those N steps from the cursor: the ones that had
+committed write and count nothing the second time. PostgreSQL only (SQLite has one writer).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -33,6 +41,13 @@ _CREATE = ("INSERT INTO job_runs (job, period, status, cursor, counts, owner, at
 _TAKE_OVER = ("UPDATE job_runs SET owner = $2, heartbeat_at = $3, attempts = attempts + 1, status = 'running', "
               "error = NULL WHERE id = $1 AND status <> 'done' AND (status = 'failed' OR heartbeat_at < $4) "
               "RETURNING id, cursor, counts")
+# A parallel step's counts, added to the run's in its own transaction (the row lock orders the parts).
+_ADD_COUNTS = ("UPDATE job_runs SET heartbeat_at = $4, counts = (SELECT coalesce(jsonb_object_agg(k, "
+               "coalesce((job_runs.counts ->> k)::bigint, 0) + coalesce((CAST($3 AS jsonb) ->> k)::bigint, 0)), "
+               "'{}'::jsonb) FROM jsonb_object_keys(job_runs.counts || CAST($3 AS jsonb)) AS k) "
+               "WHERE id = $1 AND owner = $2 AND status = 'running' RETURNING counts")
+_ADVANCE = ("UPDATE job_runs SET cursor = $3, heartbeat_at = $4 WHERE id = $1 AND owner = $2 AND status = 'running' "
+            "RETURNING counts")
 _PROGRESS = ("UPDATE job_runs SET cursor = $3, counts = $4, heartbeat_at = $5 "
              "WHERE id = $1 AND owner = $2 AND status = 'running' RETURNING id")
 
@@ -71,8 +86,16 @@ async def _run(job: str, period: str, step: Step, *, kv: KV, key: str, owner: st
         log.warning("resuming a run whose scheduler stopped", extra={"job": job, "period": period})
     run_id, cursor = int(row["id"]), int(row["cursor"])
     counts: dict[str, int] = json.loads(row["counts"]) if isinstance(row["counts"], str) else dict(row["counts"])
+    parallel = int(getattr(step, "parallel", 1)) if db.is_postgres() else 1
     try:
-        while True:
+        while parallel > 1:
+            following, counts = await _wave(step, cursor, parallel, run_id=run_id, owner=owner, job=job,
+                                            period=period)
+            await kv.lease(key, owner, lease_s)
+            if following is None:
+                break
+            cursor = following
+        while parallel == 1:
             outside = getattr(step, "outside_transaction", False)
             early = await step(cursor, None) if outside else None  # type: ignore[arg-type]
             async with in_transaction() as conn:
@@ -99,6 +122,33 @@ async def _run(job: str, period: str, step: Step, *, kv: KV, key: str, owner: st
     await db.fetch("UPDATE job_runs SET status = 'done', finished_at = $3, heartbeat_at = $3 "
                    "WHERE id = $1 AND owner = $2", run_id, owner, clock.now())
     return {"job": job, "period": period, "outcome": "resumed" if resumed else "done", "counts": counts}
+
+
+async def _wave(step: Step, cursor: int, parallel: int, *, run_id: int, owner: str, job: str,
+                period: str) -> tuple[int | None, dict[str, int]]:
+    """``parallel`` steps from ``cursor`` at once; the next cursor (None when one of them was the last)
+    and the run's counts once all have committed."""
+    span = int(step.span)  # type: ignore[attr-defined]
+
+    async def part(at: int) -> int | None:
+        async with in_transaction() as conn:
+            following, delta = await step(at, conn)
+            if not await db.fetch(_ADD_COUNTS, run_id, owner, json.dumps(delta), clock.now(), conn=conn):
+                raise LostRun(job, period)
+        return following
+
+    results = await asyncio.gather(*(part(cursor + i * span) for i in range(parallel)), return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        raise next((r for r in failed if isinstance(r, LostRun)), failed[0])
+    finished = any(r is None for r in results)
+    moved = await db.fetch_one(_ADVANCE, run_id, owner, cursor if finished else cursor + parallel * span,
+                               clock.now())
+    if moved is None:
+        raise LostRun(job, period)
+    counts = moved["counts"]
+    counts = json.loads(counts) if isinstance(counts, str) else dict(counts)
+    return (None if finished else cursor + parallel * span), {k: int(v) for k, v in counts.items()}
 
 
 def single(work: Callable[[], Awaitable[dict[str, int]]]) -> Step:

@@ -101,7 +101,8 @@ class Host:
 
     async def run_touch(self, touch_id: int) -> dict[str, Any]:
         result = await service.run_touch(touch_id, kv=self.kv, owner=self.owner, tz=self.tz,
-                                         lease_s=self.settings.job_lease_s)
+                                         lease_s=self.settings.job_lease_s,
+                                         parallel=self.settings.touch_parallel)
         log.info("touch run", extra={"result": result})
         return result
 

@@ -148,8 +148,9 @@ def touch_dict(touch: Touch) -> dict[str, Any]:
 
 
 async def run_touch(touch_id: int, *, kv: KV, owner: str, tz: ZoneInfo, now: datetime | None = None,
-                    lease_s: int = 120) -> dict[str, Any]:
-    """One run of the touch for the current period (guarded: once per period, resumable)."""
+                    lease_s: int = 120, parallel: int = 1) -> dict[str, Any]:
+    """One run of the touch for the current period (guarded: once per period, resumable); a segment
+    touch takes ``parallel`` member-id ranges at once on PostgreSQL (``TOUCH_PARALLEL``)."""
     now = now or clock.now()
     touch = await get_touch(touch_id)
     if touch.status not in ("scheduled", "running"):
@@ -167,7 +168,7 @@ async def run_touch(touch_id: int, *, kv: KV, owner: str, tz: ZoneInfo, now: dat
         step = touches.event_step(data, template, now=now, tz=tz)
         period = now.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
     else:
-        step = touches.segment_step(data, template, period, now=now, tz=tz)
+        step = touches.segment_step(data, template, period, now=now, tz=tz, parallel=parallel)
     await Touch.filter(id=touch_id, status="scheduled").update(status="running", updated_at=now)
     result = await runs.run(f"touch:{touch_id}", period, step, kv=kv, owner=owner, lease_s=lease_s)
     if result["outcome"] in ("done", "resumed"):

@@ -126,8 +126,9 @@ def period_for(touch: dict[str, Any], when: datetime, tz: ZoneInfo) -> str:
 
 
 def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *, now: datetime,
-                 tz: ZoneInfo) -> Step:
-    """Recipients, coupons and messages for one member-id range per step."""
+                 tz: ZoneInfo, parallel: int = 1) -> Step:
+    """Recipients, messages and coupons for one member-id range per step; ``parallel`` ranges at once on
+    PostgreSQL (``TOUCH_PARALLEL``)."""
     touch_id = int(touch["id"])
     purpose, channels = template["purpose"], json.dumps(touch["channels"] or [])
     expires = now + timedelta(hours=touch["expires_hours"]) if touch.get("expires_hours") else None
@@ -164,17 +165,23 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
             chosen = await db.fetch(insert, *values, conn=conn)
             counts = {"audience": len(chosen), "holdout": sum(1 for r in chosen if r["grp"] == "holdout")}
         counts["treatment"] = counts["audience"] - counts["holdout"]
+        counts["messages"] = await queue_messages(conn, touch, template, period, now=now, expires=expires,
+                                                  low=low, high=high, purpose=purpose, channels=channels)
         treated = ("SELECT r.member_id FROM touch_recipients r WHERE r.touch_id = $6 AND r.period = $7 "
                    "AND r.grp = 'treatment' AND r.member_id > $8 AND r.member_id <= $9")
         if touch.get("coupon_template_id"):
+            # Last: a coupon template with limited stock is locked from here to the commit, and the steps
+            # running beside this one wait for it only that long.
             issued = await coupons.issue_set(conn, template_id=int(touch["coupon_template_id"]), members_sql=treated,
                                              params=[touch_id, period, low, high], source="touch",
                                              source_ref=f"touch:{touch_id}:{period}", tz=str(tz))
             counts["coupons"] = issued["issued"]
-        counts["messages"] = await queue_messages(conn, touch, template, period, now=now, expires=expires,
-                                                  low=low, high=high, purpose=purpose, channels=channels)
         return (high if high < top[0] else None), counts
 
+    # Every write above skips what is already there and counts only what it wrote: safe to repeat, so the
+    # run may take several ranges at once (jobs.runs, "parallel").
+    step.parallel = max(1, parallel)  # type: ignore[attr-defined]
+    step.span = RANGE  # type: ignore[attr-defined]
     return step
 
 

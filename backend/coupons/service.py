@@ -198,9 +198,15 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
     under its row lock, oldest member ids first when stock runs short. For touches and programs
     that reach many members at once; ``issue`` is the one-member form.
     """
-    locked = await db.fetch_one(
-        "UPDATE coupon_templates SET issued_count = issued_count WHERE id = $1 RETURNING status, total_stock, "
-        "issued_count, per_member_limit, terms, name", template_id, conn=conn)
+    columns = "status, total_stock, issued_count, per_member_limit, terms, name"
+    locked = await db.fetch_one(f"SELECT {columns} FROM coupon_templates WHERE id = $1", template_id, conn=conn)
+    if locked is not None and (locked["total_stock"] is not None or locked["per_member_limit"] is not None):
+        # Stock or a per-member limit to hold: read them under the template's row lock. Without either,
+        # nothing read here can be used up, and the lock is taken only by the count's update at the end (so
+        # a touch's ranges written at once wait for each other only from there to their commit).
+        locked = await db.fetch_one(
+            f"UPDATE coupon_templates SET issued_count = issued_count WHERE id = $1 RETURNING {columns}",
+            template_id, conn=conn)
     if locked is None:
         raise CouponTemplateNotFound()
     if locked["status"] != "active":

@@ -27,6 +27,8 @@ TARGET_MEMBERS = 1_000_000
 def arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--members", type=int, default=TARGET_MEMBERS,
                        help=f"generated members ({TARGET_MEMBERS}; the {TARGET_S:g} s target is for so many)")
+    group.add_argument("--parallel", type=int, default=None,
+                       help="member-id ranges the touch writes at once (default: TOUCH_PARALLEL's, 2)")
 
 
 @standalone_benchmark(
@@ -36,18 +38,21 @@ def arguments(group: argparse._ArgumentGroup) -> None:
 async def fanout(args: argparse.Namespace) -> int:
     if args.members < 1:
         raise BenchFailure("--members must be at least 1")
+    if args.parallel is not None and not 1 <= args.parallel <= 8:
+        raise BenchFailure("--parallel must be between 1 and 8")
     out(f"# bench fanout: a dormant win-back touch over {args.members} generated members on PostgreSQL, "
         "jobs.service.run_touch in this process, vs one bare INSERT … SELECT of the same outbox rows")
     with tempfile.TemporaryDirectory(prefix="mp-bench-") as scratch:
         async with Project.open(data_dir=Path(scratch) / "data") as project:
-            met = await _run(project, args.members)
+            parallel = args.parallel or project.settings.touch_parallel
+            met = await _run(project, args.members, parallel)
     if args.strict and met is False:
         print(f"error: the touch took longer than {TARGET_S:g}s", file=sys.stderr)
         return 1
     return 0
 
 
-async def _run(project: Project, members: int) -> bool | None:
+async def _run(project: Project, members: int, parallel: int) -> bool | None:
     """Generate, run the touch and the baseline, check both; whether the target was met (None: not checked)."""
     now = clock.now()
     conn = await asyncpg.connect(project.dsn, timeout=10)
@@ -65,7 +70,7 @@ async def _run(project: Project, members: int) -> bool | None:
             f"template {winback.TEMPLATE_KEY}, coupon template {touch.coupon_template_id} (unlimited stock), "
             f"hold-out {winback.HOLDOUT_PCT}% ({holdout} members), scheduled at now")
         await conn.execute("CHECKPOINT")  # neither timing pays for the generation's or the other's writes
-        seconds, result = await winback.run_touch(touch, kv=kv, tz=project.settings.tz, now=now)
+        seconds, result = await winback.run_touch(touch, kv=kv, tz=project.settings.tz, now=now, parallel=parallel)
         if result.get("outcome") != "done":
             raise BenchFailure(f"fanout: the touch run ended {result}")
         got = await winback.outcome(conn, touch)
@@ -74,7 +79,7 @@ async def _run(project: Project, members: int) -> bool | None:
         base_seconds, base_rows = await winback.insert_select(conn, touch, now=now)
         found = await winback.problems(conn, touch, now=now, baseline=True)
         copy_seconds, copy_rows = await winback.copy_written(conn, touch)
-        again = await winback.run_touch(touch, kv=kv, tz=project.settings.tz, now=now)
+        again = await winback.run_touch(touch, kv=kv, tz=project.settings.tz, now=now, parallel=parallel)
         if again[1].get("outcome") != "skipped_finished" or await winback.outcome(conn, touch) != got:
             found.append(f"a second run of the same period did something: {again[1]}")
         if found:
@@ -87,7 +92,7 @@ async def _run(project: Project, members: int) -> bool | None:
     out(f"baseline:insert-select elapsed={base_seconds:7.2f}s  messages={base_rows}")
     out(f"baseline:copy-written  elapsed={copy_seconds:7.2f}s  rows={copy_rows} (every row the touch wrote, "
         "copied into indexed copies of its four tables)")
-    out(f"# fanout: {steps} committed steps of {RANGE} member ids; checked: recipients and hold-out as the "
+    out(f"# fanout: {steps} committed steps of {RANGE} member ids, {parallel} at once (TOUCH_PARALLEL); checked: recipients and hold-out as the "
         "hand-written condition selects them, one message and one coupon (and its coupon_issued event) per "
         "treated member and none for the hold-out, the same outbox rows as the baseline, a second run does "
         "nothing")

@@ -1,28 +1,41 @@
 """A dormant win-back touch over 10,000 generated members: ``python -m bench fanout``'s data set and touch at
 CI size. Each treated member gets one message and one coupon, a tenth of the audience is held out, the outbox
-rows are those a hand-written ``INSERT … SELECT`` produces, and a second run does nothing."""
+rows are those a hand-written ``INSERT … SELECT`` produces, and a second run does nothing: written one range
+after another and several ranges at once (``TOUCH_PARALLEL``), and after a run stopped in the middle of
+ranges written at once."""
 
 from __future__ import annotations
+
+import asyncio
+from collections import Counter
 
 import asyncpg
 import pytest
 
 from bench import winback
-from jobs.models import Touch
+from jobs import runs, service, touches
+from jobs.models import JobRun, Touch
+from notifications import templates
 
 pytestmark = pytest.mark.postgres_only
 
 MEMBERS = 10_000
 
 
-async def test_a_winback_touch_over_ten_thousand_members_reaches_each_dormant_member_once(stack):
+RANGE = 1_000  # member ids per step here: ten steps over the generated members
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+async def test_a_winback_touch_over_ten_thousand_members_reaches_each_dormant_member_once(stack, monkeypatch,
+                                                                                          parallel):
+    monkeypatch.setattr(touches, "RANGE", RANGE)
     now = stack.clock.now()
     conn = await asyncpg.connect(stack.settings.database_url)
     try:
         data = await winback.generate(conn, members=MEMBERS, now=now)
         touch = await winback.prepare_touch(now=now)
 
-        _, result = await winback.run_touch(touch, kv=stack.kv, tz=stack.settings.tz, now=now)
+        _, result = await winback.run_touch(touch, kv=stack.kv, tz=stack.settings.tz, now=now, parallel=parallel)
 
         assert result["outcome"] == "done"
         got = await winback.outcome(conn, touch)
@@ -37,14 +50,74 @@ async def test_a_winback_touch_over_ten_thousand_members_reaches_each_dormant_me
         assert rows == got.messages
         assert await winback.problems(conn, touch, now=now, baseline=True) == []
 
-        again = await winback.run_touch(touch, kv=stack.kv, tz=stack.settings.tz, now=now)
+        again = await winback.run_touch(touch, kv=stack.kv, tz=stack.settings.tz, now=now, parallel=parallel)
         # a scheduler that read the touch before it finished
         await Touch.filter(id=touch.touch_id).update(status="running")
-        late = await winback.run_touch(touch, kv=stack.kv, tz=stack.settings.tz, now=now)
+        late = await winback.run_touch(touch, kv=stack.kv, tz=stack.settings.tz, now=now, parallel=parallel)
 
         assert again[1]["outcome"] == "skipped_finished"
         assert late[1]["outcome"] == "already_done"
         assert await winback.outcome(conn, touch) == got
+    finally:
+        await conn.execute(f"DROP TABLE IF EXISTS {winback.BASELINE_TABLE}")
+        await conn.close()
+
+
+async def test_a_touch_stopped_while_writing_ranges_at_once_is_resumed_and_counts_each_member_once(stack,
+                                                                                                 monkeypatch):
+    """Three ranges at once; the process dies in the second wave after two of its three ranges committed and
+    before the cursor moved past them. The scheduler that takes over writes the three again: the committed
+    two add and count nothing, the third is written, and the counts are the touch's rows."""
+    monkeypatch.setattr(touches, "RANGE", RANGE)
+    now = stack.clock.now()
+    conn = await asyncpg.connect(stack.settings.database_url)
+    try:
+        await winback.generate(conn, members=MEMBERS, now=now)
+        touch = await winback.prepare_touch(now=now)
+        row = await service.get_touch(touch.touch_id)
+        data = service.touch_dict(row)
+        template = await templates.get(row.template_key, fresh=True)
+        period = touches.period_for(data, now, stack.settings.tz)
+        real = touches.segment_step(data, template, period, now=now, tz=stack.settings.tz, parallel=3)
+
+        async def dies_in_the_middle_of_the_second_wave(cursor, conn):
+            result = await real(cursor, conn)
+            if cursor == 4 * RANGE:
+                raise asyncio.CancelledError  # gone before this range's transaction commits
+            return result
+
+        dies_in_the_middle_of_the_second_wave.parallel = 3
+        dies_in_the_middle_of_the_second_wave.span = real.span
+        with pytest.raises(asyncio.CancelledError):
+            await runs.run(f"touch:{touch.touch_id}", period, dies_in_the_middle_of_the_second_wave, kv=stack.kv,
+                           owner="dead")
+        run = await JobRun.get(job=f"touch:{touch.touch_id}")
+        assert run.status == "running" and run.cursor == 3 * RANGE  # the first wave's three ranges
+        written = await conn.fetchval("SELECT count(*) FROM touch_recipients WHERE touch_id = $1", touch.touch_id)
+        in_run = await conn.fetchval("SELECT count(*) FROM touch_recipients WHERE touch_id = $1 AND member_id <= $2",
+                                     touch.touch_id, 6 * RANGE)
+        between = await conn.fetchval("SELECT count(*) FROM touch_recipients WHERE touch_id = $1 AND member_id > $2 "
+                                      "AND member_id <= $3", touch.touch_id, 4 * RANGE, 5 * RANGE)
+        assert written == in_run == run.counts["audience"] and between == 0  # 3000–4000 and 5000–6000 committed
+
+        # Its heartbeat ages past the lease; the next scheduler takes the run over from the cursor.
+        stack.clock.advance(seconds=121)
+        _, result = await winback.run_touch(touch, kv=stack.kv, tz=stack.settings.tz, now=now, owner="alive",
+                                            parallel=3)
+
+        assert result["outcome"] == "resumed"
+        got = await winback.outcome(conn, touch)
+        assert result["counts"] == {"audience": got.recipients, "holdout": got.holdout,
+                                    "treatment": got.treatment, "coupons": got.coupons, "messages": got.messages}
+        assert got.treatment == got.messages == got.coupons
+        rows = await conn.fetch("SELECT member_id FROM messages WHERE touch_id = $1", touch.touch_id)
+        per_member = Counter(r["member_id"] for r in rows)
+        assert set(per_member.values()) == {1}
+        await winback.create_baseline_table(conn)
+        _, rows = await winback.insert_select(conn, touch, now=now)
+        assert rows == got.messages
+        assert await winback.problems(conn, touch, now=now, baseline=True) == []
+        assert (await JobRun.get(job=f"touch:{touch.touch_id}")).attempts == 2
     finally:
         await conn.execute(f"DROP TABLE IF EXISTS {winback.BASELINE_TABLE}")
         await conn.close()

@@ -34,6 +34,8 @@ def test_embedded_default_uses_a_sqlite_file_and_the_in_process_store(tmp_path):
     ("SMTP_HOST", "smtp.example.test", "SMTP_FROM is required when SMTP_HOST is set"),
     ("WECHAT_SUBSCRIBE_STATE", "beta", "WECHAT_SUBSCRIBE_STATE must be formal, trial or developer"),
     ("JOB_LEASE_S", "1", "JOB_LEASE_S must be at least 2"),
+    ("TOUCH_PARALLEL", "0", "TOUCH_PARALLEL must be at least 1"),
+    ("TOUCH_PARALLEL", "9", "TOUCH_PARALLEL must be at most 8"),
     ("PII_KEY", base64.b64encode(b"short").decode(), "PII_KEY must decode to 32 bytes, got 5"),
     ("TIMEZONE", "Mars/Olympus", "TIMEZONE 'Mars/Olympus' is not a known IANA time zone"),
     ("MAX_BODY_BYTES", "lots", "MAX_BODY_BYTES must be an integer"),
