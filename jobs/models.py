@@ -77,5 +77,4 @@ class TouchRecipient(Model):
 
     class Meta:
         table = "touch_recipients"
-        unique_together = (("touch_id", "member_id", "period"),)
-        indexes = (("touch_id", "grp"),)
+        unique_together = (("touch_id", "member_id", "period"),)  # serves every read by touch

@@ -58,6 +58,8 @@ class Message(Model):
 
     class Meta:
         table = "messages"
+        # On PostgreSQL the (provider, provider_message_id) index holds only messages with a provider id
+        # (migration 23): queued messages do not enter it.
         indexes = (("status", "due_at"), ("member_id", "id"), ("touch_id", "status"),
                    ("provider", "provider_message_id"))
 

@@ -27,7 +27,7 @@ class CouponTemplate(Model):
 
 class Coupon(Model):
     id = fields.BigIntField(primary_key=True)
-    template_id = fields.BigIntField(db_index=True)
+    template_id = fields.BigIntField()  # indexed first in the indexes below
     member_id = fields.BigIntField()
     status = fields.CharField(max_length=10, default="available")  # available | redeemed | expired
     terms = fields.JSONField()  # the template's terms when issued: later edits never change them

@@ -228,15 +228,21 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
     # not analysed yet), scans every coupon of the template and source_ref for each member: quadratic.
     fence = " OFFSET 0" if pg else ""
     json_, ts = ("CAST(${} AS jsonb)", "CAST(${} AS timestamptz)") if pg else ("${}", "${}")
+    if stock is None:
+        # Nothing to share out: the conflict clause alone keeps it once per member (LIMIT $4 is no limit).
+        choose = f"WHERE {limit_sql[4:]} LIMIT $4"
+    else:
+        # Stock goes to the oldest members first, and only to members without the coupon (a member who has
+        # it must not take a place under the LIMIT).
+        choose = ("WHERE NOT EXISTS (SELECT 1 FROM coupons c WHERE c.template_id = CAST($1 AS BIGINT) "
+                  f"AND c.member_id = r.member_id AND c.source_ref = CAST($3 AS TEXT){fence}) {limit_sql} "
+                  "ORDER BY r.member_id LIMIT $4")
     insert = (
         "INSERT INTO coupons (template_id, member_id, status, terms, name, valid_from, valid_until, source, "
         "source_ref, issued_at, issued_day) "
         f"SELECT CAST($1 AS BIGINT), r.member_id, 'available', {json_.format(n)}, CAST(${n + 1} AS TEXT), "
         f"{ts.format(n + 2)}, {ts.format(n + 3)}, CAST($2 AS TEXT), CAST($3 AS TEXT), {ts.format(n + 4)}, "
-        f"CAST(${n + 5} AS TEXT) FROM ({members_sql}) r "
-        "WHERE NOT EXISTS (SELECT 1 FROM coupons c WHERE c.template_id = CAST($1 AS BIGINT) "
-        f"AND c.member_id = r.member_id AND c.source_ref = CAST($3 AS TEXT){fence}) {limit_sql} "
-        "ORDER BY r.member_id LIMIT $4 "
+        f"CAST(${n + 5} AS TEXT) FROM ({members_sql}) r {choose} "
         "ON CONFLICT (template_id, member_id, source_ref) DO NOTHING RETURNING id, member_id")
     values = [template_id, source, source_ref, stock if stock is not None else 2**62, locked["per_member_limit"] or 1,
               *params, json.dumps(terms_doc), locked["name"], valid_from, valid_until, now, _day(now, tz)]
