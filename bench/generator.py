@@ -187,6 +187,7 @@ class Run:
     lag: Latency  # open: planned time to write, for requests that found a connection idle
     cpu_s: float  # the generator processes' CPU time over the run
     elapsed_s: float
+    failed: str | None = None  # open, a baseline only: why too many of its requests failed at this rate
 
     @property
     def answers(self) -> int:

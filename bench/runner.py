@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import math
 import pstats
@@ -69,6 +70,10 @@ def format_open(name: str, fraction: float, run: Run, width: int) -> list[str]:
             f"(generator: {run.processes} process{'es' if run.processes > 1 else ''}, {run.cores:.2f} cores, "
             f"own delay p99 {run.lag.p99_ms:.2f}ms)")
     notes = []
+    if run.failed:
+        line += "  BASELINE OVERLOADED"
+        notes.append(f"# {open_label(name, fraction)}: {run.failed.split(': no figure')[0]}; its latencies "
+                     "count the answered requests only, and no higher rate is tried")
     if lag:
         line += "  GENERATOR BEHIND SCHEDULE"
         notes.append(f"# {open_label(name, fraction)}: the generator fell behind its schedule ({lag}): these "
@@ -133,10 +138,17 @@ def open_ratio_lines(benchmark: Benchmark, targets: list[Target],
             continue
         label = f"{subject.short_name}/{base.short_name}"
         for fraction in OPEN_FRACTIONS:
+            goal = benchmark.p99_goals.get(label)
+            base_run = opens[base.name].get(fraction)
+            if fraction not in opens[subject.name] or base_run is None or base_run.failed:
+                lines.append(f"open {label} @{fraction:.0%}: not judged: the baseline could not keep "
+                             f"{'this rate' if base_run else 'a lower one'}"
+                             + (f" (target <= {goal:g})" if goal else ""))
+                met = met and goal is None
+                continue
             mine = opens[subject.name][fraction].kinds[subject.name].latency
             theirs = opens[base.name][fraction].kinds[base.name].latency
             p99 = over(mine.p99_ms, theirs.p99_ms)
-            goal = benchmark.p99_goals.get(label)
             lagging = [name for name, run in ((subject.name, opens[subject.name][fraction]),
                                               (base.name, opens[base.name][fraction])) if behind(run)]
             if lagging:
@@ -330,7 +342,15 @@ async def measure(target: Target, loadgen: LoadGenerator, options: Options, log_
                         connections=options.connections, rate=rate, pool_starts=[cursors.start(request)])
                     if request.pools:
                         cursors.taken(request, opens[fraction].kinds[target.name].pool_next, phase)
-                    verify_open(target, opens[fraction], options, phase)
+                    try:
+                        verify_open(target, opens[fraction], options, phase)
+                    except BenchFailure as exc:
+                        if not target.baseline:
+                            raise  # the project's figures at a rate it failed would flatter it
+                        # A baseline that cannot keep this rate (requests timing out behind a queue) says so
+                        # beside its figures; the ratios at this fraction are not judged.
+                        opens[fraction] = dataclasses.replace(opens[fraction], failed=str(exc))
+                        break
         except BenchFailure as exc:
             tail = servers.log_tail(servers.log_path(log_dir, target.name))
             raise BenchFailure(f"{exc}\n--- server log ({target.name}) ---\n{tail}" if tail else str(exc)) from None

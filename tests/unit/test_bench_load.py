@@ -5,6 +5,7 @@ server that stalls (the open model charges the stall to every request it delayed
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import time
 
@@ -233,6 +234,25 @@ def test_open_ratios_compare_each_fraction_and_a_lagging_run_is_not_judged():
     opens["baseline:asyncpg"][0.8] = open_run(lag_us=[9000] * 1000, name="baseline:asyncpg")
     lines, met = open_ratio_lines(bench, targets, opens)
     assert not met and "not judged" in lines[1] and "behind schedule for baseline:asyncpg" in lines[1]
+
+
+def test_a_baseline_that_could_not_keep_a_rate_says_so_and_its_fractions_are_not_judged():
+    bench = Benchmark("orders", "", None, {}, {"orders/asyncpg": 1.5})
+    targets = [target("orders"), target("baseline:asyncpg", baseline=True)]
+    opens = {name: dict.fromkeys(OPEN_FRACTIONS, open_run(lag_us=[100] * 1000, name=name))
+             for name in ("orders", "baseline:asyncpg")}
+    overloaded = dataclasses.replace(opens["baseline:asyncpg"][0.5], failed="baseline:asyncpg: 109 of 1358 "
+                                     "requests failed during the open model at 50% (…): no figure is reported")
+    opens["baseline:asyncpg"] = {0.5: overloaded}  # no higher rate tried after it
+
+    lines, met = open_ratio_lines(bench, targets, opens)
+
+    assert not met and len(lines) == len(OPEN_FRACTIONS)
+    assert lines[0] == "open orders/asyncpg @50%: not judged: the baseline could not keep this rate (target <= 1.5)"
+    assert lines[1] == "open orders/asyncpg @80%: not judged: the baseline could not keep a lower one (target <= 1.5)"
+    shown = format_open("baseline:asyncpg", 0.5, overloaded, 20)
+    assert "BASELINE OVERLOADED" in shown[0]
+    assert shown[1].startswith("# baseline:asyncpg @50%: baseline:asyncpg: 109 of 1358 requests failed")
 
 
 def test_open_runs_lengthen_what_credentials_must_outlive():
