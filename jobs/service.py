@@ -168,6 +168,9 @@ async def run_touch(touch_id: int, *, kv: KV, owner: str, tz: ZoneInfo, now: dat
         step = touches.event_step(data, template, now=now, tz=tz)
         period = now.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
     else:
+        if parallel > 1 and data["coupon_template_id"] and await db.fetch_one(
+                "SELECT 1 FROM coupon_templates WHERE id = $1 AND total_stock IS NOT NULL", data["coupon_template_id"]):
+            parallel = 1  # limited stock goes to the oldest member ids first: one range after another
         step = touches.segment_step(data, template, period, now=now, tz=tz, parallel=parallel)
     await Touch.filter(id=touch_id, status="scheduled").update(status="running", updated_at=now)
     result = await runs.run(f"touch:{touch_id}", period, step, kv=kv, owner=owner, lease_s=lease_s)

@@ -121,3 +121,30 @@ async def test_a_touch_stopped_while_writing_ranges_at_once_is_resumed_and_count
     finally:
         await conn.execute(f"DROP TABLE IF EXISTS {winback.BASELINE_TABLE}")
         await conn.close()
+
+
+async def test_a_touch_whose_coupon_has_limited_stock_gives_it_to_the_oldest_member_ids_first(stack, monkeypatch):
+    """Several ranges at once would race for the template's lock, and a later range could take the stock
+    before an earlier one: such a touch writes its ranges one after another."""
+    monkeypatch.setattr(touches, "RANGE", RANGE)
+    now = stack.clock.now()
+    conn = await asyncpg.connect(stack.settings.database_url)
+    try:
+        await winback.generate(conn, members=MEMBERS, now=now)
+        touch = await winback.prepare_touch(now=now)
+        await conn.execute("UPDATE coupon_templates SET total_stock = 300 WHERE id = $1", touch.coupon_template_id)
+
+        _, result = await winback.run_touch(touch, kv=stack.kv, tz=stack.settings.tz, now=now, parallel=3)
+
+        assert result["outcome"] == "done"
+        got = await winback.outcome(conn, touch)
+        assert got.treatment > 300 + RANGE // 5 and got.messages == got.treatment
+        treated = [r["member_id"] for r in await conn.fetch(
+            "SELECT member_id FROM touch_recipients WHERE touch_id = $1 AND grp = 'treatment' ORDER BY member_id",
+            touch.touch_id)]
+        holders = [r["member_id"] for r in await conn.fetch(
+            "SELECT member_id FROM coupons WHERE template_id = $1 ORDER BY member_id", touch.coupon_template_id)]
+        assert holders == treated[:300]
+        assert result["counts"]["coupons"] == 300
+    finally:
+        await conn.close()
