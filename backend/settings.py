@@ -198,13 +198,7 @@ def _wechatpay(env: dict[str, str], app_id: str) -> dict[str, object]:
     return values
 
 
-def _at_most(value: int, name: str, maximum: int) -> int:
-    if value > maximum:
-        raise SettingsError(f"{name} must be at most {maximum}, got {value}")
-    return value
-
-
-def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -214,6 +208,8 @@ def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> i
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -419,7 +415,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                                   (env.get("WEBHOOK_ALLOW_HOSTS") or "").split(",") if host.strip()),
         webhook_timeout_s=max(_float(env, "WEBHOOK_TIMEOUT_S", 15.0), 0.1),
         job_lease_s=_int(env, "JOB_LEASE_S", 120, minimum=2),
-        touch_parallel=_at_most(_int(env, "TOUCH_PARALLEL", 2, minimum=1), "TOUCH_PARALLEL", 8),
+        touch_parallel=_int(env, "TOUCH_PARALLEL", 2, minimum=1, maximum=8),
         template_max_chars=_int(env, "TEMPLATE_MAX_CHARS", 8192, minimum=256),
         template_email_max_chars=_int(env, "TEMPLATE_EMAIL_MAX_CHARS", 262_144, minimum=1024),
         template_render_timeout_s=_float(env, "TEMPLATE_RENDER_TIMEOUT_S", 0.5),

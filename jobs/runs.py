@@ -88,24 +88,21 @@ async def _run(job: str, period: str, step: Step, *, kv: KV, key: str, owner: st
     counts: dict[str, int] = json.loads(row["counts"]) if isinstance(row["counts"], str) else dict(row["counts"])
     parallel = int(getattr(step, "parallel", 1)) if db.is_postgres() else 1
     try:
-        while parallel > 1:
-            following, counts = await _wave(step, cursor, parallel, run_id=run_id, owner=owner, job=job,
-                                            period=period)
-            await kv.lease(key, owner, lease_s)
-            if following is None:
-                break
-            cursor = following
-        while parallel == 1:
-            outside = getattr(step, "outside_transaction", False)
-            early = await step(cursor, None) if outside else None  # type: ignore[arg-type]
-            async with in_transaction() as conn:
-                following, delta = early if early is not None else await step(cursor, conn)
-                for name, value in delta.items():
-                    counts[name] = counts.get(name, 0) + value
-                moved = await db.fetch(_PROGRESS, run_id, owner, following if following is not None else cursor,
-                                       json.dumps(counts), clock.now(), conn=conn)
-                if not moved:
-                    raise LostRun(job, period)
+        while True:
+            if parallel > 1:
+                following, counts = await _wave(step, cursor, parallel, run_id=run_id, owner=owner, job=job,
+                                                period=period)
+            else:
+                outside = getattr(step, "outside_transaction", False)
+                early = await step(cursor, None) if outside else None  # type: ignore[arg-type]
+                async with in_transaction() as conn:
+                    following, delta = early if early is not None else await step(cursor, conn)
+                    for name, value in delta.items():
+                        counts[name] = counts.get(name, 0) + value
+                    moved = await db.fetch(_PROGRESS, run_id, owner, following if following is not None else cursor,
+                                           json.dumps(counts), clock.now(), conn=conn)
+                    if not moved:
+                        raise LostRun(job, period)
             await kv.lease(key, owner, lease_s)
             if following is None:
                 break

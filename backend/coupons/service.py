@@ -218,9 +218,9 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
         return {"issued": 0, "refused": -1}
     valid_from, valid_until = terms.window(now)
     stock = None if locked["total_stock"] is None else max(int(locked["total_stock"]) - int(locked["issued_count"]), 0)
-    limit_sql = ("AND (SELECT count(*) FROM coupons h WHERE h.template_id = CAST($1 AS BIGINT) "
+    limit_sql = ("(SELECT count(*) FROM coupons h WHERE h.template_id = CAST($1 AS BIGINT) "
                  "AND h.member_id = r.member_id) < $5"
-                 if locked["per_member_limit"] is not None else "AND $5 > 0")
+                 if locked["per_member_limit"] is not None else "$5 > 0")
     n = len(params) + 6
     pg = db.is_postgres()
     # OFFSET 0 keeps PostgreSQL's NOT EXISTS a probe of the unique index per member. As an anti-join, the
@@ -230,12 +230,12 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
     json_, ts = ("CAST(${} AS jsonb)", "CAST(${} AS timestamptz)") if pg else ("${}", "${}")
     if stock is None:
         # Nothing to share out: the conflict clause alone keeps it once per member (LIMIT $4 is no limit).
-        choose = f"WHERE {limit_sql[4:]} LIMIT $4"
+        choose = f"WHERE {limit_sql} LIMIT $4"
     else:
         # Stock goes to the oldest members first, and only to members without the coupon (a member who has
         # it must not take a place under the LIMIT).
         choose = ("WHERE NOT EXISTS (SELECT 1 FROM coupons c WHERE c.template_id = CAST($1 AS BIGINT) "
-                  f"AND c.member_id = r.member_id AND c.source_ref = CAST($3 AS TEXT){fence}) {limit_sql} "
+                  f"AND c.member_id = r.member_id AND c.source_ref = CAST($3 AS TEXT){fence}) AND {limit_sql} "
                   "ORDER BY r.member_id LIMIT $4")
     insert = (
         "INSERT INTO coupons (template_id, member_id, status, terms, name, valid_from, valid_until, source, "
