@@ -28,10 +28,18 @@ async def append(*, member_id: int, type: str, payload: dict[str, Any] | None = 
                                   json.dumps(payload, ensure_ascii=False, default=str), now, conn=using_db)
     row = MemberEvent._init_from_db(id=inserted["id"], member_id=member_id, type=type, channel=channel,
                                     store_id=store_id, payload=payload, created_at=now)
-    await webhook_outbox.record(internal=type, rows=[(member_id, row.payload)], channel=channel, store_id=store_id,
-                                using_db=using_db)
-    await replica.mark_written((member_id,))  # read-your-writes: this member reads from the primary a while
+    await appended(member_id=member_id, type=type, payload=payload, channel=channel, store_id=store_id,
+                   using_db=using_db)
     return row
+
+
+async def appended(*, member_id: int, type: str, payload: dict[str, Any], channel: str | None = None,
+                   store_id: int | None = None, using_db: BaseDBAsyncClient | None = None) -> None:
+    """What follows a timeline row, for a caller that inserted it by its own statement: the webhook events it
+    stands for, and read-your-writes (this member reads from the primary a while)."""
+    await webhook_outbox.record(internal=type, rows=[(member_id, payload)], channel=channel, store_id=store_id,
+                                using_db=using_db)
+    await replica.mark_written((member_id,))
 
 
 async def append_many(rows: list[tuple[int, dict[str, Any]]], *, type: str, channel: str | None = None,

@@ -109,6 +109,46 @@ async def test_the_event_commits_with_the_change_and_a_rolled_back_change_sends_
     assert receiver.received[0].json["data"]["delta"] == 10
 
 
+async def test_a_counter_redemption_writes_its_timeline_row_receipt_and_webhook_event_with_it(stack, counter, receiver):
+    from backend.coupons.models import Coupon, Redemption
+    from backend.members.models import MemberEvent
+    from backend.stores.models import Store
+    from notifications.models import Message
+    from tests.integration.test_coupons import give, make_template
+
+    await _endpoint(stack, receiver, counter.admin, event_types=["coupon.redeemed"])
+    template = await make_template(stack, counter.admin, name="帆布袋兑换券",
+                                   terms={"kind": "gift", "gift_sku": "TOTE", "valid_days": 7})
+    redeemed = []
+    for attempt in range(2):
+        coupon_id = await give(stack, counter.admin, template["id"], counter.member_id)
+        response = await stack.http.post(f"/api/v1/store/coupons/{coupon_id}/redeem", headers=bearer(counter.clerk),
+                                         json={"scan_token": counter.scan})
+        assert response.status_code == 201, response.text
+        redeemed.append((coupon_id, response.json()["id"]))
+        if attempt == 0:  # the receipt switched off for the second one: the redemption still counts, no message
+            switched = await stack.http.patch("/api/v1/admin/message-templates/coupon_redeemed",
+                                              json={"enabled": False}, headers=bearer(counter.admin))
+            assert switched.status_code == 200, switched.text
+    (first_coupon, first_id), (second_coupon, _) = redeemed
+    store = await Store.get(id=counter.store_id)
+    timeline = await MemberEvent.filter(member_id=counter.member_id, type="coupon_redeemed").order_by("id")
+    assert [(e.payload, e.channel, e.store_id) for e in timeline] == [
+        ({"coupon_id": coupon, "redemption_id": rid, "discount_cents": 0}, "pos", counter.store_id)
+        for coupon, rid in redeemed]
+    receipts = await Message.filter(member_id=counter.member_id, template_key="coupon_redeemed")
+    assert [(m.dedupe_key, m.status, m.purpose) for m in receipts] == [(f"coupon_redeemed:{first_id}", "queued",
+                                                                        "service")]
+    redemption = await Redemption.get(id=first_id)
+    assert receipts[0].context == {"coupon_name": "帆布袋兑换券", "redeemed_at": redemption.created_at.isoformat(),
+                                   "store_name": store.name, "discount_cents": 0, "coupon_id": first_coupon}
+    assert {c.status for c in await Coupon.filter(id__in=[first_coupon, second_coupon])} == {"redeemed"}
+    sent = await WebhookEvent.filter(type="coupon.redeemed").order_by("id")
+    assert [(e.member_id, e.data["coupon_id"]) for e in sent] == [(counter.member_id, first_coupon),
+                                                                  (counter.member_id, second_coupon)]
+    assert await WebhookDelivery.filter(event_pk__in=[e.id for e in sent]).count() == 2
+
+
 async def test_nothing_is_written_for_a_type_no_endpoint_subscribes_to(stack, receiver):
     await _endpoint(stack, receiver, event_types=["coupon.issued"])
     await _emit(3)
