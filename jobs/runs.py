@@ -8,10 +8,11 @@ that commit only succeeds while this process still owns the run. A run whose own
 
 A step that is safe to repeat (every write an insert that skips what is already there, counting only
 what it wrote) may say ``parallel = N`` and ``span`` (how far one step moves the cursor): the run then
-takes N steps at once, each in its own transaction on its own connection, each committing its counts
-with its effects (and only while this process owns the run); the cursor moves past the N steps once all
-have committed. A run stopped in the middle redoes those N steps from the cursor: the ones that had
-committed write and count nothing the second time. PostgreSQL only (SQLite has one writer).
+keeps N steps in flight, each in its own transaction on its own connection, each committing its counts
+with its effects (and only while this process owns the run), and starts the next as soon as one commits;
+the cursor moves past the steps committed without a gap before them. A run stopped in the middle redoes
+the steps from the cursor: the ones that had committed write and count nothing the second time.
+PostgreSQL only (SQLite has one writer).
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ async def _run(job: str, period: str, step: Step, *, kv: KV, key: str, owner: st
     try:
         while True:
             if parallel > 1:
-                following, counts = await _wave(step, cursor, parallel, run_id=run_id, owner=owner, job=job,
-                                                period=period)
+                counts = await _pipeline(step, cursor, parallel, run_id=run_id, owner=owner, job=job,
+                                         period=period, renew=lambda: kv.lease(key, owner, lease_s))
+                following = None
             else:
                 outside = getattr(step, "outside_transaction", False)
                 early = await step(cursor, None) if outside else None  # type: ignore[arg-type]
@@ -121,10 +123,11 @@ async def _run(job: str, period: str, step: Step, *, kv: KV, key: str, owner: st
     return {"job": job, "period": period, "outcome": "resumed" if resumed else "done", "counts": counts}
 
 
-async def _wave(step: Step, cursor: int, parallel: int, *, run_id: int, owner: str, job: str,
-                period: str) -> tuple[int | None, dict[str, int]]:
-    """``parallel`` steps from ``cursor`` at once; the next cursor (None when one of them was the last)
-    and the run's counts once all have committed."""
+async def _pipeline(step: Step, cursor: int, parallel: int, *, run_id: int, owner: str, job: str, period: str,
+                    renew: Callable[[], Awaitable[Any]]) -> dict[str, int]:
+    """Steps from ``cursor`` on, ``parallel`` in flight at any time: each range that commits makes room for
+    the next, so one slow range does not hold the others back. The cursor moves past the ranges committed
+    without a gap; the run's counts once the last range (and every range before it) has committed."""
     span = int(step.span)  # type: ignore[attr-defined]
 
     async def part(at: int) -> int | None:
@@ -134,18 +137,46 @@ async def _wave(step: Step, cursor: int, parallel: int, *, run_id: int, owner: s
                 raise LostRun(job, period)
         return following
 
-    results = await asyncio.gather(*(part(cursor + i * span) for i in range(parallel)), return_exceptions=True)
-    failed = [r for r in results if isinstance(r, BaseException)]
-    if failed:
-        raise next((r for r in failed if isinstance(r, LostRun)), failed[0])
-    finished = any(r is None for r in results)
-    moved = await db.fetch_one(_ADVANCE, run_id, owner, cursor if finished else cursor + parallel * span,
-                               clock.now())
-    if moved is None:
-        raise LostRun(job, period)
-    counts = moved["counts"]
+    flying: dict[asyncio.Task[int | None], int] = {}
+    committed: set[int] = set()
+    launch, finished = cursor, False
+    failure: BaseException | None = None
+    counts: Any = None
+    try:
+        while True:
+            while not finished and failure is None and len(flying) < parallel:
+                flying[asyncio.create_task(part(launch))] = launch
+                launch += span
+            if not flying:
+                break
+            done, _ = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                at = flying.pop(task)
+                exc = asyncio.CancelledError() if task.cancelled() else task.exception()
+                if exc is not None:  # the others finish (or fail) before it is raised; no new range starts
+                    failure = exc if failure is None or isinstance(exc, LostRun) else failure
+                    continue
+                committed.add(at)
+                finished = finished or task.result() is None  # the ranges started past the last one are empty
+            moved_to = cursor
+            while moved_to in committed:
+                committed.discard(moved_to)
+                moved_to += span
+            if moved_to != cursor or not flying:
+                cursor = moved_to
+                moved = await db.fetch_one(_ADVANCE, run_id, owner, cursor, clock.now())
+                if moved is None:
+                    failure = failure or LostRun(job, period)
+                else:
+                    counts = moved["counts"]
+                await renew()
+    finally:
+        for task in flying:  # this run itself was cancelled: its ranges in flight roll back
+            task.cancel()
+    if failure is not None:
+        raise failure
     counts = json.loads(counts) if isinstance(counts, str) else dict(counts)
-    return (None if finished else cursor + parallel * span), {k: int(v) for k, v in counts.items()}
+    return {k: int(v) for k, v in counts.items()}
 
 
 def single(work: Callable[[], Awaitable[dict[str, int]]]) -> Step:

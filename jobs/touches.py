@@ -155,18 +155,27 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
                   f"WHERE m.status = 'active' AND m.id > $5 AND m.id <= $6 AND ({where}) "
                   "ON CONFLICT (touch_id, member_id, period) DO NOTHING RETURNING grp")
         values = [touch_id, period, int(touch["holdout_pct"]), now, low, high, *params]
-        if pg:  # counted where they are written: no row comes back
-            row = await db.fetch_one(f"WITH chosen AS ({insert}) SELECT COUNT(*) AS audience, "
-                                     "COUNT(*) FILTER (WHERE grp = 'holdout') AS holdout FROM chosen",
-                                     *values, conn=conn)
+        if pg:
+            # One statement: the messages are queued from the recipients as they are written (never read back),
+            # and both are counted where they are written. A range written before (a repeated step) wrote its
+            # messages in the same transaction, so recipients skipped here have theirs already.
+            queued = _messages_insert("chosen r", start=len(values) + 1)
+            message_values = _message_values(touch, period, now=now, expires=expires, purpose=purpose,
+                                             channels=channels)
+            row = await db.fetch_one(
+                f"WITH chosen AS ({insert.removesuffix('grp')}member_id, grp), queued AS ({queued}) "
+                "SELECT COUNT(*) AS audience, COUNT(*) FILTER (WHERE grp = 'holdout') AS holdout, "
+                "(SELECT COUNT(*) FROM queued) AS messages FROM chosen", *values, *message_values, conn=conn)
             assert row is not None
             counts = {"audience": int(row["audience"]), "holdout": int(row["holdout"])}
+            messages = int(row["messages"])
         else:
             chosen = await db.fetch(insert, *values, conn=conn)
             counts = {"audience": len(chosen), "holdout": sum(1 for r in chosen if r["grp"] == "holdout")}
+            messages = await queue_messages(conn, touch, period, now=now, expires=expires, low=low, high=high,
+                                            purpose=purpose, channels=channels)
         counts["treatment"] = counts["audience"] - counts["holdout"]
-        counts["messages"] = await queue_messages(conn, touch, template, period, now=now, expires=expires,
-                                                  low=low, high=high, purpose=purpose, channels=channels)
+        counts["messages"] = messages
         treated = ("SELECT r.member_id FROM touch_recipients r WHERE r.touch_id = $6 AND r.period = $7 "
                    "AND r.grp = 'treatment' AND r.member_id > $8 AND r.member_id <= $9")
         if touch.get("coupon_template_id"):
@@ -185,24 +194,36 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
     return step
 
 
-async def queue_messages(conn: BaseDBAsyncClient, touch: dict[str, Any], template: dict[str, Any], period: str, *,
-                         now: datetime, expires: datetime | None, low: int, high: int, purpose: str,
-                         channels: str) -> int:
+def _messages_insert(source: str, *, start: int, where: str = "") -> str:
+    """The INSERT of a segment touch's messages for the treated recipients in ``source`` (aliased ``r``), with
+    ``_message_values`` as its parameters from ``$start`` on; it counts what it wrote by RETURNING id."""
     pg = db.is_postgres()
     j, t = ("CAST(${} AS jsonb)", "CAST(${} AS timestamptz)") if pg else ("${}", "${}")
-    context = json.dumps({"touch_id": touch["id"], "touch_name": touch["name"]}, ensure_ascii=False)
-    insert = (
+    n = start
+    return (
         "INSERT INTO messages (member_id, template_key, purpose, channels, status, dedupe_key, touch_id, context, "
         "cap_behaviour, attempts, due_at, expires_at, created_at, updated_at) "
-        f"SELECT r.member_id, $3, $4, {j.format(5)}, 'queued', $6 || r.member_id, $1, {j.format(7)}, $8, 0, "
-        f"{t.format(9)}, {t.format(10)}, {t.format(9)}, {t.format(9)} FROM touch_recipients r "
-        "WHERE r.touch_id = $1 AND r.period = $2 AND r.grp = 'treatment' AND r.member_id > $11 "
-        "AND r.member_id <= $12 ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
-    values = [int(touch["id"]), period, touch["template_key"], purpose, channels, f"touch:{touch['id']}:{period}:",
-              context, touch["cap_behaviour"], now, expires, low, high]
-    if pg:
-        row = await db.fetch_one(f"WITH queued AS ({insert}) SELECT COUNT(*) AS n FROM queued", *values, conn=conn)
-        return int(row["n"]) if row else 0
+        f"SELECT r.member_id, ${n + 1}, ${n + 2}, {j.format(n + 3)}, 'queued', ${n + 4} || r.member_id, ${n}, "
+        f"{j.format(n + 5)}, ${n + 6}, 0, {t.format(n + 7)}, {t.format(n + 8)}, {t.format(n + 7)}, "
+        f"{t.format(n + 7)} FROM {source} WHERE r.grp = 'treatment'{where} "
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
+
+
+def _message_values(touch: dict[str, Any], period: str, *, now: datetime, expires: datetime | None, purpose: str,
+                    channels: str) -> list[Any]:
+    context = json.dumps({"touch_id": touch["id"], "touch_name": touch["name"]}, ensure_ascii=False)
+    return [int(touch["id"]), touch["template_key"], purpose, channels, f"touch:{touch['id']}:{period}:", context,
+            touch["cap_behaviour"], now, expires]
+
+
+async def queue_messages(conn: BaseDBAsyncClient, touch: dict[str, Any], period: str, *, now: datetime,
+                         expires: datetime | None, low: int, high: int, purpose: str, channels: str) -> int:
+    """The messages of the range's treated recipients, read back from their table (SQLite; PostgreSQL queues
+    them in the recipients' own statement)."""
+    insert = _messages_insert("touch_recipients r", start=5, where=" AND r.touch_id = $1 AND r.period = $2 "
+                              "AND r.member_id > $3 AND r.member_id <= $4")
+    values = [int(touch["id"]), period, low, high,
+              *_message_values(touch, period, now=now, expires=expires, purpose=purpose, channels=channels)]
     return len(await db.fetch(insert, *values, conn=conn))
 
 
