@@ -155,20 +155,34 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
                   f"WHERE m.status = 'active' AND m.id > $5 AND m.id <= $6 AND ({where}) "
                   "ON CONFLICT (touch_id, member_id, period) DO NOTHING RETURNING grp")
         values = [touch_id, period, int(touch["holdout_pct"]), now, low, high, *params]
+        coupon_template = int(touch["coupon_template_id"]) if touch.get("coupon_template_id") else None
+        source_ref = f"touch:{touch_id}:{period}"
+        plan: coupons.IssuePlan | dict[str, int] | None = None
         if pg:
-            # One statement: the messages are queued from the recipients as they are written (never read back),
-            # and both are counted where they are written. A range written before (a repeated step) wrote its
-            # messages in the same transaction, so recipients skipped here have theirs already.
-            queued = _messages_insert("chosen r", start=len(values) + 1)
+            # One statement: the messages (and the coupons, when there is no stock to share out) come from the
+            # recipients as they are written, never read back, and all are counted where they are written. A
+            # range written before (a repeated step) wrote them in the same transaction, so the recipients
+            # skipped here have theirs already.
             message_values = _message_values(touch, period, now=now, expires=expires, purpose=purpose,
                                              channels=channels)
+            queued = _messages_insert("chosen r", start=len(values) + 1)
+            if coupon_template is not None:
+                plan = await coupons.issue_set_within(
+                    conn, template_id=coupon_template, members_sql="SELECT member_id FROM chosen WHERE grp = 'treatment'",
+                    source="touch", source_ref=source_ref, tz=str(tz), after=len(values) + len(message_values))
+            fold = plan if isinstance(plan, coupons.IssuePlan) else None
             row = await db.fetch_one(
-                f"WITH chosen AS ({insert.removesuffix('grp')}member_id, grp), queued AS ({queued}) "
+                f"WITH chosen AS ({insert.removesuffix('grp')}member_id, grp), queued AS ({queued})"
+                f"{', ' + fold.with_timeline() if fold else ''} "
                 "SELECT COUNT(*) AS audience, COUNT(*) FILTER (WHERE grp = 'holdout') AS holdout, "
-                "(SELECT COUNT(*) FROM queued) AS messages FROM chosen", *values, *message_values, conn=conn)
+                f"(SELECT COUNT(*) FROM queued) AS messages{', (SELECT COUNT(*) FROM issued) AS coupons' if fold else ''} "
+                "FROM chosen", *values, *message_values, *(fold.values if fold else ()), conn=conn)
             assert row is not None
             counts = {"audience": int(row["audience"]), "holdout": int(row["holdout"])}
             messages = int(row["messages"])
+            if fold and coupon_template is not None:
+                await coupons.count_issued(conn, coupon_template, int(row["coupons"]))
+                plan = {"issued": int(row["coupons"]), "refused": 0}
         else:
             chosen = await db.fetch(insert, *values, conn=conn)
             counts = {"audience": len(chosen), "holdout": sum(1 for r in chosen if r["grp"] == "holdout")}
@@ -178,12 +192,14 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
         counts["messages"] = messages
         treated = ("SELECT r.member_id FROM touch_recipients r WHERE r.touch_id = $6 AND r.period = $7 "
                    "AND r.grp = 'treatment' AND r.member_id > $8 AND r.member_id <= $9")
-        if touch.get("coupon_template_id"):
+        if isinstance(plan, dict):  # written above, or nothing to issue
+            counts["coupons"] = plan["issued"]
+        elif coupon_template is not None:
             # Last: a coupon template with limited stock is locked from here to the commit, and the steps
             # running beside this one wait for it only that long.
-            issued = await coupons.issue_set(conn, template_id=int(touch["coupon_template_id"]), members_sql=treated,
+            issued = await coupons.issue_set(conn, template_id=coupon_template, members_sql=treated,
                                              params=[touch_id, period, low, high], source="touch",
-                                             source_ref=f"touch:{touch_id}:{period}", tz=str(tz))
+                                             source_ref=source_ref, tz=str(tz))
             counts["coupons"] = issued["issued"]
         return (high if high < top[0] else None), counts
 

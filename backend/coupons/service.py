@@ -11,6 +11,7 @@ last lock a transaction takes, after the member's loyalty account and coupons (`
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -199,6 +200,74 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
     under its row lock, oldest member ids first when stock runs short. For touches and programs
     that reach many members at once; ``issue`` is the one-member form.
     """
+    plan = await _issue_plan(conn, template_id=template_id, members_sql=members_sql, params=params, source=source,
+                             source_ref=source_ref, tz=tz)
+    if isinstance(plan, dict):
+        return plan
+    if db.is_postgres() and not await events.rows_needed("coupon_issued", conn):
+        # Nobody needs the rows here (no webhook subscribes, no replica): the coupons and their timeline rows
+        # in one statement, as ``events.append_many`` would write them, and only the count comes back.
+        row = await db.fetch_one(f"WITH {plan.with_timeline()} SELECT COUNT(*) AS n FROM issued", *plan.values,
+                                 conn=conn)
+        issued = int(row["n"]) if row else 0
+        await count_issued(conn, template_id, issued)
+        return {"issued": issued, "refused": 0}
+    rows = await db.fetch(plan.insert, *plan.values, conn=conn)
+    if rows:
+        await count_issued(conn, template_id, len(rows))
+        await events.append_many(
+            [(int(r["member_id"]), {"coupon_id": int(r["id"]), "template_id": template_id, "source": source})
+             for r in rows], type="coupon_issued", using_db=conn)
+    return {"issued": len(rows), "refused": 0}
+
+
+async def issue_set_within(conn: BaseDBAsyncClient, *, template_id: int, members_sql: str, source: str,
+                           source_ref: str, tz: str, after: int) -> IssuePlan | dict[str, int] | None:
+    """``issue_set`` for a caller that writes the coupons in its own statement on PostgreSQL, from a ``SELECT
+    member_id …`` of its own (no placeholders; it may name the caller's earlier CTEs): the plan, whose
+    ``with_timeline()`` is the statement's ``issued`` and ``timeline`` CTEs with placeholders from
+    ``$after + 1`` on; the caller then counts the coupons it wrote with ``count_issued``. A dict when nothing
+    is to be issued (the template is not active or its window has ended); None when the coupons must go
+    through ``issue_set`` (SQLite, stock to share out, a webhook or a replica that needs the rows)."""
+    if not db.is_postgres() or await events.rows_needed("coupon_issued", conn):
+        return None
+    plan = await _issue_plan(conn, template_id=template_id, members_sql=members_sql, params=[], source=source,
+                             source_ref=source_ref, tz=tz)
+    if isinstance(plan, dict):
+        return plan
+    return None if plan.shared else plan.shifted(after)
+
+
+async def count_issued(conn: BaseDBAsyncClient, template_id: int, issued: int) -> None:
+    if issued:
+        await db.fetch("UPDATE coupon_templates SET issued_count = issued_count + $2 WHERE id = $1",
+                       template_id, issued, conn=conn)
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+class IssuePlan:
+    """``issue_set``'s INSERT of the coupons and its values; ``shared``: stock or a per-member limit to hold;
+    ``after``: how far ``with_timeline`` moves the placeholders, to follow those of a caller's statement."""
+
+    def __init__(self, insert: str, values: list[Any], *, now_param: int, shared: bool, after: int = 0) -> None:
+        self.insert, self.values, self.now_param, self.shared, self.after = insert, values, now_param, shared, after
+
+    def with_timeline(self) -> str:
+        """The ``issued`` CTE and the ``timeline`` CTE that writes each coupon's ``coupon_issued`` row."""
+        sql = (f"issued AS ({self.insert}), timeline AS (INSERT INTO member_events (member_id, type, channel, "
+               "payload, created_at) SELECT i.member_id, 'coupon_issued', NULL, jsonb_build_object('coupon_id', "
+               "i.id, 'template_id', CAST($1 AS BIGINT), 'source', CAST($2 AS TEXT)), "
+               f"CAST(${self.now_param} AS timestamptz) FROM issued i ORDER BY i.member_id)")
+        return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + self.after}", sql) if self.after else sql
+
+    def shifted(self, after: int) -> IssuePlan:
+        return IssuePlan(self.insert, self.values, now_param=self.now_param, shared=self.shared, after=after)
+
+
+async def _issue_plan(conn: BaseDBAsyncClient, *, template_id: int, members_sql: str, params: list[Any],
+                      source: str, source_ref: str, tz: str) -> IssuePlan | dict[str, int]:
     columns = "status, total_stock, issued_count, per_member_limit, terms, name"
     locked = await db.fetch_one(f"SELECT {columns} FROM coupon_templates WHERE id = $1", template_id, conn=conn)
     if locked is not None and (locked["total_stock"] is not None or locked["per_member_limit"] is not None):
@@ -247,27 +316,8 @@ async def issue_set(conn: BaseDBAsyncClient, *, template_id: int, members_sql: s
         "ON CONFLICT (template_id, member_id, source_ref) DO NOTHING RETURNING id, member_id")
     values = [template_id, source, source_ref, stock if stock is not None else 2**62, locked["per_member_limit"] or 1,
               *params, json.dumps(terms_doc), locked["name"], valid_from, valid_until, now, _day(now, tz)]
-    if pg and not await events.rows_needed("coupon_issued", conn):
-        # Nobody needs the rows here (no webhook subscribes, no replica): the coupons and their timeline rows
-        # in one statement, as ``events.append_many`` would write them, and only the count comes back.
-        row = await db.fetch_one(
-            f"WITH issued AS ({insert}), timeline AS (INSERT INTO member_events (member_id, type, channel, payload, "
-            "created_at) SELECT i.member_id, 'coupon_issued', NULL, jsonb_build_object('coupon_id', i.id, "
-            f"'template_id', CAST($1 AS BIGINT), 'source', CAST($2 AS TEXT)), {ts.format(n + 4)} FROM issued i "
-            "ORDER BY i.member_id) SELECT COUNT(*) AS n FROM issued", *values, conn=conn)
-        issued = int(row["n"]) if row else 0
-        if issued:
-            await db.fetch("UPDATE coupon_templates SET issued_count = issued_count + $2 WHERE id = $1",
-                           template_id, issued, conn=conn)
-        return {"issued": issued, "refused": 0}
-    rows = await db.fetch(insert, *values, conn=conn)
-    if rows:
-        await db.fetch("UPDATE coupon_templates SET issued_count = issued_count + $2 WHERE id = $1",
-                       template_id, len(rows), conn=conn)
-        await events.append_many(
-            [(int(r["member_id"]), {"coupon_id": int(r["id"]), "template_id": template_id, "source": source})
-             for r in rows], type="coupon_issued", using_db=conn)
-    return {"issued": len(rows), "refused": 0}
+    return IssuePlan(insert, values, now_param=n + 4,
+                     shared=stock is not None or locked["per_member_limit"] is not None)
 
 
 async def tier_of(member_id: int, conn: BaseDBAsyncClient | None = None) -> str | None:
