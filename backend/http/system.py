@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import Field
@@ -20,6 +20,9 @@ from backend.http.errors import is_dependency_outage
 bp = Blueprint("system")
 
 
+SERIES_CACHED_MAX = 5_000
+
+
 class Metrics:
     """Request counts and latency by route and status, in the app's own registry."""
 
@@ -30,13 +33,23 @@ class Metrics:
         self.latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
                                  buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
                                  registry=self.registry)
+        # The series by (method, route path, status): looking a child up by its labels validates and locks
+        # on every request, a few percent of the hottest reads; the routes and statuses are a small set.
+        self._series: dict[tuple[str, str | None, int], tuple[Any, Any]] = {}
 
     def observe(self, request: Request, status: int) -> None:
         started = getattr(request.ctx, "started", None)
-        route = "/" + request.route.path.lstrip("/") if request.route else "unmatched"
-        self.requests.labels(request.method, route, str(status)).inc()
+        path = request.route.path if request.route else None
+        series = self._series.get((request.method, path, status))
+        if series is None:
+            route = "/" + path.lstrip("/") if path is not None else "unmatched"
+            series = (self.requests.labels(request.method, route, str(status)),
+                      self.latency.labels(request.method, route))
+            if len(self._series) < SERIES_CACHED_MAX:
+                self._series[(request.method, path, status)] = series
+        series[0].inc()
         if started is not None:
-            self.latency.labels(request.method, route).observe(time.perf_counter() - started)
+            series[1].observe(time.perf_counter() - started)
 
 
 class Health(Out):
