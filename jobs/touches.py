@@ -153,7 +153,7 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
                   f"SELECT CAST($1 AS BIGINT), m.id, $2, "
                   f"{holdout_sql('m.id', 'CAST($1 AS BIGINT)', 'CAST($3 AS INTEGER)')}, {ts} FROM members m "
                   f"WHERE m.status = 'active' AND m.id > $5 AND m.id <= $6 AND ({where}) "
-                  "ON CONFLICT (touch_id, member_id, period) DO NOTHING RETURNING grp")
+                  "ON CONFLICT (touch_id, member_id, period) DO NOTHING RETURNING member_id, grp")
         values = [touch_id, period, int(touch["holdout_pct"]), now, low, high, *params]
         coupon_template = int(touch["coupon_template_id"]) if touch.get("coupon_template_id") else None
         source_ref = f"touch:{touch_id}:{period}"
@@ -172,7 +172,7 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
                     source="touch", source_ref=source_ref, tz=str(tz), after=len(values) + len(message_values))
             fold = plan if isinstance(plan, coupons.IssuePlan) else None
             row = await db.fetch_one(
-                f"WITH chosen AS ({insert.removesuffix('grp')}member_id, grp), queued AS ({queued})"
+                f"WITH chosen AS ({insert}), queued AS ({queued})"
                 f"{', ' + fold.with_timeline() if fold else ''} "
                 "SELECT COUNT(*) AS audience, COUNT(*) FILTER (WHERE grp = 'holdout') AS holdout, "
                 f"(SELECT COUNT(*) FROM queued) AS messages{', (SELECT COUNT(*) FROM issued) AS coupons' if fold else ''} "
@@ -180,8 +180,8 @@ def segment_step(touch: dict[str, Any], template: dict[str, Any], period: str, *
             assert row is not None
             counts = {"audience": int(row["audience"]), "holdout": int(row["holdout"])}
             messages = int(row["messages"])
-            if fold and coupon_template is not None:
-                await coupons.count_issued(conn, coupon_template, int(row["coupons"]))
+            if fold:
+                await coupons.count_issued(conn, int(touch["coupon_template_id"]), int(row["coupons"]))
                 plan = {"issued": int(row["coupons"]), "refused": 0}
         else:
             chosen = await db.fetch(insert, *values, conn=conn)

@@ -512,7 +512,7 @@ m AS (
            CAST($9::text AS jsonb), 'drop', 0, $7::timestamptz, NULL, $7::timestamptz, $7::timestamptz
       FROM r WHERE $10::boolean
     ON CONFLICT (dedupe_key) DO NOTHING RETURNING id)
-SELECT r.id, (SELECT count(*) FROM e) AS events, (SELECT count(*) FROM m) AS messages FROM r"""
+SELECT id FROM r"""
 
 
 async def _redeem_at_counter_pg(conn: BaseDBAsyncClient, coupon: Coupon, *, store_id: int, staff_id: int,
@@ -524,8 +524,7 @@ async def _redeem_at_counter_pg(conn: BaseDBAsyncClient, coupon: Coupon, *, stor
         raise CouponAlreadyRedeemed(details={"coupon_id": coupon.id})
     template = await message_templates.get("coupon_redeemed", conn)
     receipt = template is not None and bool(template["enabled"])
-    context = {"coupon_name": coupon.name, "redeemed_at": now.isoformat(), "store_name": store_name,
-               "discount_cents": discount, "coupon_id": coupon.id}
+    context = _receipt_context(coupon.name, now, store_name=store_name, discount_cents=discount, coupon_id=coupon.id)
     row = await db.fetch_one(COUNTER_REDEMPTION_SQL, coupon.id, coupon.member_id, store_id, order_amount_cents,
                              discount, staff_id, now, template["purpose"] if receipt else "service",
                              json.dumps(context, ensure_ascii=False), receipt, conn=conn)
@@ -594,9 +593,14 @@ async def _receipt(conn: BaseDBAsyncClient, redemption: Redemption, coupon_name:
     await notifications.enqueue(
         member_id=redemption.member_id, template_key="coupon_redeemed",
         dedupe_key=f"coupon_redeemed:{redemption.id}", conn=conn,
-        context={"coupon_name": coupon_name, "redeemed_at": redemption.created_at.isoformat(),
-                 "store_name": store_name, "discount_cents": redemption.discount_cents,
-                 "coupon_id": redemption.coupon_id})
+        context=_receipt_context(coupon_name, redemption.created_at, store_name=store_name,
+                                 discount_cents=redemption.discount_cents, coupon_id=redemption.coupon_id))
+
+
+def _receipt_context(coupon_name: str, redeemed_at: datetime, *, store_name: str, discount_cents: int,
+                     coupon_id: int) -> dict[str, Any]:
+    return {"coupon_name": coupon_name, "redeemed_at": redeemed_at.isoformat(), "store_name": store_name,
+            "discount_cents": discount_cents, "coupon_id": coupon_id}
 
 
 async def return_for_refund(conn: BaseDBAsyncClient, order: Any) -> list[int]:
